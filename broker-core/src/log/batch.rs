@@ -1,0 +1,280 @@
+//! Record batch v2 headers, read straight from raw bytes.
+//!
+//! Batches stay raw on the hot path: the broker validates length, magic and CRC-32C, then patches
+//! `baseOffset` (bytes 0..8) and `partitionLeaderEpoch` (bytes 12..16), neither of which the CRC
+//! covers. Nothing here allocates or panics on input; every read is bounds-checked.
+
+use thiserror::Error;
+
+/// Bytes before `batchLength` ends: `baseOffset` (8) + `batchLength` (4).
+pub const LOG_OVERHEAD: usize = 12;
+/// Size of the fixed v2 batch header, up to and including `recordsCount`.
+pub const HEADER_LEN: usize = 61;
+/// The only record-batch format warren stores.
+pub const MAGIC_V2: i8 = 2;
+
+const CRC_START: usize = 21;
+
+/// Attribute bit: the batch belongs to a transaction.
+pub const ATTR_TRANSACTIONAL: i16 = 1 << 4;
+/// Attribute bit: the batch holds a control record (commit or abort marker).
+pub const ATTR_CONTROL: i16 = 1 << 5;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BatchError {
+    #[error("batch is truncated: {available} bytes available, {needed} needed")]
+    Truncated { available: usize, needed: usize },
+    #[error("batch length {0} is smaller than the v2 header")]
+    LengthTooSmall(i32),
+    #[error("unsupported record batch magic {0} (only v2 is accepted)")]
+    BadMagic(i8),
+    #[error("CRC-32C mismatch: header says {expected:#010x}, data gives {actual:#010x}")]
+    BadCrc { expected: u32, actual: u32 },
+    #[error("batch declares {count} records over offset delta {last_offset_delta}")]
+    BadCount { count: i32, last_offset_delta: i32 },
+}
+
+/// The fixed fields of one v2 batch header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: i64,
+    /// Bytes after the `batchLength` field.
+    pub batch_length: i32,
+    pub partition_leader_epoch: i32,
+    pub magic: i8,
+    pub crc: u32,
+    pub attributes: i16,
+    pub last_offset_delta: i32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub records_count: i32,
+}
+
+impl BatchHeader {
+    /// Total size of the batch on disk and on the wire.
+    pub fn total_len(&self) -> usize {
+        LOG_OVERHEAD + self.batch_length as usize
+    }
+
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + i64::from(self.last_offset_delta)
+    }
+
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset() + 1
+    }
+
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & ATTR_TRANSACTIONAL != 0
+    }
+
+    pub fn is_control(&self) -> bool {
+        self.attributes & ATTR_CONTROL != 0
+    }
+
+    /// Last sequence number in the batch, wrapping as Kafka does.
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence < 0 {
+            return self.base_sequence;
+        }
+        self.base_sequence.wrapping_add(self.last_offset_delta) & i32::MAX
+    }
+
+    /// Parses the header at the start of `buf` without checking the CRC or that the whole batch
+    /// is present. Fails only when fewer than [`HEADER_LEN`] bytes are available or the length
+    /// field is impossible.
+    pub fn parse(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+        if buf.len() < HEADER_LEN {
+            return Err(BatchError::Truncated {
+                available: buf.len(),
+                needed: HEADER_LEN,
+            });
+        }
+        let batch_length = i32_at(buf, 8);
+        if (batch_length as i64) < (HEADER_LEN - LOG_OVERHEAD) as i64 {
+            return Err(BatchError::LengthTooSmall(batch_length));
+        }
+        Ok(BatchHeader {
+            base_offset: i64_at(buf, 0),
+            batch_length,
+            partition_leader_epoch: i32_at(buf, 12),
+            magic: buf[16] as i8,
+            crc: u32::from_be_bytes([buf[17], buf[18], buf[19], buf[20]]),
+            attributes: i16_at(buf, 21),
+            last_offset_delta: i32_at(buf, 23),
+            base_timestamp: i64_at(buf, 27),
+            max_timestamp: i64_at(buf, 35),
+            producer_id: i64_at(buf, 43),
+            producer_epoch: i16_at(buf, 51),
+            base_sequence: i32_at(buf, 53),
+            records_count: i32_at(buf, 57),
+        })
+    }
+
+    /// Parses and fully validates the batch at the start of `buf`: the whole batch is present,
+    /// magic is 2, the CRC-32C matches and the counts are sane.
+    pub fn validate(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+        let header = Self::parse(buf)?;
+        if header.magic != MAGIC_V2 {
+            return Err(BatchError::BadMagic(header.magic));
+        }
+        let total = header.total_len();
+        if buf.len() < total {
+            return Err(BatchError::Truncated {
+                available: buf.len(),
+                needed: total,
+            });
+        }
+        let actual = crc32c::crc32c(&buf[CRC_START..total]);
+        if actual != header.crc {
+            return Err(BatchError::BadCrc {
+                expected: header.crc,
+                actual,
+            });
+        }
+        if header.last_offset_delta < 0
+            || header.records_count < 0
+            || i64::from(header.records_count) > i64::from(header.last_offset_delta) + 1
+        {
+            return Err(BatchError::BadCount {
+                count: header.records_count,
+                last_offset_delta: header.last_offset_delta,
+            });
+        }
+        Ok(header)
+    }
+}
+
+/// Splits a produce payload (a sequence of batches) into validated batches.
+/// Any trailing bytes that do not form a whole batch are an error: a client never sends them.
+pub fn split_batches(buf: &[u8]) -> Result<Vec<(usize, BatchHeader)>, BatchError> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < buf.len() {
+        let header = BatchHeader::validate(&buf[pos..])?;
+        out.push((pos, header));
+        pos += header.total_len();
+    }
+    Ok(out)
+}
+
+/// Rewrites `baseOffset` and `partitionLeaderEpoch` of the batch at the start of `buf`.
+/// Neither field is covered by the CRC, so the batch stays valid.
+pub fn stamp(buf: &mut [u8], base_offset: i64, leader_epoch: i32) {
+    buf[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    buf[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+}
+
+fn i16_at(buf: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([buf[at], buf[at + 1]])
+}
+
+fn i32_at(buf: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]])
+}
+
+fn i64_at(buf: &[u8], at: usize) -> i64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&buf[at..at + 8]);
+    i64::from_be_bytes(b)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    /// Builds a real v2 batch with the crate's encoder, as a client would send it.
+    pub(crate) fn encode_batch(
+        values: &[&[u8]],
+        timestamp: i64,
+        compression: Compression,
+    ) -> Vec<u8> {
+        let records: Vec<Record> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Record {
+                transactional: false,
+                control: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32,
+                timestamp: timestamp + i as i64,
+                key: Some(Bytes::from(format!("k{i}"))),
+                value: Some(Bytes::copy_from_slice(v)),
+                headers: Default::default(),
+                delete_horizon: false,
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression,
+        };
+        RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode batch");
+        buf.to_vec()
+    }
+
+    #[test]
+    fn validates_a_real_batch_and_reads_its_fields() {
+        let batch = encode_batch(&[b"a", b"bb", b"ccc"], 1_000, Compression::None);
+        let header = BatchHeader::validate(&batch).expect("valid");
+        assert_eq!(header.total_len(), batch.len());
+        assert_eq!(header.last_offset_delta, 2);
+        assert_eq!(header.records_count, 3);
+        assert_eq!(header.base_timestamp, 1_000);
+        assert_eq!(header.max_timestamp, 1_002);
+    }
+
+    #[test]
+    fn stamping_keeps_the_crc_valid() {
+        let mut batch = encode_batch(&[b"x"], 5, Compression::Gzip);
+        stamp(&mut batch, 42, 7);
+        let header = BatchHeader::validate(&batch).expect("still valid");
+        assert_eq!(header.base_offset, 42);
+        assert_eq!(header.partition_leader_epoch, 7);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let batch = encode_batch(&[b"hello"], 5, Compression::None);
+        let check = |buf: &[u8], want: fn(&BatchError) -> bool| {
+            let err = BatchHeader::validate(buf).expect_err("must fail");
+            assert!(want(&err), "unexpected error {err}");
+        };
+        check(&batch[..10], |e| matches!(e, BatchError::Truncated { .. }));
+        check(&batch[..batch.len() - 1], |e| {
+            matches!(e, BatchError::Truncated { .. })
+        });
+        let mut flipped = batch.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0xff;
+        check(&flipped, |e| matches!(e, BatchError::BadCrc { .. }));
+        let mut magic = batch.clone();
+        magic[16] = 1;
+        check(&magic, |e| matches!(e, BatchError::BadMagic(1)));
+        let mut short = batch.clone();
+        short[8..12].copy_from_slice(&10i32.to_be_bytes());
+        check(&short, |e| matches!(e, BatchError::LengthTooSmall(10)));
+    }
+
+    #[test]
+    fn splits_concatenated_batches() {
+        let mut buf = encode_batch(&[b"a"], 1, Compression::None);
+        buf.extend(encode_batch(&[b"b", b"c"], 2, Compression::Snappy));
+        let batches = split_batches(&buf).expect("split");
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[1].1.records_count, 2);
+        buf.push(0);
+        assert!(split_batches(&buf).is_err());
+    }
+}

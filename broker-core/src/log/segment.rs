@@ -1,0 +1,332 @@
+//! One log segment: `{base_offset:020}.log` with its `.index` and `.timeindex`.
+//!
+//! The `.log` file holds record batches v2 exactly as clients sent them (with `baseOffset` and
+//! `partitionLeaderEpoch` stamped). Writes go to the end with positional I/O so readers can share
+//! the file handle without a lock. Invariants: `size` is the end of the last whole, valid batch;
+//! `next_offset` is one past that batch's last offset; an index entry is added whenever at least
+//! `index_interval_bytes` were appended since the previous one.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::batch::{BatchError, BatchHeader, HEADER_LEN};
+use super::index::SegmentIndex;
+
+/// Bytes of log between two sparse index entries (Kafka's `log.index.interval.bytes`).
+pub const INDEX_INTERVAL_BYTES: u32 = 4096;
+
+/// File name stem of a segment: its base offset padded to 20 digits.
+pub fn file_stem(base_offset: i64) -> String {
+    format!("{base_offset:020}")
+}
+
+#[derive(Debug)]
+pub struct Segment {
+    pub base_offset: i64,
+    path: PathBuf,
+    file: Arc<File>,
+    index: SegmentIndex,
+    size: u64,
+    next_offset: i64,
+    max_timestamp: i64,
+    created: Instant,
+    bytes_since_index: u32,
+}
+
+/// What recovery found in one segment.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    pub batches: u64,
+    pub truncated_bytes: u64,
+    /// The validation error at the cut, when the tail was not simply empty.
+    pub reason: Option<String>,
+}
+
+impl Segment {
+    /// Creates a new, empty segment in `dir`.
+    pub fn create(dir: &Path, base_offset: i64) -> io::Result<Segment> {
+        Self::open_files(dir, base_offset, true)
+    }
+
+    /// Opens an existing segment trusting its indexes (after a clean shutdown). The end of the
+    /// segment is found by walking batch headers from the last index entry.
+    pub fn open(dir: &Path, base_offset: i64) -> io::Result<Segment> {
+        let mut segment = Self::open_files(dir, base_offset, false)?;
+        let file_len = segment.file.metadata()?.len();
+        let start = segment
+            .index
+            .offsets()
+            .last()
+            .map_or(0, |e| u64::from(e.position));
+        let start_offset = segment
+            .index
+            .offsets()
+            .last()
+            .map_or(base_offset, |e| base_offset + i64::from(e.relative_offset));
+        segment.next_offset = start_offset;
+        segment.max_timestamp = segment.index.times().last().map_or(-1, |e| e.timestamp);
+        let mut pos = start;
+        let mut header = [0u8; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= file_len {
+            segment.file.read_exact_at(&mut header, pos)?;
+            let Ok(h) = BatchHeader::parse(&header) else {
+                break;
+            };
+            if pos + h.total_len() as u64 > file_len {
+                break;
+            }
+            segment.next_offset = h.next_offset();
+            segment.max_timestamp = segment.max_timestamp.max(h.max_timestamp);
+            pos += h.total_len() as u64;
+        }
+        segment.size = pos;
+        if pos < file_len {
+            segment.file.set_len(pos)?;
+        }
+        Ok(segment)
+    }
+
+    /// Opens an existing segment and re-validates it whole (after an unclean stop).
+    pub fn open_and_recover(dir: &Path, base_offset: i64) -> io::Result<(Segment, Recovered)> {
+        let mut segment = Self::open_files(dir, base_offset, false)?;
+        let recovered = segment.recover()?;
+        Ok((segment, recovered))
+    }
+
+    fn open_files(dir: &Path, base_offset: i64, truncate: bool) -> io::Result<Segment> {
+        let stem = file_stem(base_offset);
+        let path = dir.join(format!("{stem}.log"));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(truncate)
+            .open(&path)?;
+        let index = SegmentIndex::open(
+            &dir.join(format!("{stem}.index")),
+            &dir.join(format!("{stem}.timeindex")),
+            truncate,
+        )?;
+        Ok(Segment {
+            base_offset,
+            path,
+            file: Arc::new(file),
+            index,
+            size: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            created: Instant::now(),
+            bytes_since_index: 0,
+        })
+    }
+
+    /// Re-validates every batch from the start, rebuilds both indexes, and truncates the file at
+    /// the first torn, garbage or CRC-bad batch.
+    pub fn recover(&mut self) -> io::Result<Recovered> {
+        self.index.clear()?;
+        let file_len = self.file.metadata()?.len();
+        let mut recovered = Recovered::default();
+        self.next_offset = self.base_offset;
+        self.max_timestamp = -1;
+        self.size = 0;
+        self.bytes_since_index = 0;
+        let mut pos = 0u64;
+        let mut buf = Vec::new();
+        while pos < file_len {
+            // Read one batch at a time: memory stays bounded by the largest batch, and a garbage
+            // length field is checked against the file size before anything is allocated.
+            let head_len = (file_len - pos).min(HEADER_LEN as u64) as usize;
+            buf.resize(head_len, 0);
+            self.file.read_exact_at(&mut buf, pos)?;
+            let total = match BatchHeader::parse(&buf) {
+                Ok(h)
+                    if h.magic == super::batch::MAGIC_V2
+                        && pos + h.total_len() as u64 <= file_len =>
+                {
+                    h.total_len()
+                }
+                Ok(h) if h.magic != super::batch::MAGIC_V2 => {
+                    recovered.reason = Some(BatchError::BadMagic(h.magic).to_string());
+                    break;
+                }
+                Ok(h) => {
+                    recovered.reason = Some(
+                        BatchError::Truncated {
+                            available: (file_len - pos) as usize,
+                            needed: h.total_len(),
+                        }
+                        .to_string(),
+                    );
+                    break;
+                }
+                Err(BatchError::Truncated { .. }) if buf.iter().all(|b| *b == 0) => break,
+                Err(e) => {
+                    recovered.reason = Some(e.to_string());
+                    break;
+                }
+            };
+            buf.resize(total, 0);
+            self.file.read_exact_at(&mut buf, pos)?;
+            match BatchHeader::validate(&buf) {
+                Ok(h) if h.base_offset >= self.next_offset || recovered.batches == 0 => {
+                    self.track_append(&h, pos)?;
+                    pos += total as u64;
+                    recovered.batches += 1;
+                }
+                Ok(h) => {
+                    recovered.reason = Some(format!(
+                        "batch at position {pos} has base offset {} below {}",
+                        h.base_offset, self.next_offset
+                    ));
+                    break;
+                }
+                Err(e) => {
+                    recovered.reason = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        recovered.truncated_bytes = file_len - pos;
+        if recovered.truncated_bytes > 0 {
+            self.file.set_len(pos)?;
+        }
+        Ok(recovered)
+    }
+
+    /// Appends one already validated and stamped batch.
+    pub fn append(&mut self, header: &BatchHeader, bytes: &[u8]) -> io::Result<()> {
+        debug_assert_eq!(bytes.len(), header.total_len());
+        assert!(
+            header.base_offset >= self.next_offset,
+            "offsets must grow within a segment"
+        );
+        self.file.write_all_at(bytes, self.size)?;
+        let position = self.size;
+        self.track_append(header, position)
+    }
+
+    fn track_append(&mut self, header: &BatchHeader, position: u64) -> io::Result<()> {
+        let relative = u32::try_from(header.base_offset - self.base_offset).unwrap_or(u32::MAX);
+        if self.size == 0 || self.bytes_since_index >= INDEX_INTERVAL_BYTES {
+            // Position fits: segments roll long before 4 GiB.
+            self.index
+                .append_offset(relative, u32::try_from(position).unwrap_or(u32::MAX))?;
+            self.bytes_since_index = 0;
+        }
+        if header.max_timestamp > self.max_timestamp {
+            self.max_timestamp = header.max_timestamp;
+            let last_rel =
+                u32::try_from(header.last_offset() - self.base_offset).unwrap_or(u32::MAX);
+            self.index.append_time(header.max_timestamp, last_rel)?;
+        }
+        let len = header.total_len() as u64;
+        self.size = position + len;
+        self.bytes_since_index = self.bytes_since_index.saturating_add(len as u32);
+        self.next_offset = header.next_offset();
+        Ok(())
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    pub fn age(&self) -> std::time::Duration {
+        self.created.elapsed()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    pub fn file(&self) -> Arc<File> {
+        Arc::clone(&self.file)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Byte position to start scanning from for `offset`: the greatest indexed batch start at or
+    /// below it.
+    pub fn scan_start(&self, offset: i64) -> u64 {
+        let relative = u32::try_from((offset - self.base_offset).max(0)).unwrap_or(u32::MAX);
+        u64::from(self.index.lookup_offset(relative).position)
+    }
+
+    /// Byte position to scan from to find the first record with timestamp >= `timestamp`.
+    pub fn time_scan_start(&self, timestamp: i64) -> u64 {
+        let relative = self.index.lookup_time(timestamp);
+        self.scan_start(self.base_offset + i64::from(relative))
+    }
+
+    /// Finds the start position of the batch containing `offset` (or the first batch after it),
+    /// or `None` when the segment ends before it.
+    pub fn find_batch(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
+        let mut pos = self.scan_start(offset);
+        let mut header = [0u8; HEADER_LEN];
+        while pos + (HEADER_LEN as u64) <= self.size {
+            self.file.read_exact_at(&mut header, pos)?;
+            let h = BatchHeader::parse(&header).map_err(io::Error::other)?;
+            if h.last_offset() >= offset {
+                return Ok(Some((pos, h)));
+            }
+            pos += h.total_len() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Cuts the segment so that `offset` is its next offset. `offset` must be a batch boundary
+    /// or past the end; a batch straddling it is removed whole.
+    pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
+        if offset >= self.next_offset {
+            return Ok(());
+        }
+        let (pos, next) = match self.find_batch(offset)? {
+            Some((pos, h)) if h.base_offset < offset => (pos, h.base_offset),
+            Some((pos, _)) => (pos, offset),
+            None => return Ok(()),
+        };
+        self.file.set_len(pos)?;
+        let relative = u32::try_from(next - self.base_offset).unwrap_or(u32::MAX);
+        self.index
+            .truncate_to(relative, u32::try_from(pos).unwrap_or(u32::MAX))?;
+        self.size = pos;
+        self.next_offset = next.max(self.base_offset);
+        self.max_timestamp = self.index.times().last().map_or(-1, |e| e.timestamp);
+        Ok(())
+    }
+
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()?;
+        self.index.sync()
+    }
+
+    /// Removes the segment's three files.
+    pub fn delete(self) -> io::Result<()> {
+        let stem = file_stem(self.base_offset);
+        let dir = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        for ext in ["log", "index", "timeindex"] {
+            match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
