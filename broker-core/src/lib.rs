@@ -5,3 +5,5 @@
 //! format without doing I/O; `net` serves connections. This crate knows nothing of `server`.
 
 pub mod log;
+pub mod partition;
+pub mod cluster;

@@ -251,6 +251,10 @@ impl Log {
         self.active().next_offset()
     }
 
+    pub fn active_base_offset(&self) -> i64 {
+        self.active().base_offset
+    }
+
     pub fn recovery_point(&self) -> i64 {
         self.recovery_point
     }

@@ -1,0 +1,130 @@
+//! Controller decisions: ISR changes reported by leaders, leader election when a broker stops,
+//! and preferred-leader election when it is back in the ISR.
+//!
+//! Only clean elections: a new leader always comes from the ISR. A partition whose ISR has no
+//! broker left up goes offline (`leader = -1`) and keeps its last ISR member recorded, so it
+//! comes back with that member.
+
+use kafka_protocol::ResponseError;
+
+use super::metadata::{ClusterMetadata, PartitionMeta};
+use super::{AdminError, Cluster};
+
+impl Cluster {
+    /// Records an ISR change a leader made. Ignored when leadership moved meanwhile.
+    pub fn record_isr(&self, topic: &str, index: i32, leader: i32, isr: Vec<i32>) {
+        let mut md = self.lock_metadata();
+        let Some(pm) = md.partition_mut(topic, index) else { return };
+        if pm.leader != leader || pm.isr == isr {
+            return;
+        }
+        let preferred = pm.replicas.first().copied();
+        pm.isr = isr;
+        tracing::info!(topic, partition = index, isr = ?pm.isr, "ISR changed");
+        // The preferred leader is back in sync: hand leadership back to it.
+        if let Some(preferred) = preferred {
+            if preferred != leader && pm.isr.contains(&preferred) && self.broker(preferred).is_some_and(|b| b.is_up()) {
+                pm.leader = preferred;
+                pm.leader_epoch += 1;
+                tracing::info!(topic, partition = index, leader = preferred, epoch = pm.leader_epoch, "preferred leader elected");
+            }
+        }
+        let pm = pm.clone();
+        if let Err(e) = self.persist(&md) {
+            tracing::error!(error = %e, "could not persist an ISR change");
+        }
+        self.push_assignment(topic, index, &pm);
+    }
+
+    /// Takes a broker down: its listener and connections close, its replicas stop, and every
+    /// partition it led gets a new leader from the ISR.
+    pub fn stop_broker(&self, id: i32) -> Result<(), AdminError> {
+        let broker = self.broker(id).ok_or_else(|| unknown_broker(id))?;
+        if !broker.is_up() {
+            return Ok(());
+        }
+        broker.set_up(false);
+        if let Err(e) = broker.checkpoint() {
+            tracing::warn!(broker = id, error = %e, "checkpoint on broker stop failed");
+        }
+        let mut md = self.lock_metadata();
+        let changed = self.elect_without(&mut md, id);
+        self.persist(&md)?;
+        for (topic, index, pm) in &changed {
+            self.push_assignment(topic, *index, pm);
+        }
+        // The stopped broker's own replicas go offline too.
+        for replica in broker.partitions() {
+            if let Some(pm) = md.partition(&replica.topic, replica.index) {
+                self.push_assignment(&replica.topic, replica.index, &pm.clone());
+            }
+        }
+        tracing::info!(broker = id, moved = changed.len(), "broker stopped");
+        Ok(())
+    }
+
+    /// Brings a stopped broker back: its replicas follow their leaders and rejoin the ISR once
+    /// caught up; offline partitions it can lead come back online.
+    pub fn start_broker(&self, id: i32) -> Result<(), AdminError> {
+        let broker = self.broker(id).ok_or_else(|| unknown_broker(id))?;
+        if broker.is_up() {
+            return Ok(());
+        }
+        broker.set_up(true);
+        let mut md = self.lock_metadata();
+        let mut changed = Vec::new();
+        for topic in md.topics.values_mut() {
+            for (index, pm) in topic.partitions.iter_mut().enumerate() {
+                if !pm.replicas.contains(&id) {
+                    continue;
+                }
+                if pm.leader < 0 && pm.isr.contains(&id) {
+                    pm.leader = id;
+                    pm.leader_epoch += 1;
+                    tracing::info!(topic = %topic.name, partition = index, leader = id, "offline partition back online");
+                }
+                changed.push((topic.name.clone(), index as i32, pm.clone()));
+            }
+        }
+        self.persist(&md)?;
+        for (topic, index, pm) in &changed {
+            self.push_assignment(topic, *index, pm);
+        }
+        tracing::info!(broker = id, "broker started");
+        Ok(())
+    }
+
+    /// Removes broker `down` from every ISR and moves leadership off it. Returns what changed.
+    fn elect_without(&self, md: &mut ClusterMetadata, down: i32) -> Vec<(String, i32, PartitionMeta)> {
+        let mut changed = Vec::new();
+        for topic in md.topics.values_mut() {
+            for (index, pm) in topic.partitions.iter_mut().enumerate() {
+                if !pm.replicas.contains(&down) {
+                    continue;
+                }
+                let before = pm.clone();
+                if pm.leader == down {
+                    let next = pm
+                        .replicas
+                        .iter()
+                        .copied()
+                        .find(|r| *r != down && pm.isr.contains(r) && self.broker(*r).is_some_and(|b| b.is_up()));
+                    pm.leader = next.unwrap_or(-1);
+                    pm.leader_epoch += 1;
+                }
+                // The last ISR member stays recorded so the partition can come back with it.
+                if pm.isr.len() > 1 {
+                    pm.isr.retain(|r| *r != down);
+                }
+                if *pm != before {
+                    changed.push((topic.name.clone(), index as i32, pm.clone()));
+                }
+            }
+        }
+        changed
+    }
+}
+
+fn unknown_broker(id: i32) -> AdminError {
+    AdminError::new(ResponseError::BrokerNotAvailable, format!("no broker with id {id}"))
+}

@@ -1,0 +1,114 @@
+//! Periodic work of the cluster, each at its own pace: group fsync and checkpoints
+//! (`flush_interval`), retention (`retention_check_interval`), ISR shrink (`replica_lag_time_max`),
+//! and the clean shutdown that writes the markers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::checkpoint;
+use super::Cluster;
+use crate::partition::Role;
+
+impl Cluster {
+    pub(super) fn spawn_maintenance(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        if !self.config.flush_interval.is_zero() {
+            let cluster = Arc::clone(self);
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(cluster.config.flush_interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let c = Arc::clone(&cluster);
+                    // fsync blocks: keep it off the async workers.
+                    let _ = tokio::task::spawn_blocking(move || c.checkpoint_all()).await;
+                }
+            }));
+        }
+        let cluster = Arc::clone(self);
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(cluster.config.retention_check_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let c = Arc::clone(&cluster);
+                let _ = tokio::task::spawn_blocking(move || c.apply_retention(now_ms())).await;
+            }
+        }));
+        let cluster = Arc::clone(self);
+        tasks.push(tokio::spawn(async move {
+            let period = (cluster.config.replica_lag_time_max / 2).max(Duration::from_millis(50));
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                cluster.shrink_isrs();
+            }
+        }));
+        tasks
+    }
+
+    /// Fsyncs every log of every broker that is up and writes the checkpoints.
+    pub fn checkpoint_all(&self) {
+        for broker in self.brokers.iter().filter(|b| b.is_up()) {
+            if let Err(e) = broker.checkpoint() {
+                tracing::error!(broker = broker.id, error = %e, "flush and checkpoint failed");
+            }
+        }
+    }
+
+    /// Applies time and size retention to every replica.
+    pub fn apply_retention(&self, now_ms: i64) {
+        for broker in self.brokers.iter().filter(|b| b.is_up()) {
+            for replica in broker.partitions() {
+                match replica.apply_retention(now_ms) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(
+                        broker = broker.id,
+                        topic = %replica.topic,
+                        partition = replica.index,
+                        segments = n,
+                        log_start_offset = replica.log_start_offset(),
+                        "retention deleted segments"
+                    ),
+                    Err(e) => tracing::error!(topic = %replica.topic, partition = replica.index, error = %e, "retention failed"),
+                }
+            }
+        }
+    }
+
+    /// Drops followers that fell behind for longer than `replica_lag_time_max` from their ISR.
+    pub fn shrink_isrs(&self) {
+        for broker in self.brokers.iter().filter(|b| b.is_up()) {
+            for replica in broker.partitions() {
+                if replica.role() != Role::Leader {
+                    continue;
+                }
+                if let Some(change) = replica.shrink_isr(self.config.replica_lag_time_max) {
+                    self.record_isr(&replica.topic, replica.index, broker.id, change.isr);
+                }
+            }
+        }
+    }
+
+    /// Flushes everything, writes checkpoints and the clean-shutdown markers.
+    pub fn shutdown(&self) {
+        for broker in &self.brokers {
+            match broker.checkpoint() {
+                Ok(()) => {
+                    let marker = broker.dir().join(checkpoint::CLEAN_SHUTDOWN);
+                    if let Err(e) = std::fs::write(&marker, b"") {
+                        tracing::error!(broker = broker.id, error = %e, "could not write the clean-shutdown marker");
+                    }
+                }
+                Err(e) => tracing::error!(broker = broker.id, error = %e, "final flush failed; the next start will recover"),
+            }
+        }
+    }
+}
+
+/// Wall-clock milliseconds since the epoch (retention compares record timestamps with it).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,403 @@
+//! The embedded cluster: N logical brokers in one process and the controller that owns their
+//! metadata (topics, replica assignment, leaders, leader epochs, ISR).
+//!
+//! Every metadata change goes through the controller lock, is persisted before it takes effect,
+//! and is then pushed to the replicas it concerns. Lock order: the controller lock may take a
+//! replica's lock, never the reverse (replicas report ISR changes as return values).
+
+pub mod broker;
+pub mod checkpoint;
+pub mod config;
+mod controller;
+mod fetcher;
+mod maintenance;
+pub mod metadata;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use kafka_protocol::ResponseError;
+use tokio::sync::Notify;
+
+pub use broker::Broker;
+pub use config::{ClusterConfig, TopicConfig};
+use metadata::{ClusterMetadata, PartitionMeta, TopicMeta};
+
+use crate::log::OpenState;
+use crate::partition::{Assignment, Partition};
+
+/// The name of Kafka's internal topic for committed offsets and group metadata.
+pub const CONSUMER_OFFSETS: &str = "__consumer_offsets";
+
+/// An admin operation refused, with Kafka's error code and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct AdminError {
+    pub code: ResponseError,
+    pub message: String,
+}
+
+impl AdminError {
+    pub fn new(code: ResponseError, message: impl Into<String>) -> AdminError {
+        AdminError { code, message: message.into() }
+    }
+}
+
+/// A request to create a topic.
+#[derive(Debug, Clone, Default)]
+pub struct NewTopic {
+    pub name: String,
+    /// `None` for the cluster default.
+    pub partitions: Option<i32>,
+    pub replication_factor: Option<i32>,
+    pub config: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+pub struct Cluster {
+    pub config: ClusterConfig,
+    brokers: Vec<Arc<Broker>>,
+    metadata: Mutex<ClusterMetadata>,
+    activity: Arc<Notify>,
+}
+
+impl Cluster {
+    /// Opens the cluster in `config.data_dir`: loads its metadata (or starts a new cluster) and
+    /// opens, recovering as needed, every replica of every broker. `addrs[k]` is broker k+1's
+    /// advertised address (its listener's local address).
+    pub fn open(config: ClusterConfig, addrs: &[SocketAddr]) -> Result<Arc<Cluster>, OpenError> {
+        config.validate().map_err(OpenError::Config)?;
+        assert_eq!(addrs.len(), config.brokers as usize, "one address per broker");
+        std::fs::create_dir_all(&config.data_dir)?;
+        let metadata = match ClusterMetadata::load(&config.data_dir)? {
+            Some(md) => md,
+            None => {
+                let id = metadata::new_topic_id(0);
+                ClusterMetadata { cluster_id: base64_id(&id), ..ClusterMetadata::default() }
+            }
+        };
+        let brokers: Vec<Arc<Broker>> = (1..=config.brokers)
+            .zip(addrs)
+            .map(|(id, addr)| Arc::new(Broker::new(id, *addr, config.data_dir.join(format!("broker-{id}")))))
+            .collect();
+        let cluster = Arc::new(Cluster { config, brokers, metadata: Mutex::new(metadata), activity: Arc::new(Notify::new()) });
+        cluster.open_replicas()?;
+        Ok(cluster)
+    }
+
+    fn open_replicas(&self) -> Result<(), OpenError> {
+        let md = self.lock_metadata().clone();
+        for broker in &self.brokers {
+            std::fs::create_dir_all(broker.dir())?;
+            let marker = broker.dir().join(checkpoint::CLEAN_SHUTDOWN);
+            let clean = marker.exists();
+            let recovery = checkpoint::read(broker.dir(), checkpoint::RECOVERY_POINT)?;
+            let hws = checkpoint::read(broker.dir(), checkpoint::HIGH_WATERMARK)?;
+            let starts = checkpoint::read(broker.dir(), checkpoint::LOG_START)?;
+            for topic in md.topics.values() {
+                for (index, pm) in topic.partitions.iter().enumerate() {
+                    if !pm.replicas.contains(&broker.id) {
+                        continue;
+                    }
+                    let index = index as i32;
+                    let key = (topic.name.clone(), index);
+                    let state = OpenState {
+                        clean,
+                        recovery_point: recovery.get(&key).copied().unwrap_or(0),
+                        log_start_offset: starts.get(&key).copied().unwrap_or(0),
+                    };
+                    let hw = hws.get(&key).copied().unwrap_or(0);
+                    self.open_replica(broker, topic, index, state, hw)?;
+                }
+            }
+            if clean {
+                std::fs::remove_file(&marker)?;
+            }
+        }
+        for topic in md.topics.values() {
+            for (index, pm) in topic.partitions.iter().enumerate() {
+                self.push_assignment(&topic.name, index as i32, pm);
+            }
+        }
+        Ok(())
+    }
+
+    fn open_replica(&self, broker: &Broker, topic: &TopicMeta, index: i32, state: OpenState, hw: i64) -> Result<(), OpenError> {
+        let dir = broker.partition_dir(&topic.name, index);
+        let topic_config = self.topic_config(&topic.config);
+        let (partition, report) = Partition::open(
+            Arc::from(topic.name.as_str()),
+            index,
+            broker.id,
+            &dir,
+            topic_config.log.clone(),
+            state,
+            hw,
+            Arc::clone(&self.activity),
+        )?;
+        for (path, recovered) in &report.truncated {
+            tracing::warn!(
+                broker = broker.id,
+                segment = %path.display(),
+                truncated_bytes = recovered.truncated_bytes,
+                valid_batches = recovered.batches,
+                reason = recovered.reason.as_deref().unwrap_or("torn tail"),
+                "recovery truncated a segment"
+            );
+        }
+        for path in &report.dropped_segments {
+            tracing::warn!(broker = broker.id, segment = %path.display(), "recovery dropped a segment after a cut");
+        }
+        partition.set_min_insync_replicas(topic_config.min_insync_replicas);
+        broker.add_partition(Arc::new(partition));
+        Ok(())
+    }
+
+    pub(crate) fn lock_metadata(&self) -> MutexGuard<'_, ClusterMetadata> {
+        self.metadata.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A copy of the current metadata.
+    pub fn metadata(&self) -> ClusterMetadata {
+        self.lock_metadata().clone()
+    }
+
+    pub fn cluster_id(&self) -> String {
+        self.lock_metadata().cluster_id.clone()
+    }
+
+    pub fn brokers(&self) -> &[Arc<Broker>] {
+        &self.brokers
+    }
+
+    pub fn broker(&self, id: i32) -> Option<&Arc<Broker>> {
+        usize::try_from(id - 1).ok().and_then(|i| self.brokers.get(i))
+    }
+
+    /// The controller is the lowest-numbered broker that is up (-1 when none is).
+    pub fn controller_id(&self) -> i32 {
+        self.brokers.iter().find(|b| b.is_up()).map_or(-1, |b| b.id)
+    }
+
+    /// Woken on every append and high-watermark move anywhere in the cluster.
+    pub fn activity(&self) -> &Arc<Notify> {
+        &self.activity
+    }
+
+    /// The effective settings of a topic: cluster defaults overlaid with its overrides.
+    pub fn topic_config(&self, overrides: &BTreeMap<String, String>) -> TopicConfig {
+        TopicConfig::resolve(&self.config, overrides).unwrap_or_else(|_| TopicConfig::defaults(&self.config))
+    }
+
+    /// The replica of `topic`/`index` on `broker`, when that broker hosts one.
+    pub fn replica(&self, broker: i32, topic: &str, index: i32) -> Option<Arc<Partition>> {
+        self.broker(broker)?.partition(topic, index)
+    }
+
+    /// The leader replica of a partition, if it has a leader that is up.
+    pub fn leader_replica(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
+        let leader = self.lock_metadata().partition(topic, index)?.leader;
+        let broker = self.broker(leader)?;
+        if !broker.is_up() {
+            return None;
+        }
+        broker.partition(topic, index)
+    }
+
+    /// Pushes a partition's metadata to each of its replicas on brokers that are up.
+    fn push_assignment(&self, topic: &str, index: i32, pm: &PartitionMeta) {
+        let assignment = Assignment {
+            leader: pm.leader,
+            leader_epoch: pm.leader_epoch,
+            replicas: pm.replicas.clone(),
+            isr: pm.isr.clone(),
+        };
+        for id in &pm.replicas {
+            let Some(broker) = self.broker(*id) else { continue };
+            let Some(replica) = broker.partition(topic, index) else { continue };
+            if broker.is_up() {
+                replica.apply_assignment(&assignment);
+            } else {
+                replica.apply_assignment(&Assignment { leader: -1, ..assignment.clone() });
+            }
+        }
+    }
+
+    /// Creates a topic: validates, assigns replicas over the brokers that are up, persists, and
+    /// opens the replicas.
+    pub fn create_topic(&self, request: &NewTopic, validate_only: bool) -> Result<TopicMeta, AdminError> {
+        metadata::validate_topic_name(&request.name).map_err(|m| AdminError::new(ResponseError::InvalidTopicException, m))?;
+        let internal = request.name == CONSUMER_OFFSETS;
+        let partitions = request.partitions.unwrap_or(self.config.default_partitions);
+        if partitions < 1 {
+            return Err(AdminError::new(ResponseError::InvalidPartitions, format!("number of partitions must be at least 1, got {partitions}")));
+        }
+        let topic_config = TopicConfig::resolve(&self.config, &request.config).map_err(|m| AdminError::new(ResponseError::InvalidConfig, m))?;
+        let up: Vec<i32> = self.brokers.iter().filter(|b| b.is_up()).map(|b| b.id).collect();
+        let rf = request.replication_factor.unwrap_or(self.config.default_replication_factor.min(up.len() as i32).max(1));
+        if rf < 1 || rf as usize > up.len() {
+            return Err(AdminError::new(
+                ResponseError::InvalidReplicationFactor,
+                format!("replication factor {rf} is not between 1 and the {} brokers that are up", up.len()),
+            ));
+        }
+        if topic_config.min_insync_replicas > rf as usize {
+            tracing::info!(topic = %request.name, "min.insync.replicas is above the replication factor: acks=all will fail");
+        }
+        let mut md = self.lock_metadata();
+        if md.topics.contains_key(&request.name) {
+            return Err(AdminError::new(ResponseError::TopicAlreadyExists, format!("topic '{}' already exists", request.name)));
+        }
+        if let Some(other) = md.topics.keys().find(|t| t.replace('.', "_") == request.name.replace('.', "_")) {
+            return Err(AdminError::new(
+                ResponseError::InvalidTopicException,
+                format!("topic '{}' collides with existing topic '{other}' ('.' and '_' are interchangeable in metric names)", request.name),
+            ));
+        }
+        let start = md.topics_created as usize;
+        let assignment = metadata::assign_replicas(&up, partitions as usize, rf as usize, start, 0);
+        let topic = TopicMeta {
+            name: request.name.clone(),
+            id: metadata::new_topic_id(md.topics_created + 1),
+            internal,
+            config: request.config.clone(),
+            partitions: assignment
+                .into_iter()
+                .map(|replicas| PartitionMeta { leader: replicas[0], leader_epoch: 0, isr: replicas.clone(), replicas })
+                .collect(),
+        };
+        if validate_only {
+            return Ok(topic);
+        }
+        md.topics_created += 1;
+        md.topics.insert(topic.name.clone(), topic.clone());
+        self.persist(&md)?;
+        self.open_new_partitions(&topic, 0)?;
+        for (index, pm) in topic.partitions.iter().enumerate() {
+            self.push_assignment(&topic.name, index as i32, pm);
+        }
+        drop(md);
+        tracing::info!(topic = %topic.name, partitions, replication_factor = rf, "created topic");
+        Ok(topic)
+    }
+
+    fn open_new_partitions(&self, topic: &TopicMeta, from: usize) -> Result<(), AdminError> {
+        for (index, pm) in topic.partitions.iter().enumerate().skip(from) {
+            for id in &pm.replicas {
+                let Some(broker) = self.broker(*id) else { continue };
+                let dir = broker.partition_dir(&topic.name, index as i32);
+                // A leftover directory of an earlier topic with this name must not leak its data.
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir).map_err(storage_error)?;
+                }
+                self.open_replica(broker, topic, index as i32, OpenState { clean: true, ..OpenState::default() }, 0)
+                    .map_err(|e| AdminError::new(ResponseError::KafkaStorageError, e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a topic and its data on every broker.
+    pub fn delete_topic(&self, name: &str) -> Result<(), AdminError> {
+        let mut md = self.lock_metadata();
+        let Some(topic) = md.topics.remove(name) else {
+            return Err(AdminError::new(ResponseError::UnknownTopicOrPartition, format!("topic '{name}' does not exist")));
+        };
+        if topic.internal {
+            md.topics.insert(topic.name.clone(), topic);
+            return Err(AdminError::new(ResponseError::InvalidTopicException, format!("topic '{name}' is internal and cannot be deleted")));
+        }
+        self.persist(&md)?;
+        drop(md);
+        for broker in &self.brokers {
+            for replica in broker.remove_topic(name) {
+                replica.apply_assignment(&Assignment { leader: -1, leader_epoch: i32::MAX, replicas: vec![], isr: vec![] });
+                let dir = broker.partition_dir(name, replica.index);
+                if let Err(e) = std::fs::remove_dir_all(&dir) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "could not remove a deleted topic's directory");
+                }
+            }
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(())
+    }
+
+    /// Raises a topic's partition count to `count`.
+    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), AdminError> {
+        let mut md = self.lock_metadata();
+        let Some(topic) = md.topics.get(name) else {
+            return Err(AdminError::new(ResponseError::UnknownTopicOrPartition, format!("topic '{name}' does not exist")));
+        };
+        let current = topic.partitions.len() as i32;
+        if count <= current {
+            return Err(AdminError::new(
+                ResponseError::InvalidPartitions,
+                format!("topic '{name}' has {current} partitions; the new count {count} must be larger"),
+            ));
+        }
+        let rf = topic.partitions.first().map_or(1, |p| p.replicas.len());
+        let up: Vec<i32> = self.brokers.iter().filter(|b| b.is_up()).map(|b| b.id).collect();
+        if rf > up.len() {
+            return Err(AdminError::new(
+                ResponseError::InvalidReplicationFactor,
+                format!("replication factor {rf} needs more than the {} brokers that are up", up.len()),
+            ));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let start = md.topics_created as usize;
+        let added = metadata::assign_replicas(&up, (count - current) as usize, rf, start, current as usize);
+        let topic = md.topics.get_mut(name).expect("checked above");
+        for replicas in added {
+            topic.partitions.push(PartitionMeta { leader: replicas[0], leader_epoch: 0, isr: replicas.clone(), replicas });
+        }
+        let topic = topic.clone();
+        self.persist(&md)?;
+        self.open_new_partitions(&topic, current as usize)?;
+        for (index, pm) in topic.partitions.iter().enumerate().skip(current as usize) {
+            self.push_assignment(name, index as i32, pm);
+        }
+        Ok(())
+    }
+
+    fn persist(&self, md: &ClusterMetadata) -> Result<(), AdminError> {
+        md.save(&self.config.data_dir).map_err(storage_error)
+    }
+}
+
+fn storage_error(e: std::io::Error) -> AdminError {
+    AdminError::new(ResponseError::KafkaStorageError, format!("storage error: {e}"))
+}
+
+/// Kafka prints cluster ids as unpadded URL-safe base64 of 16 bytes.
+fn base64_id(id: &[u8; 16]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(22);
+    let mut bits = 0u32;
+    let mut nbits = 0;
+    for byte in id {
+        bits = (bits << 8) | u32::from(*byte);
+        nbits += 8;
+        while nbits >= 6 {
+            nbits -= 6;
+            out.push(ALPHABET[((bits >> nbits) & 63) as usize] as char);
+        }
+    }
+    if nbits > 0 {
+        out.push(ALPHABET[((bits << (6 - nbits)) & 63) as usize] as char);
+    }
+    out
+}
+
+/// Why the cluster could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("invalid cluster configuration: {0}")]
+    Config(String),
+    #[error("cluster storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("partition log: {0}")]
+    Log(#[from] crate::log::LogError),
+}

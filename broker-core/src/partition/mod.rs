@@ -1,0 +1,523 @@
+//! One replica of one partition on one logical broker: its log plus the replica state Kafka keeps
+//! beside it (role, leader epoch, ISR, follower positions, high watermark, producer sequences).
+//!
+//! Invariants, asserted where they change: `log_start_offset <= high_watermark <= log_end_offset`;
+//! the high watermark never moves backwards while this replica leads; on a leader it is the
+//! minimum log end offset over the ISR. Offsets and counters a reader needs without the lock are
+//! mirrored in atomics; everything else changes under one mutex per replica.
+
+pub mod producer;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use tokio::sync::{watch, Notify};
+
+use crate::log::batch::{self, BatchHeader};
+use crate::log::{Log, LogConfig, LogError, OpenState, ReadPlan, RecoveryReport};
+use producer::{ProducerStates, SequenceCheck};
+
+/// Whether this replica leads its partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Leader,
+    Follower { leader: i32 },
+    /// The partition has no leader (all ISR members down) or this replica is being removed.
+    Offline,
+}
+
+/// What a leader knows of one follower.
+#[derive(Debug, Clone, Copy)]
+struct FollowerState {
+    log_end_offset: i64,
+    /// Last time the follower had fetched up to the leader's log end offset.
+    caught_up_at: Instant,
+}
+
+/// Leadership, as the controller assigns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    log: Log,
+    role: Role,
+    leader_epoch: i32,
+    replicas: Vec<i32>,
+    isr: Vec<i32>,
+    followers: HashMap<i32, FollowerState>,
+    producers: ProducerStates,
+    min_insync_replicas: usize,
+}
+
+/// Result of a leader append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub base_offset: i64,
+    /// Offset one past the last record of the request: acks=all waits for the HW to reach it.
+    pub next_offset: i64,
+    pub log_start_offset: i64,
+}
+
+/// A change of ISR the controller must record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsrChange {
+    pub isr: Vec<i32>,
+}
+
+#[derive(Debug)]
+pub struct Partition {
+    pub topic: Arc<str>,
+    pub index: i32,
+    pub broker_id: i32,
+    inner: Mutex<Inner>,
+    high_watermark: AtomicI64,
+    log_end_offset: AtomicI64,
+    log_start_offset: AtomicI64,
+    hw_tx: watch::Sender<i64>,
+    /// Shared with every replica of the cluster: woken on each append and HW move, so long-poll
+    /// fetches and replica fetchers wait without polling.
+    activity: Arc<Notify>,
+}
+
+impl Partition {
+    /// Opens (creating if needed) the replica's log in `dir` and recovers it if needed.
+    /// The replica starts offline; the controller assigns its role.
+    pub fn open(
+        topic: Arc<str>,
+        index: i32,
+        broker_id: i32,
+        dir: &Path,
+        config: LogConfig,
+        state: OpenState,
+        high_watermark: i64,
+        activity: Arc<Notify>,
+    ) -> Result<(Partition, RecoveryReport), LogError> {
+        let (log, report) = Log::open(dir, config, state)?;
+        let mut producers = ProducerStates::default();
+        rebuild_producer_state(&log, &mut producers)?;
+        let hw = high_watermark.clamp(log.log_start_offset(), log.log_end_offset());
+        let partition = Partition {
+            topic,
+            index,
+            broker_id,
+            high_watermark: AtomicI64::new(hw),
+            log_end_offset: AtomicI64::new(log.log_end_offset()),
+            log_start_offset: AtomicI64::new(log.log_start_offset()),
+            hw_tx: watch::channel(hw).0,
+            activity,
+            inner: Mutex::new(Inner {
+                log,
+                role: Role::Offline,
+                leader_epoch: -1,
+                replicas: Vec::new(),
+                isr: Vec::new(),
+                followers: HashMap::new(),
+                producers,
+                min_insync_replicas: 1,
+            }),
+        };
+        Ok((partition, report))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A poisoned lock means a bug panicked mid-update; the state is still the best we have.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset.load(Ordering::Acquire)
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset.load(Ordering::Acquire)
+    }
+
+    pub fn role(&self) -> Role {
+        self.lock().role
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.lock().leader_epoch
+    }
+
+    pub fn isr(&self) -> Vec<i32> {
+        self.lock().isr.clone()
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.lock().log.size_bytes()
+    }
+
+    pub fn set_min_insync_replicas(&self, min: usize) {
+        self.lock().min_insync_replicas = min.max(1);
+    }
+
+    pub fn set_log_config(&self, config: LogConfig) {
+        self.lock().log.set_config(config);
+    }
+
+    /// A receiver that sees every high-watermark change.
+    pub fn watch_high_watermark(&self) -> watch::Receiver<i64> {
+        self.hw_tx.subscribe()
+    }
+
+    /// Applies the controller's decision for this partition.
+    pub fn apply_assignment(&self, assignment: &Assignment) {
+        let mut inner = self.lock();
+        inner.leader_epoch = assignment.leader_epoch;
+        inner.replicas = assignment.replicas.clone();
+        inner.isr = assignment.isr.clone();
+        if assignment.leader == self.broker_id {
+            let now = Instant::now();
+            let leo = inner.log.log_end_offset();
+            let was_leader = inner.role == Role::Leader;
+            inner.role = Role::Leader;
+            if !was_leader {
+                // A new leader knows nothing of its followers yet: they start at its HW and must
+                // fetch to prove otherwise.
+                let hw = self.high_watermark();
+                inner.followers = assignment
+                    .replicas
+                    .iter()
+                    .filter(|r| **r != self.broker_id)
+                    .map(|r| (*r, FollowerState { log_end_offset: hw.min(leo), caught_up_at: now }))
+                    .collect();
+            }
+            self.maybe_advance_hw(&mut inner);
+        } else if assignment.leader < 0 {
+            inner.role = Role::Offline;
+        } else {
+            inner.role = Role::Follower { leader: assignment.leader };
+            inner.followers.clear();
+        }
+    }
+
+    /// Validates and appends a client's batches as leader.
+    pub fn append_as_leader(&self, records: &[u8], acks: i16) -> Result<Appended, ResponseError> {
+        let headers = batch::split_batches(records).map_err(|_| ResponseError::CorruptMessage)?;
+        if headers.is_empty() {
+            return Err(ResponseError::InvalidRecord);
+        }
+        let mut inner = self.lock();
+        if inner.role != Role::Leader {
+            return Err(ResponseError::NotLeaderOrFollower);
+        }
+        if acks == -1 && inner.isr.len() < inner.min_insync_replicas {
+            return Err(ResponseError::NotEnoughReplicas);
+        }
+        let mut fresh = Vec::with_capacity(headers.len());
+        let mut duplicate_of = None;
+        for (pos, header) in &headers {
+            match inner.producers.check(header) {
+                SequenceCheck::Append => fresh.push((*pos, *header)),
+                SequenceCheck::Duplicate { first_offset } => {
+                    duplicate_of.get_or_insert(first_offset);
+                }
+                SequenceCheck::OutOfOrder { .. } => return Err(ResponseError::OutOfOrderSequenceNumber),
+                SequenceCheck::StaleEpoch { .. } => return Err(ResponseError::InvalidProducerEpoch),
+            }
+        }
+        if fresh.is_empty() {
+            let base_offset = duplicate_of.unwrap_or(-1);
+            return Ok(Appended {
+                base_offset,
+                next_offset: base_offset + 1,
+                log_start_offset: inner.log.log_start_offset(),
+            });
+        }
+        // Rebase the fresh batches into one contiguous buffer we may stamp.
+        let mut owned = Vec::with_capacity(fresh.iter().map(|(_, h)| h.total_len()).sum());
+        let mut rebased = Vec::with_capacity(fresh.len());
+        for (pos, header) in &fresh {
+            rebased.push((owned.len(), *header));
+            owned.extend_from_slice(&records[*pos..*pos + header.total_len()]);
+        }
+        let epoch = inner.leader_epoch.max(0);
+        let info = inner.log.append_as_leader(&mut owned, &rebased, epoch).map_err(|e| {
+            tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
+            ResponseError::KafkaStorageError
+        })?;
+        let mut offset = info.first_offset;
+        for (_, header) in &rebased {
+            let mut stamped = *header;
+            stamped.base_offset = offset;
+            inner.producers.record(&stamped);
+            offset = stamped.next_offset();
+        }
+        self.log_end_offset.store(inner.log.log_end_offset(), Ordering::Release);
+        self.maybe_advance_hw(&mut inner);
+        self.activity.notify_waiters();
+        Ok(Appended {
+            base_offset: info.first_offset,
+            next_offset: info.last_offset + 1,
+            log_start_offset: inner.log.log_start_offset(),
+        })
+    }
+
+    /// Plans a consumer read: whole batches from the one containing `offset`, below the HW.
+    pub fn plan_consumer_read(&self, offset: i64, max_bytes: usize) -> Result<Option<ReadPlan>, ResponseError> {
+        let inner = self.lock();
+        if inner.role != Role::Leader {
+            return Err(ResponseError::NotLeaderOrFollower);
+        }
+        let hw = self.high_watermark();
+        // Between HW and LEO there is nothing to see yet, but the offset is not out of range.
+        if offset > hw && offset <= inner.log.log_end_offset() {
+            return Ok(None);
+        }
+        inner.log.plan_read(offset, max_bytes, hw).map_err(log_error_code)
+    }
+
+    /// Plans a follower read and records the follower's position (its fetch offset is its log end
+    /// offset). Returns the read and, when the ISR grew, the new ISR for the controller.
+    pub fn plan_follower_read(
+        &self,
+        follower: i32,
+        fetch_offset: i64,
+        max_bytes: usize,
+    ) -> Result<(Option<ReadPlan>, Option<IsrChange>), ResponseError> {
+        let mut inner = self.lock();
+        if inner.role != Role::Leader {
+            return Err(ResponseError::NotLeaderOrFollower);
+        }
+        let leo = inner.log.log_end_offset();
+        if fetch_offset > leo || fetch_offset < inner.log.log_start_offset() {
+            return Err(ResponseError::OffsetOutOfRange);
+        }
+        let now = Instant::now();
+        let state = inner
+            .followers
+            .entry(follower)
+            .or_insert(FollowerState { log_end_offset: fetch_offset, caught_up_at: now });
+        state.log_end_offset = fetch_offset;
+        if fetch_offset >= leo {
+            state.caught_up_at = now;
+        }
+        let mut change = None;
+        if !inner.isr.contains(&follower)
+            && inner.replicas.contains(&follower)
+            && fetch_offset >= self.high_watermark()
+        {
+            inner.isr.push(follower);
+            inner.isr.sort_unstable();
+            change = Some(IsrChange { isr: inner.isr.clone() });
+        }
+        self.maybe_advance_hw(&mut inner);
+        let plan = inner.log.plan_read(fetch_offset, max_bytes, leo).map_err(log_error_code)?;
+        Ok((plan, change))
+    }
+
+    /// Drops followers that have not caught up within `max_lag` from the ISR. Returns the new
+    /// ISR when it shrank.
+    pub fn shrink_isr(&self, max_lag: Duration) -> Option<IsrChange> {
+        let mut inner = self.lock();
+        if inner.role != Role::Leader {
+            return None;
+        }
+        let now = Instant::now();
+        let leo = inner.log.log_end_offset();
+        let lagging: Vec<i32> = inner
+            .isr
+            .iter()
+            .copied()
+            .filter(|r| *r != self.broker_id)
+            .filter(|r| {
+                inner
+                    .followers
+                    .get(r)
+                    .is_none_or(|f| f.log_end_offset < leo && now.duration_since(f.caught_up_at) > max_lag)
+            })
+            .collect();
+        if lagging.is_empty() {
+            return None;
+        }
+        inner.isr.retain(|r| !lagging.contains(r));
+        self.maybe_advance_hw(&mut inner);
+        Some(IsrChange { isr: inner.isr.clone() })
+    }
+
+    fn maybe_advance_hw(&self, inner: &mut Inner) {
+        if inner.role != Role::Leader {
+            return;
+        }
+        let leo = inner.log.log_end_offset();
+        let candidate = inner
+            .isr
+            .iter()
+            .filter(|r| **r != self.broker_id)
+            .map(|r| inner.followers.get(r).map_or(leo, |f| f.log_end_offset))
+            .fold(leo, i64::min);
+        let current = self.high_watermark();
+        if candidate > current {
+            assert!(candidate <= leo, "high watermark {candidate} past log end offset {leo}");
+            self.set_high_watermark(candidate);
+        }
+    }
+
+    fn set_high_watermark(&self, hw: i64) {
+        self.high_watermark.store(hw, Ordering::Release);
+        self.hw_tx.send_replace(hw);
+        self.activity.notify_waiters();
+    }
+
+    /// Follower side: appends batches fetched from the leader and adopts the leader's HW.
+    pub fn append_replicated(&self, records: &[u8], leader_hw: i64) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        if inner.log.append_replicated(records)?.is_some() {
+            for (_, header) in batch::split_batches(records)? {
+                inner.producers.record(&header);
+            }
+        }
+        let leo = inner.log.log_end_offset();
+        self.log_end_offset.store(leo, Ordering::Release);
+        let hw = leader_hw.min(leo);
+        if hw != self.high_watermark() {
+            self.set_high_watermark(hw);
+        }
+        Ok(())
+    }
+
+    /// Follower side: drops the log tail at or after `offset` (divergence from the leader).
+    pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        inner.log.truncate_to(offset)?;
+        inner.producers.truncate_from(offset);
+        let leo = inner.log.log_end_offset();
+        self.log_end_offset.store(leo, Ordering::Release);
+        self.log_start_offset.store(inner.log.log_start_offset(), Ordering::Release);
+        if self.high_watermark() > leo {
+            self.set_high_watermark(leo);
+        }
+        Ok(())
+    }
+
+    /// Follower side: the leader's log starts after ours ends; restart empty at its start.
+    pub fn reset_to(&self, offset: i64) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        inner.log.truncate_fully_and_start_at(offset)?;
+        inner.producers = ProducerStates::default();
+        self.log_end_offset.store(offset, Ordering::Release);
+        self.log_start_offset.store(offset, Ordering::Release);
+        self.set_high_watermark(offset);
+        Ok(())
+    }
+
+    /// Where `epoch` ends in this replica's log (OffsetForLeaderEpoch).
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        let inner = self.lock();
+        inner.log.epochs().end_offset_for(epoch, inner.log.log_end_offset())
+    }
+
+    /// The latest epoch in this replica's log.
+    pub fn latest_log_epoch(&self) -> i32 {
+        self.lock().log.epochs().latest_epoch()
+    }
+
+    /// ListOffsets by timestamp: the first record with timestamp >= `timestamp`, as
+    /// `(offset, timestamp)`, below the HW.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, ResponseError> {
+        let found = {
+            let inner = self.lock();
+            inner.log.find_batch_by_time(timestamp).map_err(log_error_code)?
+        };
+        let Some((bytes, header)) = found else { return Ok(None) };
+        let hw = self.high_watermark();
+        if header.base_offset >= hw {
+            return Ok(None);
+        }
+        let mut buf = bytes;
+        let records = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf)
+            .map_err(|_| ResponseError::CorruptMessage)?;
+        Ok(records
+            .records
+            .into_iter()
+            .find(|r| r.timestamp >= timestamp && r.offset < hw)
+            .map(|r| (r.offset, r.timestamp)))
+    }
+
+    /// The newest timestamp in the log (ListOffsets -3).
+    pub fn max_timestamp(&self) -> i64 {
+        self.lock().log.max_timestamp()
+    }
+
+    /// Fsyncs the log; returns the new recovery point.
+    pub fn flush(&self) -> std::io::Result<i64> {
+        let mut inner = self.lock();
+        inner.log.flush()?;
+        Ok(inner.log.recovery_point())
+    }
+
+    /// Applies retention (leaders and followers alike, below the HW).
+    pub fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
+        let mut inner = self.lock();
+        let deleted = inner.log.apply_retention(now_ms, self.high_watermark())?;
+        self.log_start_offset.store(inner.log.log_start_offset(), Ordering::Release);
+        Ok(deleted)
+    }
+
+    /// Reads for internal consumers (group coordinator rebuild, timestamps): whole batches up to
+    /// the HW.
+    pub fn read_committed(&self, offset: i64, max_bytes: usize) -> Result<Bytes, ResponseError> {
+        let plan = {
+            let inner = self.lock();
+            inner.log.plan_read(offset, max_bytes, self.high_watermark()).map_err(log_error_code)?
+        };
+        match plan {
+            Some(plan) => plan.execute().map_err(|_| ResponseError::KafkaStorageError),
+            None => Ok(Bytes::new()),
+        }
+    }
+
+    /// The header of every batch (for tests and diagnostics).
+    pub fn batch_headers(&self) -> Result<Vec<BatchHeader>, ResponseError> {
+        let mut out = Vec::new();
+        let mut offset = self.log_start_offset();
+        loop {
+            let bytes = self.read_committed(offset, 1 << 20)?;
+            let headers = batch::split_batches(&bytes).map_err(|_| ResponseError::CorruptMessage)?;
+            let Some((_, last)) = headers.last() else { return Ok(out) };
+            offset = last.next_offset();
+            out.extend(headers.into_iter().map(|(_, h)| h));
+        }
+    }
+}
+
+fn rebuild_producer_state(log: &Log, producers: &mut ProducerStates) -> Result<(), LogError> {
+    // Kafka keeps producer snapshots; warren rebuilds from the active segment only, which holds
+    // the recent batches a retrying producer can still send again.
+    let mut offset = log.active_base_offset().max(log.log_start_offset());
+    let end = log.log_end_offset();
+    while offset < end {
+        let bytes = log.read(offset, 4 << 20, end)?;
+        let headers = batch::split_batches(&bytes)?;
+        let Some((_, last)) = headers.last() else { break };
+        offset = last.next_offset();
+        for (_, h) in headers {
+            producers.record(&h);
+        }
+    }
+    Ok(())
+}
+
+pub fn log_error_code(e: LogError) -> ResponseError {
+    match e {
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        LogError::Corrupt(_) => ResponseError::CorruptMessage,
+        LogError::NonContiguous { .. } | LogError::Io(_) => ResponseError::KafkaStorageError,
+    }
+}

@@ -1,0 +1,149 @@
+//! Idempotent-producer state of one partition: the last five batches of each producer id.
+//!
+//! A retried batch whose sequence range matches a cached one is a duplicate: it is acknowledged
+//! with its original offset and not appended again. A gap gives OUT_OF_ORDER_SEQUENCE_NUMBER, an
+//! older epoch INVALID_PRODUCER_EPOCH. State is rebuilt from the log on open.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::log::batch::BatchHeader;
+
+/// Batches remembered per producer, as Kafka does.
+const CACHED_BATCHES: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CachedBatch {
+    first_sequence: i32,
+    last_sequence: i32,
+    first_offset: i64,
+    last_offset: i64,
+}
+
+#[derive(Debug, Default)]
+struct ProducerEntry {
+    epoch: i16,
+    batches: VecDeque<CachedBatch>,
+}
+
+/// The verdict on one incoming batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SequenceCheck {
+    /// Append it.
+    Append,
+    /// Already in the log at this offset: acknowledge, do not append.
+    Duplicate { first_offset: i64 },
+    OutOfOrder { expected: i32, got: i32 },
+    StaleEpoch { current: i16, got: i16 },
+}
+
+#[derive(Debug, Default)]
+pub struct ProducerStates {
+    producers: HashMap<i64, ProducerEntry>,
+}
+
+impl ProducerStates {
+    pub fn check(&self, header: &BatchHeader) -> SequenceCheck {
+        if header.producer_id < 0 || header.base_sequence < 0 {
+            return SequenceCheck::Append;
+        }
+        let Some(entry) = self.producers.get(&header.producer_id) else {
+            return SequenceCheck::Append;
+        };
+        if header.producer_epoch < entry.epoch {
+            return SequenceCheck::StaleEpoch { current: entry.epoch, got: header.producer_epoch };
+        }
+        if header.producer_epoch > entry.epoch {
+            return if header.base_sequence == 0 {
+                SequenceCheck::Append
+            } else {
+                SequenceCheck::OutOfOrder { expected: 0, got: header.base_sequence }
+            };
+        }
+        if let Some(dup) = entry
+            .batches
+            .iter()
+            .find(|b| b.first_sequence == header.base_sequence && b.last_sequence == header.last_sequence())
+        {
+            return SequenceCheck::Duplicate { first_offset: dup.first_offset };
+        }
+        let Some(last) = entry.batches.back() else { return SequenceCheck::Append };
+        let expected = last.last_sequence.wrapping_add(1) & i32::MAX;
+        if header.base_sequence != expected {
+            return SequenceCheck::OutOfOrder { expected, got: header.base_sequence };
+        }
+        SequenceCheck::Append
+    }
+
+    /// Records a batch that is now in the log (with its assigned base offset).
+    pub fn record(&mut self, header: &BatchHeader) {
+        if header.producer_id < 0 || header.base_sequence < 0 {
+            return;
+        }
+        let entry = self.producers.entry(header.producer_id).or_default();
+        if header.producer_epoch != entry.epoch {
+            entry.epoch = header.producer_epoch;
+            entry.batches.clear();
+        }
+        if entry.batches.len() == CACHED_BATCHES {
+            entry.batches.pop_front();
+        }
+        entry.batches.push_back(CachedBatch {
+            first_sequence: header.base_sequence,
+            last_sequence: header.last_sequence(),
+            first_offset: header.base_offset,
+            last_offset: header.last_offset(),
+        });
+    }
+
+    /// Forgets batches at or past `offset` (the log was truncated).
+    pub fn truncate_from(&mut self, offset: i64) {
+        for entry in self.producers.values_mut() {
+            entry.batches.retain(|b| b.last_offset < offset);
+        }
+        self.producers.retain(|_, e| !e.batches.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(pid: i64, epoch: i16, seq: i32, count: i32, base_offset: i64) -> BatchHeader {
+        BatchHeader {
+            base_offset,
+            batch_length: 100,
+            partition_leader_epoch: 0,
+            magic: 2,
+            crc: 0,
+            attributes: 0,
+            last_offset_delta: count - 1,
+            base_timestamp: 0,
+            max_timestamp: 0,
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            records_count: count,
+        }
+    }
+
+    #[test]
+    fn sequences() {
+        let mut states = ProducerStates::default();
+        let check = |states: &ProducerStates, h: BatchHeader, want: SequenceCheck| {
+            assert_eq!(states.check(&h), want, "for {h:?}");
+        };
+        check(&states, header(-1, 0, -1, 3, 0), SequenceCheck::Append);
+        let first = header(7, 0, 0, 3, 10);
+        check(&states, first, SequenceCheck::Append);
+        states.record(&first);
+        check(&states, header(7, 0, 0, 3, 0), SequenceCheck::Duplicate { first_offset: 10 });
+        check(&states, header(7, 0, 3, 2, 0), SequenceCheck::Append);
+        check(&states, header(7, 0, 5, 2, 0), SequenceCheck::OutOfOrder { expected: 3, got: 5 });
+        check(&states, header(7, 1, 0, 2, 0), SequenceCheck::Append);
+        check(&states, header(7, 1, 4, 2, 0), SequenceCheck::OutOfOrder { expected: 0, got: 4 });
+        states.record(&header(7, 1, 0, 2, 13));
+        check(&states, header(7, 0, 3, 2, 0), SequenceCheck::StaleEpoch { current: 1, got: 0 });
+        states.truncate_from(13);
+        check(&states, header(7, 0, 3, 2, 0), SequenceCheck::Append);
+    }
+}
