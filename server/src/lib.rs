@@ -1,1 +1,83 @@
-//! placeholder
+//! The `warren` server: configuration, the embedded cluster's lifecycle and the web surface.
+//!
+//! `run` takes a resolved `Config` and a shutdown future; it never reads the environment or
+//! files itself (main does).
+
+pub mod config;
+pub mod web;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// Binds broker k's listener on the base port + k - 1 (each on its own port 0 when the base is 0).
+pub async fn bind_brokers(base: SocketAddr, brokers: i32) -> anyhow::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::with_capacity(brokers as usize);
+    for k in 0..brokers {
+        let mut addr = base;
+        if base.port() != 0 {
+            addr.set_port(base.port() + k as u16);
+        }
+        listeners.push(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("broker {} cannot listen on {addr}", k + 1))?,
+        );
+    }
+    Ok(listeners)
+}
+
+/// Addresses a running warren serves on.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    pub kafka: Vec<SocketAddr>,
+    pub http: SocketAddr,
+    pub cluster: Arc<broker_core::Cluster>,
+}
+
+/// Runs `warren serve` until `shutdown` resolves; `on_bound` learns the bound addresses first.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(Bound),
+) -> anyhow::Result<()> {
+    let listeners = bind_brokers(config.kafka_listen, config.cluster.brokers).await?;
+    let http = TcpListener::bind(config.http_listen)
+        .await
+        .with_context(|| format!("HTTP cannot listen on {}", config.http_listen))?;
+    let kafka = listeners
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<Result<_, _>>()?;
+    let data_dir = config.cluster.data_dir.clone();
+    let embedded = broker_core::Embedded::start(config.cluster.clone(), listeners)
+        .with_context(|| format!("cannot open the cluster in {}", data_dir.display()))?;
+    let bound = Bound {
+        kafka,
+        http: http.local_addr()?,
+        cluster: Arc::clone(&embedded.cluster),
+    };
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = web::AppState {
+        cluster: Arc::clone(&embedded.cluster),
+        ready: Arc::clone(&ready),
+    };
+    let app = web::router(state);
+    tracing::info!(kafka = ?bound.kafka, http = %bound.http, data_dir = %data_dir.display(), "warren is up");
+    on_bound(bound);
+    ready.store(true, Ordering::Release);
+    axum::serve(http, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server failed")?;
+    tracing::info!("shutting down: flushing logs");
+    embedded.shutdown().await;
+    tracing::info!("clean shutdown complete");
+    Ok(())
+}

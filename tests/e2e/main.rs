@@ -1,1 +1,7 @@
+//! End-to-end scenarios: warren driven by real Kafka clients over loopback.
 
+mod bad_input;
+mod clients;
+mod crash;
+mod rdkafka_roundtrip;
+mod support;

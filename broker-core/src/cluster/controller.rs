@@ -14,7 +14,9 @@ impl Cluster {
     /// Records an ISR change a leader made. Ignored when leadership moved meanwhile.
     pub fn record_isr(&self, topic: &str, index: i32, leader: i32, isr: Vec<i32>) {
         let mut md = self.lock_metadata();
-        let Some(pm) = md.partition_mut(topic, index) else { return };
+        let Some(pm) = md.partition_mut(topic, index) else {
+            return;
+        };
         if pm.leader != leader || pm.isr == isr {
             return;
         }
@@ -23,10 +25,19 @@ impl Cluster {
         tracing::info!(topic, partition = index, isr = ?pm.isr, "ISR changed");
         // The preferred leader is back in sync: hand leadership back to it.
         if let Some(preferred) = preferred {
-            if preferred != leader && pm.isr.contains(&preferred) && self.broker(preferred).is_some_and(|b| b.is_up()) {
+            if preferred != leader
+                && pm.isr.contains(&preferred)
+                && self.broker(preferred).is_some_and(|b| b.is_up())
+            {
                 pm.leader = preferred;
                 pm.leader_epoch += 1;
-                tracing::info!(topic, partition = index, leader = preferred, epoch = pm.leader_epoch, "preferred leader elected");
+                tracing::info!(
+                    topic,
+                    partition = index,
+                    leader = preferred,
+                    epoch = pm.leader_epoch,
+                    "preferred leader elected"
+                );
             }
         }
         let pm = pm.clone();
@@ -95,7 +106,11 @@ impl Cluster {
     }
 
     /// Removes broker `down` from every ISR and moves leadership off it. Returns what changed.
-    fn elect_without(&self, md: &mut ClusterMetadata, down: i32) -> Vec<(String, i32, PartitionMeta)> {
+    fn elect_without(
+        &self,
+        md: &mut ClusterMetadata,
+        down: i32,
+    ) -> Vec<(String, i32, PartitionMeta)> {
         let mut changed = Vec::new();
         for topic in md.topics.values_mut() {
             for (index, pm) in topic.partitions.iter_mut().enumerate() {
@@ -104,11 +119,11 @@ impl Cluster {
                 }
                 let before = pm.clone();
                 if pm.leader == down {
-                    let next = pm
-                        .replicas
-                        .iter()
-                        .copied()
-                        .find(|r| *r != down && pm.isr.contains(r) && self.broker(*r).is_some_and(|b| b.is_up()));
+                    let next = pm.replicas.iter().copied().find(|r| {
+                        *r != down
+                            && pm.isr.contains(r)
+                            && self.broker(*r).is_some_and(|b| b.is_up())
+                    });
                     pm.leader = next.unwrap_or(-1);
                     pm.leader_epoch += 1;
                 }
@@ -126,5 +141,8 @@ impl Cluster {
 }
 
 fn unknown_broker(id: i32) -> AdminError {
-    AdminError::new(ResponseError::BrokerNotAvailable, format!("no broker with id {id}"))
+    AdminError::new(
+        ResponseError::BrokerNotAvailable,
+        format!("no broker with id {id}"),
+    )
 }

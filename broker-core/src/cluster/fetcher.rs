@@ -34,7 +34,9 @@ impl Cluster {
     }
 
     async fn run_fetcher(self: Arc<Self>, id: i32) {
-        let Some(broker) = self.broker(id).cloned() else { return };
+        let Some(broker) = self.broker(id).cloned() else {
+            return;
+        };
         // The leader epoch under which each followed partition last checked for divergence.
         let mut checked: HashMap<(Arc<str>, i32), i32> = HashMap::new();
         loop {
@@ -44,7 +46,9 @@ impl Cluster {
             let mut progressed = false;
             if broker.is_up() {
                 for replica in broker.partitions() {
-                    let Role::Follower { leader } = replica.role() else { continue };
+                    let Role::Follower { leader } = replica.role() else {
+                        continue;
+                    };
                     match self.fetch_once(&replica, leader, &mut checked) {
                         Ok(moved) => progressed |= moved,
                         Err(e) => {
@@ -66,8 +70,17 @@ impl Cluster {
     }
 
     /// One fetch for one followed partition; returns whether anything was copied.
-    fn fetch_once(&self, replica: &Partition, leader: i32, checked: &mut HashMap<(Arc<str>, i32), i32>) -> Result<bool, String> {
-        let Some(source) = self.broker(leader).filter(|b| b.is_up()).and_then(|b| b.partition(&replica.topic, replica.index)) else {
+    fn fetch_once(
+        &self,
+        replica: &Partition,
+        leader: i32,
+        checked: &mut HashMap<(Arc<str>, i32), i32>,
+    ) -> Result<bool, String> {
+        let Some(source) = self
+            .broker(leader)
+            .filter(|b| b.is_up())
+            .and_then(|b| b.partition(&replica.topic, replica.index))
+        else {
             return Ok(false);
         };
         let epoch = replica.leader_epoch();
@@ -87,14 +100,20 @@ impl Cluster {
                     None => bytes::Bytes::new(),
                 };
                 let before = replica.high_watermark();
-                replica.append_replicated(&bytes, source.high_watermark()).map_err(|e| e.to_string())?;
+                replica
+                    .append_replicated(&bytes, source.high_watermark())
+                    .map_err(|e| e.to_string())?;
                 Ok(!bytes.is_empty() || replica.high_watermark() != before)
             }
             Err(ResponseError::OffsetOutOfRange) => {
                 if fetch_offset < source.log_start_offset() {
-                    replica.reset_to(source.log_start_offset()).map_err(|e| e.to_string())?;
+                    replica
+                        .reset_to(source.log_start_offset())
+                        .map_err(|e| e.to_string())?;
                 } else {
-                    replica.truncate_to(source.log_end_offset()).map_err(|e| e.to_string())?;
+                    replica
+                        .truncate_to(source.log_end_offset())
+                        .map_err(|e| e.to_string())?;
                 }
                 Ok(true)
             }

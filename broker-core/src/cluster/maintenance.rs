@@ -70,7 +70,9 @@ impl Cluster {
                         log_start_offset = replica.log_start_offset(),
                         "retention deleted segments"
                     ),
-                    Err(e) => tracing::error!(topic = %replica.topic, partition = replica.index, error = %e, "retention failed"),
+                    Err(e) => {
+                        tracing::error!(topic = %replica.topic, partition = replica.index, error = %e, "retention failed")
+                    }
                 }
             }
         }
@@ -100,7 +102,9 @@ impl Cluster {
                         tracing::error!(broker = broker.id, error = %e, "could not write the clean-shutdown marker");
                     }
                 }
-                Err(e) => tracing::error!(broker = broker.id, error = %e, "final flush failed; the next start will recover"),
+                Err(e) => {
+                    tracing::error!(broker = broker.id, error = %e, "final flush failed; the next start will recover")
+                }
             }
         }
     }

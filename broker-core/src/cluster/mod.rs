@@ -15,6 +15,7 @@ pub mod metadata;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use kafka_protocol::ResponseError;
@@ -40,7 +41,10 @@ pub struct AdminError {
 
 impl AdminError {
     pub fn new(code: ResponseError, message: impl Into<String>) -> AdminError {
-        AdminError { code, message: message.into() }
+        AdminError {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -60,6 +64,8 @@ pub struct Cluster {
     brokers: Vec<Arc<Broker>>,
     metadata: Mutex<ClusterMetadata>,
     activity: Arc<Notify>,
+    /// Seeded from the clock so ids stay unique across restarts without being persisted.
+    next_producer_id: AtomicI64,
 }
 
 impl Cluster {
@@ -68,20 +74,39 @@ impl Cluster {
     /// advertised address (its listener's local address).
     pub fn open(config: ClusterConfig, addrs: &[SocketAddr]) -> Result<Arc<Cluster>, OpenError> {
         config.validate().map_err(OpenError::Config)?;
-        assert_eq!(addrs.len(), config.brokers as usize, "one address per broker");
+        assert_eq!(
+            addrs.len(),
+            config.brokers as usize,
+            "one address per broker"
+        );
         std::fs::create_dir_all(&config.data_dir)?;
         let metadata = match ClusterMetadata::load(&config.data_dir)? {
             Some(md) => md,
             None => {
                 let id = metadata::new_topic_id(0);
-                ClusterMetadata { cluster_id: base64_id(&id), ..ClusterMetadata::default() }
+                ClusterMetadata {
+                    cluster_id: base64_id(&id),
+                    ..ClusterMetadata::default()
+                }
             }
         };
         let brokers: Vec<Arc<Broker>> = (1..=config.brokers)
             .zip(addrs)
-            .map(|(id, addr)| Arc::new(Broker::new(id, *addr, config.data_dir.join(format!("broker-{id}")))))
+            .map(|(id, addr)| {
+                Arc::new(Broker::new(
+                    id,
+                    *addr,
+                    config.data_dir.join(format!("broker-{id}")),
+                ))
+            })
             .collect();
-        let cluster = Arc::new(Cluster { config, brokers, metadata: Mutex::new(metadata), activity: Arc::new(Notify::new()) });
+        let cluster = Arc::new(Cluster {
+            config,
+            brokers,
+            metadata: Mutex::new(metadata),
+            activity: Arc::new(Notify::new()),
+            next_producer_id: AtomicI64::new(maintenance::now_ms().saturating_mul(1024)),
+        });
         cluster.open_replicas()?;
         Ok(cluster)
     }
@@ -123,7 +148,14 @@ impl Cluster {
         Ok(())
     }
 
-    fn open_replica(&self, broker: &Broker, topic: &TopicMeta, index: i32, state: OpenState, hw: i64) -> Result<(), OpenError> {
+    fn open_replica(
+        &self,
+        broker: &Broker,
+        topic: &TopicMeta,
+        index: i32,
+        state: OpenState,
+        hw: i64,
+    ) -> Result<(), OpenError> {
         let dir = broker.partition_dir(&topic.name, index);
         let topic_config = self.topic_config(&topic.config);
         let (partition, report) = Partition::open(
@@ -163,6 +195,16 @@ impl Cluster {
         self.lock_metadata().clone()
     }
 
+    /// A producer id never handed out before by this data dir.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn has_topic(&self, name: &str) -> bool {
+        self.lock_metadata().topics.contains_key(name)
+    }
+
     pub fn cluster_id(&self) -> String {
         self.lock_metadata().cluster_id.clone()
     }
@@ -172,7 +214,9 @@ impl Cluster {
     }
 
     pub fn broker(&self, id: i32) -> Option<&Arc<Broker>> {
-        usize::try_from(id - 1).ok().and_then(|i| self.brokers.get(i))
+        usize::try_from(id - 1)
+            .ok()
+            .and_then(|i| self.brokers.get(i))
     }
 
     /// The controller is the lowest-numbered broker that is up (-1 when none is).
@@ -187,7 +231,8 @@ impl Cluster {
 
     /// The effective settings of a topic: cluster defaults overlaid with its overrides.
     pub fn topic_config(&self, overrides: &BTreeMap<String, String>) -> TopicConfig {
-        TopicConfig::resolve(&self.config, overrides).unwrap_or_else(|_| TopicConfig::defaults(&self.config))
+        TopicConfig::resolve(&self.config, overrides)
+            .unwrap_or_else(|_| TopicConfig::defaults(&self.config))
     }
 
     /// The replica of `topic`/`index` on `broker`, when that broker hosts one.
@@ -214,32 +259,61 @@ impl Cluster {
             isr: pm.isr.clone(),
         };
         for id in &pm.replicas {
-            let Some(broker) = self.broker(*id) else { continue };
-            let Some(replica) = broker.partition(topic, index) else { continue };
+            let Some(broker) = self.broker(*id) else {
+                continue;
+            };
+            let Some(replica) = broker.partition(topic, index) else {
+                continue;
+            };
             if broker.is_up() {
                 replica.apply_assignment(&assignment);
             } else {
-                replica.apply_assignment(&Assignment { leader: -1, ..assignment.clone() });
+                replica.apply_assignment(&Assignment {
+                    leader: -1,
+                    ..assignment.clone()
+                });
             }
         }
     }
 
     /// Creates a topic: validates, assigns replicas over the brokers that are up, persists, and
     /// opens the replicas.
-    pub fn create_topic(&self, request: &NewTopic, validate_only: bool) -> Result<TopicMeta, AdminError> {
-        metadata::validate_topic_name(&request.name).map_err(|m| AdminError::new(ResponseError::InvalidTopicException, m))?;
+    pub fn create_topic(
+        &self,
+        request: &NewTopic,
+        validate_only: bool,
+    ) -> Result<TopicMeta, AdminError> {
+        metadata::validate_topic_name(&request.name)
+            .map_err(|m| AdminError::new(ResponseError::InvalidTopicException, m))?;
         let internal = request.name == CONSUMER_OFFSETS;
         let partitions = request.partitions.unwrap_or(self.config.default_partitions);
         if partitions < 1 {
-            return Err(AdminError::new(ResponseError::InvalidPartitions, format!("number of partitions must be at least 1, got {partitions}")));
+            return Err(AdminError::new(
+                ResponseError::InvalidPartitions,
+                format!("number of partitions must be at least 1, got {partitions}"),
+            ));
         }
-        let topic_config = TopicConfig::resolve(&self.config, &request.config).map_err(|m| AdminError::new(ResponseError::InvalidConfig, m))?;
-        let up: Vec<i32> = self.brokers.iter().filter(|b| b.is_up()).map(|b| b.id).collect();
-        let rf = request.replication_factor.unwrap_or(self.config.default_replication_factor.min(up.len() as i32).max(1));
+        let topic_config = TopicConfig::resolve(&self.config, &request.config)
+            .map_err(|m| AdminError::new(ResponseError::InvalidConfig, m))?;
+        let up: Vec<i32> = self
+            .brokers
+            .iter()
+            .filter(|b| b.is_up())
+            .map(|b| b.id)
+            .collect();
+        let rf = request.replication_factor.unwrap_or(
+            self.config
+                .default_replication_factor
+                .min(up.len() as i32)
+                .max(1),
+        );
         if rf < 1 || rf as usize > up.len() {
             return Err(AdminError::new(
                 ResponseError::InvalidReplicationFactor,
-                format!("replication factor {rf} is not between 1 and the {} brokers that are up", up.len()),
+                format!(
+                    "replication factor {rf} is not between 1 and the {} brokers that are up",
+                    up.len()
+                ),
             ));
         }
         if topic_config.min_insync_replicas > rf as usize {
@@ -247,9 +321,16 @@ impl Cluster {
         }
         let mut md = self.lock_metadata();
         if md.topics.contains_key(&request.name) {
-            return Err(AdminError::new(ResponseError::TopicAlreadyExists, format!("topic '{}' already exists", request.name)));
+            return Err(AdminError::new(
+                ResponseError::TopicAlreadyExists,
+                format!("topic '{}' already exists", request.name),
+            ));
         }
-        if let Some(other) = md.topics.keys().find(|t| t.replace('.', "_") == request.name.replace('.', "_")) {
+        if let Some(other) = md
+            .topics
+            .keys()
+            .find(|t| t.replace('.', "_") == request.name.replace('.', "_"))
+        {
             return Err(AdminError::new(
                 ResponseError::InvalidTopicException,
                 format!("topic '{}' collides with existing topic '{other}' ('.' and '_' are interchangeable in metric names)", request.name),
@@ -264,7 +345,12 @@ impl Cluster {
             config: request.config.clone(),
             partitions: assignment
                 .into_iter()
-                .map(|replicas| PartitionMeta { leader: replicas[0], leader_epoch: 0, isr: replicas.clone(), replicas })
+                .map(|replicas| PartitionMeta {
+                    leader: replicas[0],
+                    leader_epoch: 0,
+                    isr: replicas.clone(),
+                    replicas,
+                })
                 .collect(),
         };
         if validate_only {
@@ -285,14 +371,25 @@ impl Cluster {
     fn open_new_partitions(&self, topic: &TopicMeta, from: usize) -> Result<(), AdminError> {
         for (index, pm) in topic.partitions.iter().enumerate().skip(from) {
             for id in &pm.replicas {
-                let Some(broker) = self.broker(*id) else { continue };
+                let Some(broker) = self.broker(*id) else {
+                    continue;
+                };
                 let dir = broker.partition_dir(&topic.name, index as i32);
                 // A leftover directory of an earlier topic with this name must not leak its data.
                 if dir.exists() {
                     std::fs::remove_dir_all(&dir).map_err(storage_error)?;
                 }
-                self.open_replica(broker, topic, index as i32, OpenState { clean: true, ..OpenState::default() }, 0)
-                    .map_err(|e| AdminError::new(ResponseError::KafkaStorageError, e.to_string()))?;
+                self.open_replica(
+                    broker,
+                    topic,
+                    index as i32,
+                    OpenState {
+                        clean: true,
+                        ..OpenState::default()
+                    },
+                    0,
+                )
+                .map_err(|e| AdminError::new(ResponseError::KafkaStorageError, e.to_string()))?;
             }
         }
         Ok(())
@@ -302,17 +399,28 @@ impl Cluster {
     pub fn delete_topic(&self, name: &str) -> Result<(), AdminError> {
         let mut md = self.lock_metadata();
         let Some(topic) = md.topics.remove(name) else {
-            return Err(AdminError::new(ResponseError::UnknownTopicOrPartition, format!("topic '{name}' does not exist")));
+            return Err(AdminError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!("topic '{name}' does not exist"),
+            ));
         };
         if topic.internal {
             md.topics.insert(topic.name.clone(), topic);
-            return Err(AdminError::new(ResponseError::InvalidTopicException, format!("topic '{name}' is internal and cannot be deleted")));
+            return Err(AdminError::new(
+                ResponseError::InvalidTopicException,
+                format!("topic '{name}' is internal and cannot be deleted"),
+            ));
         }
         self.persist(&md)?;
         drop(md);
         for broker in &self.brokers {
             for replica in broker.remove_topic(name) {
-                replica.apply_assignment(&Assignment { leader: -1, leader_epoch: i32::MAX, replicas: vec![], isr: vec![] });
+                replica.apply_assignment(&Assignment {
+                    leader: -1,
+                    leader_epoch: i32::MAX,
+                    replicas: vec![],
+                    isr: vec![],
+                });
                 let dir = broker.partition_dir(name, replica.index);
                 if let Err(e) = std::fs::remove_dir_all(&dir) {
                     tracing::warn!(dir = %dir.display(), error = %e, "could not remove a deleted topic's directory");
@@ -324,34 +432,58 @@ impl Cluster {
     }
 
     /// Raises a topic's partition count to `count`.
-    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), AdminError> {
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), AdminError> {
         let mut md = self.lock_metadata();
         let Some(topic) = md.topics.get(name) else {
-            return Err(AdminError::new(ResponseError::UnknownTopicOrPartition, format!("topic '{name}' does not exist")));
+            return Err(AdminError::new(
+                ResponseError::UnknownTopicOrPartition,
+                format!("topic '{name}' does not exist"),
+            ));
         };
         let current = topic.partitions.len() as i32;
         if count <= current {
             return Err(AdminError::new(
                 ResponseError::InvalidPartitions,
-                format!("topic '{name}' has {current} partitions; the new count {count} must be larger"),
+                format!(
+                    "topic '{name}' has {current} partitions; the new count {count} must be larger"
+                ),
             ));
         }
         let rf = topic.partitions.first().map_or(1, |p| p.replicas.len());
-        let up: Vec<i32> = self.brokers.iter().filter(|b| b.is_up()).map(|b| b.id).collect();
+        let up: Vec<i32> = self
+            .brokers
+            .iter()
+            .filter(|b| b.is_up())
+            .map(|b| b.id)
+            .collect();
         if rf > up.len() {
             return Err(AdminError::new(
                 ResponseError::InvalidReplicationFactor,
-                format!("replication factor {rf} needs more than the {} brokers that are up", up.len()),
+                format!(
+                    "replication factor {rf} needs more than the {} brokers that are up",
+                    up.len()
+                ),
             ));
         }
         if validate_only {
             return Ok(());
         }
         let start = md.topics_created as usize;
-        let added = metadata::assign_replicas(&up, (count - current) as usize, rf, start, current as usize);
+        let added =
+            metadata::assign_replicas(&up, (count - current) as usize, rf, start, current as usize);
         let topic = md.topics.get_mut(name).expect("checked above");
         for replicas in added {
-            topic.partitions.push(PartitionMeta { leader: replicas[0], leader_epoch: 0, isr: replicas.clone(), replicas });
+            topic.partitions.push(PartitionMeta {
+                leader: replicas[0],
+                leader_epoch: 0,
+                isr: replicas.clone(),
+                replicas,
+            });
         }
         let topic = topic.clone();
         self.persist(&md)?;
@@ -368,7 +500,10 @@ impl Cluster {
 }
 
 fn storage_error(e: std::io::Error) -> AdminError {
-    AdminError::new(ResponseError::KafkaStorageError, format!("storage error: {e}"))
+    AdminError::new(
+        ResponseError::KafkaStorageError,
+        format!("storage error: {e}"),
+    )
 }
 
 /// Kafka prints cluster ids as unpadded URL-safe base64 of 16 bytes.

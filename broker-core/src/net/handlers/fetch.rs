@@ -1,0 +1,122 @@
+//! Fetch: whole batches from the one containing each fetch offset, below the high watermark,
+//! long-polling on `max_wait_ms`/`min_bytes`. Without transactions the last stable offset equals
+//! the high watermark, so `read_committed` consumers see the same records.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::ResponseError;
+
+use crate::net::dispatch::Ctx;
+
+pub async fn handle(ctx: &Ctx<'_>, request: FetchRequest) -> FetchResponse {
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_millis(request.max_wait_ms.clamp(0, 30_000) as u64);
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let max_bytes = if request.max_bytes <= 0 {
+        usize::MAX
+    } else {
+        request.max_bytes as usize
+    };
+    loop {
+        let activity = Arc::clone(ctx.cluster.activity());
+        let notified = activity.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (response, bytes, errors) = read_once(ctx, &request, max_bytes);
+        if bytes >= min_bytes.max(1) || errors || tokio::time::Instant::now() >= deadline {
+            return response;
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// One pass over the requested partitions: the response, the record bytes in it, and whether
+/// any partition had an error (which ends the long poll).
+fn read_once(
+    ctx: &Ctx<'_>,
+    request: &FetchRequest,
+    max_bytes: usize,
+) -> (FetchResponse, usize, bool) {
+    let mut total = 0usize;
+    let mut errors = false;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in &request.topics {
+        let name = topic.topic.0.as_str();
+        let known = ctx.cluster.has_topic(name);
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for p in &topic.partitions {
+            let mut data = PartitionData::default()
+                .with_partition_index(p.partition)
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_aborted_transactions(Some(Vec::new()));
+            let replica = match (known, ctx.broker.partition(name, p.partition)) {
+                (false, _) => Err(ResponseError::UnknownTopicOrPartition),
+                (true, None) => Err(ResponseError::NotLeaderOrFollower),
+                (true, Some(r)) => Ok(r),
+            };
+            let result = replica.and_then(|r| {
+                // The first partition with data may exceed the budget (KIP-74); later ones may not.
+                let budget = if total == 0 {
+                    p.partition_max_bytes.max(0) as usize
+                } else {
+                    (p.partition_max_bytes.max(0) as usize).min(max_bytes.saturating_sub(total))
+                };
+                let plan = if budget == 0 && total > 0 {
+                    None
+                } else {
+                    r.plan_consumer_read(p.fetch_offset, budget.max(1))?
+                };
+                let records = match plan {
+                    Some(plan) => plan
+                        .execute()
+                        .map_err(|_| ResponseError::KafkaStorageError)?,
+                    None => Bytes::new(),
+                };
+                Ok((r, records))
+            });
+            match result {
+                Ok((r, records)) => {
+                    let hw = r.high_watermark();
+                    total += records.len();
+                    data = data
+                        .with_high_watermark(hw)
+                        .with_last_stable_offset(hw)
+                        .with_log_start_offset(r.log_start_offset())
+                        .with_records(Some(records));
+                }
+                Err(code) => {
+                    errors = true;
+                    data = data
+                        .with_error_code(code.code())
+                        .with_records(Some(Bytes::new()));
+                    if let Some(r) = ctx.broker.partition(name, p.partition) {
+                        data = data
+                            .with_high_watermark(r.high_watermark())
+                            .with_log_start_offset(r.log_start_offset());
+                    }
+                }
+            }
+            partitions.push(data);
+        }
+        topics.push(
+            FetchableTopicResponse::default()
+                .with_topic(topic.topic.clone())
+                .with_topic_id(topic.topic_id)
+                .with_partitions(partitions),
+        );
+    }
+    (
+        FetchResponse::default().with_responses(topics),
+        total,
+        errors,
+    )
+}

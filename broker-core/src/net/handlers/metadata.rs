@@ -1,0 +1,127 @@
+//! Metadata: brokers that are up, the controller, and each partition's leader, replicas, ISR and
+//! offline replicas. Unknown topics are created when the client allows it and `auto_create_topics`
+//! is on.
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
+use kafka_protocol::ResponseError;
+
+use super::{str_bytes, topic_name};
+use crate::cluster::metadata::TopicMeta;
+use crate::cluster::NewTopic;
+use crate::net::dispatch::Ctx;
+
+pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse {
+    let cluster = ctx.cluster;
+    // v0: an empty list means all topics; v1+: null means all, empty means none.
+    let wanted: Option<Vec<String>> = match request.topics {
+        None => None,
+        Some(ts) if ts.is_empty() && ctx.version == 0 => None,
+        Some(ts) => Some(
+            ts.into_iter()
+                .filter_map(|t| t.name.map(|n| n.0.to_string()))
+                .collect(),
+        ),
+    };
+    let allow_create = request.allow_auto_topic_creation && cluster.config.auto_create_topics;
+    let mut topics = Vec::new();
+    let mut md = cluster.metadata();
+    if let Some(names) = &wanted {
+        for name in names {
+            if md.topics.contains_key(name) {
+                continue;
+            }
+            if allow_create {
+                // A concurrent creation of the same topic is not an error for this client.
+                if let Err(e) = cluster.create_topic(
+                    &NewTopic {
+                        name: name.clone(),
+                        ..NewTopic::default()
+                    },
+                    false,
+                ) {
+                    if e.code != ResponseError::TopicAlreadyExists {
+                        topics.push(error_topic(name, e.code));
+                    }
+                }
+            } else {
+                topics.push(error_topic(name, ResponseError::UnknownTopicOrPartition));
+            }
+        }
+        md = cluster.metadata();
+    }
+    let up = |id: i32| cluster.broker(id).is_some_and(|b| b.is_up());
+    for topic in md.topics.values() {
+        if wanted
+            .as_ref()
+            .is_some_and(|names| !names.contains(&topic.name))
+        {
+            continue;
+        }
+        topics.push(describe_topic(topic, &up));
+    }
+    let brokers = cluster
+        .brokers()
+        .iter()
+        .filter(|b| b.is_up())
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.id))
+                .with_host(str_bytes(b.addr.ip().to_string()))
+                .with_port(i32::from(b.addr.port()))
+        })
+        .collect();
+    MetadataResponse::default()
+        .with_brokers(brokers)
+        .with_cluster_id(Some(str_bytes(cluster.cluster_id())))
+        .with_controller_id(BrokerId(cluster.controller_id()))
+        .with_topics(topics)
+}
+
+fn error_topic(name: &str, code: ResponseError) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_name(Some(topic_name(name)))
+        .with_error_code(code.code())
+}
+
+fn describe_topic(topic: &TopicMeta, up: &dyn Fn(i32) -> bool) -> MetadataResponseTopic {
+    let partitions = topic
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(index, pm)| {
+            let online = pm.leader >= 0 && up(pm.leader);
+            MetadataResponsePartition::default()
+                .with_partition_index(index as i32)
+                .with_error_code(if online {
+                    0
+                } else {
+                    ResponseError::LeaderNotAvailable.code()
+                })
+                .with_leader_id(BrokerId(if online { pm.leader } else { -1 }))
+                .with_leader_epoch(pm.leader_epoch)
+                .with_replica_nodes(pm.replicas.iter().map(|r| BrokerId(*r)).collect())
+                .with_isr_nodes(
+                    pm.isr
+                        .iter()
+                        .filter(|r| up(**r))
+                        .map(|r| BrokerId(*r))
+                        .collect(),
+                )
+                .with_offline_replicas(
+                    pm.replicas
+                        .iter()
+                        .filter(|r| !up(**r))
+                        .map(|r| BrokerId(*r))
+                        .collect(),
+                )
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(topic_name(&topic.name)))
+        .with_topic_id(uuid::Uuid::from_bytes(topic.id))
+        .with_is_internal(topic.internal)
+        .with_partitions(partitions)
+}

@@ -1,0 +1,19 @@
+//! One module per Kafka API (or family of admin APIs). Handlers turn Kafka outcomes into error
+//! codes in the response; they never fail the connection.
+
+pub mod admin;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::StrBytes;
+
+pub fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
+}
+
+pub fn str_bytes(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}

@@ -1,0 +1,114 @@
+//! Produce: validate and append each partition's batches on its leader, then answer per `acks`:
+//! 0 sends nothing, 1 answers after the leader's append, -1 (all) waits until the high watermark
+//! covers the appended records, failing with NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR fell
+//! below `min.insync.replicas` meanwhile, or REQUEST_TIMED_OUT after `timeout_ms`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::ResponseError;
+
+use crate::net::dispatch::Ctx;
+use crate::partition::{Appended, Partition};
+
+struct Pending {
+    topic: usize,
+    partition: usize,
+    replica: Arc<Partition>,
+    appended: Appended,
+}
+
+pub async fn handle(ctx: &Ctx<'_>, request: ProduceRequest) -> ProduceResponse {
+    let acks = request.acks;
+    let fsync_each = ctx.cluster.config.flush_interval.is_zero();
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    let mut pending = Vec::new();
+    for (ti, topic) in request.topic_data.iter().enumerate() {
+        let name = topic.name.0.as_str();
+        let known = ctx.cluster.has_topic(name);
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for (pi, data) in topic.partition_data.iter().enumerate() {
+            let mut resp = PartitionProduceResponse::default()
+                .with_index(data.index)
+                .with_base_offset(-1)
+                .with_log_start_offset(-1);
+            let outcome = match (
+                known,
+                ctx.broker.partition(name, data.index),
+                data.records.as_ref(),
+            ) {
+                (false, _, _) => Err(ResponseError::UnknownTopicOrPartition),
+                (true, None, _) => Err(ResponseError::NotLeaderOrFollower),
+                (true, Some(_), None) => Err(ResponseError::InvalidRecord),
+                (true, Some(replica), Some(records)) => replica
+                    .append_as_leader(records, acks)
+                    .map(|a| (replica, a)),
+            };
+            match outcome {
+                Ok((replica, appended)) => {
+                    if fsync_each {
+                        if let Err(e) = replica.flush() {
+                            tracing::error!(topic = name, partition = data.index, error = %e, "fsync failed");
+                            resp = resp.with_error_code(ResponseError::KafkaStorageError.code());
+                            partitions.push(resp);
+                            continue;
+                        }
+                    }
+                    resp = resp
+                        .with_base_offset(appended.base_offset)
+                        .with_log_start_offset(appended.log_start_offset);
+                    if acks == -1 {
+                        pending.push(Pending {
+                            topic: ti,
+                            partition: pi,
+                            replica,
+                            appended,
+                        });
+                    }
+                }
+                Err(code) => resp = resp.with_error_code(code.code()),
+            }
+            partitions.push(resp);
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic.name.clone())
+                .with_partition_responses(partitions),
+        );
+    }
+    if !pending.is_empty() {
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
+        for p in pending {
+            if let Some(code) =
+                wait_for_replicas(&p.replica, p.appended.next_offset, deadline).await
+            {
+                let resp = &mut responses[p.topic].partition_responses[p.partition];
+                resp.error_code = code.code();
+            }
+        }
+    }
+    ProduceResponse::default().with_responses(responses)
+}
+
+/// Waits until the high watermark reaches `next_offset`; returns the error to report otherwise.
+async fn wait_for_replicas(
+    replica: &Partition,
+    next_offset: i64,
+    deadline: tokio::time::Instant,
+) -> Option<ResponseError> {
+    let mut hw = replica.watch_high_watermark();
+    let reached = tokio::time::timeout_at(deadline, hw.wait_for(|hw| *hw >= next_offset)).await;
+    match reached {
+        Ok(Ok(_)) if replica.isr_below_min() => Some(ResponseError::NotEnoughReplicasAfterAppend),
+        Ok(Ok(_)) => None,
+        Ok(Err(_)) => Some(ResponseError::NotLeaderOrFollower),
+        Err(_) if replica.role() != crate::partition::Role::Leader => {
+            Some(ResponseError::NotLeaderOrFollower)
+        }
+        Err(_) if replica.isr_below_min() => Some(ResponseError::NotEnoughReplicasAfterAppend),
+        Err(_) => Some(ResponseError::RequestTimedOut),
+    }
+}

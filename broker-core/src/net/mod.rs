@@ -1,0 +1,76 @@
+//! Listeners and connections of the logical brokers, and one handler per API.
+//!
+//! Each broker accepts on its own port while it is up; stopping it closes its listener and every
+//! connection. A connection serves requests in order, as Kafka does; a malformed frame closes
+//! that connection only.
+
+mod connection;
+mod dispatch;
+mod handlers;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::cluster::{AdminError, Cluster};
+
+/// Serves broker `id` on `listener` until the broker is stopped.
+pub fn spawn_listener(
+    cluster: Arc<Cluster>,
+    id: i32,
+    listener: TcpListener,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(broker) = cluster.broker(id).cloned() else {
+            return;
+        };
+        let mut stopped = broker.watch_stopped();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let cluster = Arc::clone(&cluster);
+                        let broker = Arc::clone(&broker);
+                        tokio::spawn(connection::serve(cluster, broker, stream, peer));
+                    }
+                    Err(e) => {
+                        tracing::warn!(broker = id, error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                },
+                _ = wait_stopped(&mut stopped) => {
+                    tracing::info!(broker = id, "listener closed");
+                    return;
+                }
+            }
+        }
+    })
+}
+
+/// Resolves once the broker is stopped (or its cluster is gone).
+pub(crate) async fn wait_stopped(stopped: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+/// Starts a stopped broker again: rebinds its address and rejoins the cluster.
+pub async fn start_broker(cluster: &Arc<Cluster>, id: i32) -> Result<(), AdminError> {
+    let broker = cluster.broker(id).ok_or_else(|| {
+        AdminError::new(
+            kafka_protocol::ResponseError::BrokerNotAvailable,
+            format!("no broker with id {id}"),
+        )
+    })?;
+    if broker.is_up() {
+        return Ok(());
+    }
+    let listener = TcpListener::bind(broker.addr).await.map_err(|e| {
+        AdminError::new(
+            kafka_protocol::ResponseError::BrokerNotAvailable,
+            format!("cannot listen on {}: {e}", broker.addr),
+        )
+    })?;
+    cluster.start_broker(id)?;
+    spawn_listener(Arc::clone(cluster), id, listener);
+    Ok(())
+}

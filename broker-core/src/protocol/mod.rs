@@ -1,0 +1,191 @@
+//! Wire-format glue around the `kafka-protocol` codec: request header peeking, response
+//! framing, the advertised version table and hand-written codecs for versions the crate dropped.
+//!
+//! Pure functions over byte buffers: no I/O, and never a panic on input; every malformed input is
+//! an `Err` that the connection turns into a closed socket.
+
+pub mod list_offsets_v0;
+pub mod versions;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ProtocolError {
+    #[error("frame of {0} bytes is too short for a request header")]
+    TooShort(usize),
+    #[error("unknown API key {0}")]
+    UnknownApi(i16),
+    #[error("{api:?} v{version} is not supported")]
+    UnsupportedVersion { api: ApiKey, version: i16 },
+    #[error("cannot decode {what}: {reason}")]
+    Decode { what: &'static str, reason: String },
+    #[error("cannot encode response: {0}")]
+    Encode(String),
+}
+
+/// The first 8 bytes of every request header, whatever its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderPeek {
+    pub api_key: i16,
+    pub api_version: i16,
+    pub correlation_id: i32,
+}
+
+pub fn peek_header(frame: &[u8]) -> Result<HeaderPeek, ProtocolError> {
+    if frame.len() < 8 {
+        return Err(ProtocolError::TooShort(frame.len()));
+    }
+    Ok(HeaderPeek {
+        api_key: i16::from_be_bytes([frame[0], frame[1]]),
+        api_version: i16::from_be_bytes([frame[2], frame[3]]),
+        correlation_id: i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]),
+    })
+}
+
+/// Decodes the full request header; `frame` is advanced past it to the body.
+pub fn decode_header(api: ApiKey, frame: &mut Bytes) -> Result<RequestHeader, ProtocolError> {
+    let version = api.request_header_version(i16::from_be_bytes([frame[2], frame[3]]));
+    RequestHeader::decode(frame, version).map_err(|e| ProtocolError::Decode {
+        what: "request header",
+        reason: e.to_string(),
+    })
+}
+
+/// Decodes a request body at `version`.
+pub fn decode_body<T: Decodable>(
+    what: &'static str,
+    body: &mut Bytes,
+    version: i16,
+) -> Result<T, ProtocolError> {
+    T::decode(body, version).map_err(|e| ProtocolError::Decode {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+/// A whole response frame: size prefix, response header, body.
+pub fn encode_response<T: Encodable>(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &T,
+) -> Result<BytesMut, ProtocolError> {
+    // ApiVersions responses always use header v0 (KIP-511).
+    let header_version = if api == ApiKey::ApiVersions {
+        0
+    } else {
+        api.response_header_version(version)
+    };
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let size = header
+        .compute_size(header_version)
+        .and_then(|h| Ok(h + body.compute_size(version)?));
+    let size = size.map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    let mut buf = BytesMut::with_capacity(4 + size);
+    buf.put_i32(
+        i32::try_from(size)
+            .map_err(|_| ProtocolError::Encode(format!("response of {size} bytes")))?,
+    );
+    header
+        .encode(&mut buf, header_version)
+        .map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    body.encode(&mut buf, version)
+        .map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    Ok(buf)
+}
+
+/// The ApiVersions response listing every supported API.
+pub fn api_versions_response(error_code: i16) -> ApiVersionsResponse {
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    ApiVersionsResponse::default()
+        .with_error_code(error_code)
+        .with_api_keys(
+            versions::SUPPORTED
+                .iter()
+                .map(|(k, min, max)| {
+                    ApiVersion::default()
+                        .with_api_key(*k as i16)
+                        .with_min_version(*min)
+                        .with_max_version(*max)
+                })
+                .collect(),
+        )
+}
+
+/// UNSUPPORTED_VERSION for an ApiVersions request too new for warren, in the v0 body layout
+/// every client can read: `error_code i16, [api_key i16, min i16, max i16]`.
+pub fn api_versions_unsupported(correlation_id: i32) -> BytesMut {
+    let mut body = BytesMut::new();
+    body.put_i32(correlation_id);
+    body.put_i16(35);
+    body.put_i32(versions::SUPPORTED.len() as i32);
+    for (k, min, max) in versions::SUPPORTED {
+        body.put_i16(*k as i16);
+        body.put_i16(*min);
+        body.put_i16(*max);
+    }
+    let mut frame = BytesMut::with_capacity(4 + body.len());
+    frame.put_i32(body.len() as i32);
+    frame.extend_from_slice(&body);
+    frame
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::{ApiVersionsRequest, MetadataRequest};
+    use kafka_protocol::protocol::StrBytes;
+
+    fn request_frame<T: Encodable>(api: ApiKey, version: i16, body: &T) -> Bytes {
+        let header = RequestHeader::default()
+            .with_request_api_key(api as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(77)
+            .with_client_id(Some(StrBytes::from_static_str("test")));
+        let mut buf = BytesMut::new();
+        header
+            .encode(&mut buf, api.request_header_version(version))
+            .expect("header");
+        body.encode(&mut buf, version).expect("body");
+        buf.freeze()
+    }
+
+    #[test]
+    fn header_and_body_round_trip_for_every_advertised_version() {
+        for version in 0..=12 {
+            let mut frame = request_frame(ApiKey::Metadata, version, &MetadataRequest::default());
+            let peek = peek_header(&frame).expect("peek");
+            assert_eq!(
+                (peek.api_key, peek.api_version, peek.correlation_id),
+                (3, version, 77)
+            );
+            let header = decode_header(ApiKey::Metadata, &mut frame).expect("header");
+            assert_eq!(header.client_id.as_deref(), Some("test"));
+            let _: MetadataRequest = decode_body("metadata", &mut frame, version).expect("body");
+        }
+    }
+
+    #[test]
+    fn api_versions_v3_response_has_no_feature_tags() {
+        let resp = api_versions_response(0);
+        let frame = encode_response(ApiKey::ApiVersions, 3, 1, &resp).expect("encode");
+        // size(4) + correlation(4) + error(2) + compact array len(1) + 10 * (2+2+2+1 tag) + throttle(4) + tags(1)
+        assert_eq!(
+            frame.len(),
+            4 + 4 + 2 + 1 + versions::SUPPORTED.len() * 7 + 4 + 1
+        );
+        let _ = ApiVersionsRequest::default();
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(peek_header(&[0, 1]).is_err());
+        let mut frame = Bytes::from_static(&[0, 3, 0, 12, 0, 0, 0, 1, 0xff, 0xff, 0xff]);
+        assert!(decode_header(ApiKey::Metadata, &mut frame)
+            .and_then(|_| decode_body::<MetadataRequest>("m", &mut frame, 12))
+            .is_err());
+    }
+}

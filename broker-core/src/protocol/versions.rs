@@ -1,0 +1,66 @@
+//! The API versions warren advertises: warren's own table, never the codec's full range, and
+//! only ranges whose every version is implemented (`../shared/docs/kafka-protocol.md` §1).
+
+use kafka_protocol::messages::ApiKey;
+
+/// `(api, min, max)` for every API warren serves.
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 10),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 0, 7),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 5),
+    (ApiKey::DeleteTopics, 1, 4),
+    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+];
+
+/// The advertised range of `key`, if warren serves it.
+pub fn range(key: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, min, max)| (*min, *max))
+}
+
+pub fn is_supported(key: ApiKey, version: i16) -> bool {
+    range(key).is_some_and(|(min, max)| (min..=max).contains(&version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::protocol::Message;
+
+    /// Every advertised version must be one the codec can decode (ListOffsets v0 has a shim).
+    #[test]
+    fn advertised_ranges_fit_the_codec() {
+        use kafka_protocol::messages::*;
+        let codec = |key: ApiKey| -> (i16, i16) {
+            let r = match key {
+                ApiKey::Produce => ProduceRequest::VERSIONS,
+                ApiKey::Fetch => FetchRequest::VERSIONS,
+                ApiKey::ListOffsets => ListOffsetsRequest::VERSIONS,
+                ApiKey::Metadata => MetadataRequest::VERSIONS,
+                ApiKey::ApiVersions => ApiVersionsRequest::VERSIONS,
+                ApiKey::CreateTopics => CreateTopicsRequest::VERSIONS,
+                ApiKey::DeleteTopics => DeleteTopicsRequest::VERSIONS,
+                ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
+                ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
+                ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
+                other => panic!("no codec range listed for {other:?}"),
+            };
+            (r.min, r.max)
+        };
+        for (key, min, max) in SUPPORTED {
+            let (cmin, cmax) = codec(*key);
+            let floor = if *key == ApiKey::ListOffsets { 0 } else { cmin };
+            assert!(
+                *min >= floor && *max <= cmax,
+                "{key:?} {min}-{max} outside codec {cmin}-{cmax}"
+            );
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! warren's configuration: defaults < TOML file < `WARREN_<SECTION>__<KEY>` environment < flags.
+//!
+//! The file and the environment are merged as TOML tables and deserialized once with
+//! `deny_unknown_fields`, so an unknown key anywhere is an error that names it. Durations are
+//! written `500ms`, `10s`, `5m`, `2h`, `7d`. This module reads no files or variables itself:
+//! callers pass the file text and the environment in.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("config file: {0}")]
+    File(String),
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+    #[error("invalid value for {key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+/// A duration written as `500ms`, `10s`, `5m`, `2h` or `7d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration like 500ms, 10s, 5m, 2h or 7d"))?;
+    let ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("'{text}' has unit '{unit}'; use ms, s, m, h or d")),
+    };
+    Ok(Duration::from_millis(n.saturating_mul(ms)))
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSection {
+    pub name: Option<String>,
+    pub brokers: Option<i32>,
+    pub default_partitions: Option<i32>,
+    pub default_replication_factor: Option<i32>,
+    pub min_insync_replicas: Option<usize>,
+    pub auto_create_topics: Option<bool>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub replica_lag_time_max: Option<Duration>,
+    /// `false` runs warren as a pure monitor with no embedded broker.
+    pub embedded: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    pub segment_bytes: Option<u64>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub segment_age: Option<Duration>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub retention: Option<Duration>,
+    /// -1 for no limit.
+    pub retention_bytes: Option<i64>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub flush_interval: Option<Duration>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub retention_check_interval: Option<Duration>,
+    pub max_request_bytes: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorSection {
+    #[serde(deserialize_with = "duration")]
+    pub sample_interval: Duration,
+    pub intervals: u32,
+    #[serde(deserialize_with = "duration")]
+    pub min_distance: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub expire_group: Duration,
+    pub allowed_lag: i64,
+    #[serde(deserialize_with = "duration")]
+    pub raw_retention: Duration,
+}
+
+impl Default for MonitorSection {
+    fn default() -> Self {
+        MonitorSection {
+            sample_interval: Duration::from_secs(10),
+            intervals: 10,
+            min_distance: Duration::from_secs(1),
+            expire_group: Duration::from_secs(7 * 86_400),
+            allowed_lag: 0,
+            raw_retention: Duration::from_secs(86_400),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    pub listen: Option<String>,
+    pub read_only: Option<bool>,
+    pub admin_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalCluster {
+    pub name: String,
+    pub bootstrap_servers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receiver {
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub hmac_secret: Option<String>,
+    pub bearer_token: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub name: String,
+    pub kind: String,
+    pub status: Option<String>,
+    pub threshold: Option<f64>,
+    #[serde(rename = "for", default, deserialize_with = "opt_duration")]
+    pub for_duration: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub repeat_interval: Option<Duration>,
+    pub groups: Option<String>,
+    pub topics: Option<String>,
+    #[serde(default)]
+    pub receivers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsSection {
+    pub rules: Vec<Rule>,
+    pub receivers: Vec<Receiver>,
+}
+
+/// The whole file (and environment) layer.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    pub cluster: ClusterSection,
+    pub log: LogSection,
+    pub monitor: MonitorSection,
+    pub http: HttpSection,
+    pub clusters: Vec<ExternalCluster>,
+    pub alerts: AlertsSection,
+}
+
+/// Values given as command-line flags (or their own env vars, which clap reads).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub data_dir: Option<PathBuf>,
+    pub kafka_listen: Option<String>,
+    pub http_listen: Option<String>,
+    pub brokers: Option<i32>,
+    pub read_only: bool,
+    pub demo: bool,
+    pub admin_token: Option<String>,
+}
+
+/// The resolved configuration `serve` runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub cluster: broker_core::ClusterConfig,
+    pub kafka_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub read_only: bool,
+    pub admin_token: Option<String>,
+    pub demo: bool,
+    pub monitor: MonitorSection,
+    pub external_clusters: Vec<ExternalCluster>,
+    pub alerts: AlertsSection,
+}
+
+/// Merges `WARREN_<SECTION>__<KEY>` variables from `env` into the file's table. Values parse as
+/// TOML scalars when they can (`3`, `true`) and are strings otherwise (`10s`, `local`).
+fn merge_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+    for (var, value) in env {
+        let Some(rest) = var.strip_prefix("WARREN_") else {
+            continue;
+        };
+        let Some((section, key)) = rest.split_once("__") else {
+            continue;
+        };
+        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        if section.is_empty() || key.is_empty() {
+            return Err(ConfigError::Env {
+                var: var.clone(),
+                reason: "expected WARREN_<SECTION>__<KEY>".into(),
+            });
+        }
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.clone()));
+        let entry = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(section_table) = entry else {
+            return Err(ConfigError::Env {
+                var: var.clone(),
+                reason: format!("[{section}] is not a section"),
+            });
+        };
+        section_table.insert(key, parsed);
+    }
+    Ok(())
+}
+
+fn parse_addr(key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
+    use std::net::ToSocketAddrs;
+    text.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| ConfigError::Invalid {
+            key: key.into(),
+            reason: format!("'{text}' is not HOST:PORT"),
+        })
+}
+
+/// Builds the configuration from the file text (if any), the process environment and the flags.
+pub fn resolve(
+    file_text: Option<&str>,
+    env: &[(String, String)],
+    flags: &Flags,
+) -> Result<Config, ConfigError> {
+    let mut table: toml::Table = match file_text {
+        Some(text) => toml::from_str(text).map_err(|e| ConfigError::File(e.to_string()))?,
+        None => toml::Table::new(),
+    };
+    merge_env(&mut table, env)?;
+    let file: FileConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            let from_env = env.iter().any(|(k, _)| k.contains("__"));
+            let msg = e.to_string();
+            if from_env {
+                ConfigError::File(format!(
+                    "{msg} (from the config file or a WARREN_<SECTION>__<KEY> variable)"
+                ))
+            } else {
+                ConfigError::File(msg)
+            }
+        })?;
+
+    let data_dir = flags
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("./warren-data"));
+    let brokers = flags.brokers.or(file.cluster.brokers).unwrap_or(3);
+    let mut cluster = broker_core::ClusterConfig::new(data_dir, brokers);
+    let c = &file.cluster;
+    if let Some(name) = &c.name {
+        cluster.name = name.clone();
+    }
+    if let Some(v) = c.default_partitions {
+        cluster.default_partitions = v;
+    }
+    cluster.default_replication_factor =
+        c.default_replication_factor.unwrap_or(brokers.clamp(1, 3));
+    if let Some(v) = c.min_insync_replicas {
+        cluster.min_insync_replicas = v;
+    }
+    if let Some(v) = c.auto_create_topics {
+        cluster.auto_create_topics = v;
+    }
+    if let Some(v) = c.replica_lag_time_max {
+        cluster.replica_lag_time_max = v;
+    }
+    let l = &file.log;
+    if let Some(v) = l.segment_bytes {
+        cluster.log.segment_bytes = v;
+    }
+    if let Some(v) = l.segment_age {
+        cluster.log.segment_age = v;
+    }
+    if let Some(v) = l.retention {
+        cluster.log.retention = Some(v);
+    }
+    if let Some(v) = l.retention_bytes {
+        cluster.log.retention_bytes = u64::try_from(v).ok();
+    }
+    if let Some(v) = l.flush_interval {
+        cluster.flush_interval = v;
+    }
+    if let Some(v) = l.retention_check_interval {
+        cluster.retention_check_interval = v;
+    }
+    if let Some(v) = l.max_request_bytes {
+        cluster.max_request_bytes = v;
+    }
+    cluster.validate().map_err(|reason| ConfigError::Invalid {
+        key: "cluster".into(),
+        reason,
+    })?;
+    if file.monitor.intervals < 2 {
+        return Err(ConfigError::Invalid {
+            key: "monitor.intervals".into(),
+            reason: "must be at least 2".into(),
+        });
+    }
+    if file.monitor.sample_interval.is_zero() {
+        return Err(ConfigError::Invalid {
+            key: "monitor.sample_interval".into(),
+            reason: "must be positive".into(),
+        });
+    }
+
+    let kafka_listen = parse_addr(
+        "--kafka-listen",
+        flags.kafka_listen.as_deref().unwrap_or("127.0.0.1:9092"),
+    )?;
+    let http_text = flags
+        .http_listen
+        .clone()
+        .or(file.http.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let http_listen = parse_addr("http.listen", &http_text)?;
+    if kafka_listen.port() != 0
+        && u32::from(kafka_listen.port()) + brokers as u32 - 1 > u32::from(u16::MAX)
+    {
+        return Err(ConfigError::Invalid {
+            key: "--kafka-listen".into(),
+            reason: format!("ports {}+{brokers} pass 65535", kafka_listen.port()),
+        });
+    }
+    let admin_token = flags
+        .admin_token
+        .clone()
+        .or(file.http.admin_token.clone())
+        .filter(|t| !t.is_empty());
+    Ok(Config {
+        cluster,
+        kafka_listen,
+        http_listen,
+        read_only: flags.read_only || file.http.read_only.unwrap_or(false),
+        admin_token,
+        demo: flags.demo,
+        monitor: file.monitor,
+        external_clusters: file.clusters,
+        alerts: file.alerts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = resolve(None, &[], &Flags::default()).expect("defaults");
+        assert_eq!(c.cluster.brokers, 3);
+        assert_eq!(c.cluster.default_replication_factor, 3);
+        assert_eq!(c.kafka_listen.to_string(), "127.0.0.1:9092");
+        assert_eq!(c.http_listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.cluster.flush_interval, Duration::from_secs(1));
+        assert_eq!(c.cluster.log.segment_bytes, 1 << 30);
+        assert_eq!(c.monitor.sample_interval, Duration::from_secs(10));
+        assert_eq!(c.cluster.data_dir, PathBuf::from("./warren-data"));
+        let one = resolve(
+            None,
+            &[],
+            &Flags {
+                brokers: Some(1),
+                ..Flags::default()
+            },
+        )
+        .expect("one broker");
+        assert_eq!(one.cluster.default_replication_factor, 1);
+    }
+
+    #[test]
+    fn precedence_is_defaults_file_env_flags() {
+        let file = "[cluster]\nbrokers = 5\nname = \"file\"\n[log]\nflush_interval = \"0s\"\n[monitor]\nsample_interval = \"2s\"\n";
+        let c = resolve(
+            Some(file),
+            &env(&[
+                ("WARREN_CLUSTER__NAME", "env"),
+                ("WARREN_MONITOR__SAMPLE_INTERVAL", "1s"),
+            ]),
+            &Flags::default(),
+        )
+        .expect("resolve");
+        assert_eq!(c.cluster.brokers, 5);
+        assert_eq!(c.cluster.name, "env");
+        assert!(c.cluster.flush_interval.is_zero());
+        assert_eq!(c.monitor.sample_interval, Duration::from_secs(1));
+        let c = resolve(
+            Some(file),
+            &env(&[("WARREN_CLUSTER__BROKERS", "4")]),
+            &Flags {
+                brokers: Some(2),
+                ..Flags::default()
+            },
+        )
+        .expect("resolve");
+        assert_eq!(c.cluster.brokers, 2);
+    }
+
+    #[test]
+    fn errors_name_the_offending_key() {
+        let check = |file: Option<&str>, env_pairs: &[(&str, &str)], needle: &str| {
+            let err = resolve(file, &env(env_pairs), &Flags::default())
+                .expect_err("must fail")
+                .to_string();
+            assert!(err.contains(needle), "error {err:?} should name {needle:?}");
+        };
+        check(Some("[log]\nsegement_bytes = 10\n"), &[], "segement_bytes");
+        check(Some("[clutser]\nname = \"x\"\n"), &[], "clutser");
+        check(
+            None,
+            &[("WARREN_MONITOR__SAMPLE_INTERVALL", "1s")],
+            "sample_intervall",
+        );
+        check(
+            Some("[monitor]\nsample_interval = \"10 parsecs\"\n"),
+            &[],
+            "10 parsecs",
+        );
+        check(Some("[cluster]\nbrokers = 12\n"), &[], "brokers");
+        check(
+            Some("[[alerts.rules]]\nname = \"x\"\nkind = \"group_status\"\nfoo = 1\n"),
+            &[],
+            "foo",
+        );
+    }
+
+    #[test]
+    fn durations() {
+        for (text, ms) in [
+            ("500ms", 500),
+            ("10s", 10_000),
+            ("5m", 300_000),
+            ("2h", 7_200_000),
+            ("7d", 604_800_000),
+            ("0s", 0),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
+        for bad in ["", "10", "s", "1.5s", "10x"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn alert_sections_parse() {
+        let file = r#"
+[[alerts.receivers]]
+name = "ops"
+kind = "alertmanager"
+url = "http://127.0.0.1:9000/hook"
+hmac_secret = "s3cret"
+headers = { "X-Team" = "kafka" }
+
+[[alerts.rules]]
+name = "group-error"
+kind = "group_status"
+status = "ERR"
+for = "30s"
+repeat_interval = "4h"
+groups = ".*"
+receivers = ["ops"]
+
+[[clusters]]
+name = "prod"
+bootstrap_servers = ["k1:9092"]
+"#;
+        let c = resolve(Some(file), &[], &Flags::default()).expect("resolve");
+        assert_eq!(
+            c.alerts.rules[0].for_duration,
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            c.alerts.receivers[0]
+                .headers
+                .get("X-Team")
+                .map(String::as_str),
+            Some("kafka")
+        );
+        assert_eq!(
+            c.external_clusters[0].bootstrap_servers,
+            vec!["k1:9092".to_string()]
+        );
+    }
+}

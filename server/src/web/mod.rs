@@ -1,0 +1,66 @@
+//! The HTTP surface: health probes, the server-rendered pages and static files.
+//!
+//! Handlers read state through `AppState`; they never write to the broker except through its
+//! public operations, and every page escapes what it shows (askama's HTML escaping is on).
+
+mod pages;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+/// Everything a handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    pub cluster: Arc<broker_core::Cluster>,
+    pub ready: Arc<AtomicBool>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::page_overview))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/static/warren.css", get(stylesheet))
+        .with_state(state)
+}
+
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../../static/warren.css"),
+    )
+        .into_response()
+}
+
+/// A page handler's error: logged, shown as a plain message, never with internals.
+pub struct AppError(anyhow::Error);
+
+impl<E: Into<anyhow::Error>> From<E> for AppError {
+    fn from(e: E) -> Self {
+        AppError(e.into())
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self.0, "request failed");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html("<h1>Something went wrong</h1><p>The error was logged.</p>"),
+        )
+            .into_response()
+    }
+}
