@@ -27,10 +27,7 @@ pub struct Options {
 
 impl Options {
     pub fn brokers(n: i32) -> Options {
-        Options {
-            brokers: Some(n),
-            ..Options::default()
-        }
+        Options { brokers: Some(n), ..Options::default() }
     }
 
     pub fn with_toml(mut self, toml: &str) -> Options {
@@ -68,13 +65,7 @@ impl Warren {
                 anyhow::bail!("warren stopped before binding");
             }
         };
-        Ok(Warren {
-            kafka: bound.kafka,
-            http: bound.http,
-            cluster: bound.cluster,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        Ok(Warren { kafka: bound.kafka, http: bound.http, cluster: bound.cluster, stop: Some(stop), task: Some(task) })
     }
 
     pub fn bootstrap(&self) -> String {
@@ -103,10 +94,7 @@ pub struct WarrenProcess {
 /// The `warren` binary next to the test executable (cargo builds it for `cargo test --workspace`).
 pub fn warren_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
     dir.join("warren")
 }
 
@@ -116,9 +104,7 @@ pub fn free_ports(n: u16) -> u16 {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = l.local_addr().expect("addr").port();
         drop(l);
-        if base < 60000
-            && (0..n).all(|k| std::net::TcpListener::bind(("127.0.0.1", base + k)).is_ok())
-        {
+        if base < 60000 && (0..n).all(|k| std::net::TcpListener::bind(("127.0.0.1", base + k)).is_ok()) {
             return base;
         }
     }

@@ -25,14 +25,8 @@ pub struct Embedded {
 
 impl Embedded {
     /// Opens the cluster and serves broker k+1 on `listeners[k]`.
-    pub fn start(
-        config: ClusterConfig,
-        listeners: Vec<TcpListener>,
-    ) -> Result<Embedded, cluster::OpenError> {
-        let addrs: Vec<SocketAddr> = listeners
-            .iter()
-            .map(TcpListener::local_addr)
-            .collect::<Result<_, _>>()?;
+    pub fn start(config: ClusterConfig, listeners: Vec<TcpListener>) -> Result<Embedded, cluster::OpenError> {
+        let addrs: Vec<SocketAddr> = listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
         let cluster = Cluster::open(config, &addrs)?;
         let mut tasks = cluster.spawn_background();
         for (listener, broker) in listeners.into_iter().zip(1..) {

@@ -26,13 +26,9 @@ pub enum ConfigError {
 /// A duration written as `500ms`, `10s`, `5m`, `2h` or `7d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration like 500ms, 10s, 5m, 2h or 7d"))?;
+    let n: u64 = number.parse().map_err(|_| format!("'{text}' is not a duration like 500ms, 10s, 5m, 2h or 7d"))?;
     let ms = match unit {
         "ms" => 1,
         "s" => 1_000,
@@ -214,23 +210,15 @@ fn merge_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), Co
         };
         let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
         if section.is_empty() || key.is_empty() {
-            return Err(ConfigError::Env {
-                var: var.clone(),
-                reason: "expected WARREN_<SECTION>__<KEY>".into(),
-            });
+            return Err(ConfigError::Env { var: var.clone(), reason: "expected WARREN_<SECTION>__<KEY>".into() });
         }
         let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
             .ok()
             .and_then(|mut t| t.remove("v"))
             .unwrap_or_else(|| toml::Value::String(value.clone()));
-        let entry = table
-            .entry(section.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         let toml::Value::Table(section_table) = entry else {
-            return Err(ConfigError::Env {
-                var: var.clone(),
-                reason: format!("[{section}] is not a section"),
-            });
+            return Err(ConfigError::Env { var: var.clone(), reason: format!("[{section}] is not a section") });
         };
         section_table.insert(key, parsed);
     }
@@ -242,41 +230,27 @@ fn parse_addr(key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
     text.to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| ConfigError::Invalid {
-            key: key.into(),
-            reason: format!("'{text}' is not HOST:PORT"),
-        })
+        .ok_or_else(|| ConfigError::Invalid { key: key.into(), reason: format!("'{text}' is not HOST:PORT") })
 }
 
 /// Builds the configuration from the file text (if any), the process environment and the flags.
-pub fn resolve(
-    file_text: Option<&str>,
-    env: &[(String, String)],
-    flags: &Flags,
-) -> Result<Config, ConfigError> {
+pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags) -> Result<Config, ConfigError> {
     let mut table: toml::Table = match file_text {
         Some(text) => toml::from_str(text).map_err(|e| ConfigError::File(e.to_string()))?,
         None => toml::Table::new(),
     };
     merge_env(&mut table, env)?;
-    let file: FileConfig = toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| {
-            let from_env = env.iter().any(|(k, _)| k.contains("__"));
-            let msg = e.to_string();
-            if from_env {
-                ConfigError::File(format!(
-                    "{msg} (from the config file or a WARREN_<SECTION>__<KEY> variable)"
-                ))
-            } else {
-                ConfigError::File(msg)
-            }
-        })?;
+    let file: FileConfig = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+        let from_env = env.iter().any(|(k, _)| k.contains("__"));
+        let msg = e.to_string();
+        if from_env {
+            ConfigError::File(format!("{msg} (from the config file or a WARREN_<SECTION>__<KEY> variable)"))
+        } else {
+            ConfigError::File(msg)
+        }
+    })?;
 
-    let data_dir = flags
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("./warren-data"));
+    let data_dir = flags.data_dir.clone().unwrap_or_else(|| PathBuf::from("./warren-data"));
     let brokers = flags.brokers.or(file.cluster.brokers).unwrap_or(3);
     let mut cluster = broker_core::ClusterConfig::new(data_dir, brokers);
     let c = &file.cluster;
@@ -286,8 +260,7 @@ pub fn resolve(
     if let Some(v) = c.default_partitions {
         cluster.default_partitions = v;
     }
-    cluster.default_replication_factor =
-        c.default_replication_factor.unwrap_or(brokers.clamp(1, 3));
+    cluster.default_replication_factor = c.default_replication_factor.unwrap_or(brokers.clamp(1, 3));
     if let Some(v) = c.min_insync_replicas {
         cluster.min_insync_replicas = v;
     }
@@ -319,46 +292,24 @@ pub fn resolve(
     if let Some(v) = l.max_request_bytes {
         cluster.max_request_bytes = v;
     }
-    cluster.validate().map_err(|reason| ConfigError::Invalid {
-        key: "cluster".into(),
-        reason,
-    })?;
+    cluster.validate().map_err(|reason| ConfigError::Invalid { key: "cluster".into(), reason })?;
     if file.monitor.intervals < 2 {
-        return Err(ConfigError::Invalid {
-            key: "monitor.intervals".into(),
-            reason: "must be at least 2".into(),
-        });
+        return Err(ConfigError::Invalid { key: "monitor.intervals".into(), reason: "must be at least 2".into() });
     }
     if file.monitor.sample_interval.is_zero() {
-        return Err(ConfigError::Invalid {
-            key: "monitor.sample_interval".into(),
-            reason: "must be positive".into(),
-        });
+        return Err(ConfigError::Invalid { key: "monitor.sample_interval".into(), reason: "must be positive".into() });
     }
 
-    let kafka_listen = parse_addr(
-        "--kafka-listen",
-        flags.kafka_listen.as_deref().unwrap_or("127.0.0.1:9092"),
-    )?;
-    let http_text = flags
-        .http_listen
-        .clone()
-        .or(file.http.listen.clone())
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let kafka_listen = parse_addr("--kafka-listen", flags.kafka_listen.as_deref().unwrap_or("127.0.0.1:9092"))?;
+    let http_text = flags.http_listen.clone().or(file.http.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
     let http_listen = parse_addr("http.listen", &http_text)?;
-    if kafka_listen.port() != 0
-        && u32::from(kafka_listen.port()) + brokers as u32 - 1 > u32::from(u16::MAX)
-    {
+    if kafka_listen.port() != 0 && u32::from(kafka_listen.port()) + brokers as u32 - 1 > u32::from(u16::MAX) {
         return Err(ConfigError::Invalid {
             key: "--kafka-listen".into(),
             reason: format!("ports {}+{brokers} pass 65535", kafka_listen.port()),
         });
     }
-    let admin_token = flags
-        .admin_token
-        .clone()
-        .or(file.http.admin_token.clone())
-        .filter(|t| !t.is_empty());
+    let admin_token = flags.admin_token.clone().or(file.http.admin_token.clone()).filter(|t| !t.is_empty());
     Ok(Config {
         cluster,
         kafka_listen,
@@ -377,10 +328,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -394,15 +342,7 @@ mod tests {
         assert_eq!(c.cluster.log.segment_bytes, 1 << 30);
         assert_eq!(c.monitor.sample_interval, Duration::from_secs(10));
         assert_eq!(c.cluster.data_dir, PathBuf::from("./warren-data"));
-        let one = resolve(
-            None,
-            &[],
-            &Flags {
-                brokers: Some(1),
-                ..Flags::default()
-            },
-        )
-        .expect("one broker");
+        let one = resolve(None, &[], &Flags { brokers: Some(1), ..Flags::default() }).expect("one broker");
         assert_eq!(one.cluster.default_replication_factor, 1);
     }
 
@@ -411,10 +351,7 @@ mod tests {
         let file = "[cluster]\nbrokers = 5\nname = \"file\"\n[log]\nflush_interval = \"0s\"\n[monitor]\nsample_interval = \"2s\"\n";
         let c = resolve(
             Some(file),
-            &env(&[
-                ("WARREN_CLUSTER__NAME", "env"),
-                ("WARREN_MONITOR__SAMPLE_INTERVAL", "1s"),
-            ]),
+            &env(&[("WARREN_CLUSTER__NAME", "env"), ("WARREN_MONITOR__SAMPLE_INTERVAL", "1s")]),
             &Flags::default(),
         )
         .expect("resolve");
@@ -425,10 +362,7 @@ mod tests {
         let c = resolve(
             Some(file),
             &env(&[("WARREN_CLUSTER__BROKERS", "4")]),
-            &Flags {
-                brokers: Some(2),
-                ..Flags::default()
-            },
+            &Flags { brokers: Some(2), ..Flags::default() },
         )
         .expect("resolve");
         assert_eq!(c.cluster.brokers, 2);
@@ -437,46 +371,23 @@ mod tests {
     #[test]
     fn errors_name_the_offending_key() {
         let check = |file: Option<&str>, env_pairs: &[(&str, &str)], needle: &str| {
-            let err = resolve(file, &env(env_pairs), &Flags::default())
-                .expect_err("must fail")
-                .to_string();
+            let err = resolve(file, &env(env_pairs), &Flags::default()).expect_err("must fail").to_string();
             assert!(err.contains(needle), "error {err:?} should name {needle:?}");
         };
         check(Some("[log]\nsegement_bytes = 10\n"), &[], "segement_bytes");
         check(Some("[clutser]\nname = \"x\"\n"), &[], "clutser");
-        check(
-            None,
-            &[("WARREN_MONITOR__SAMPLE_INTERVALL", "1s")],
-            "sample_intervall",
-        );
-        check(
-            Some("[monitor]\nsample_interval = \"10 parsecs\"\n"),
-            &[],
-            "10 parsecs",
-        );
+        check(None, &[("WARREN_MONITOR__SAMPLE_INTERVALL", "1s")], "sample_intervall");
+        check(Some("[monitor]\nsample_interval = \"10 parsecs\"\n"), &[], "10 parsecs");
         check(Some("[cluster]\nbrokers = 12\n"), &[], "brokers");
-        check(
-            Some("[[alerts.rules]]\nname = \"x\"\nkind = \"group_status\"\nfoo = 1\n"),
-            &[],
-            "foo",
-        );
+        check(Some("[[alerts.rules]]\nname = \"x\"\nkind = \"group_status\"\nfoo = 1\n"), &[], "foo");
     }
 
     #[test]
     fn durations() {
-        for (text, ms) in [
-            ("500ms", 500),
-            ("10s", 10_000),
-            ("5m", 300_000),
-            ("2h", 7_200_000),
-            ("7d", 604_800_000),
-            ("0s", 0),
-        ] {
-            assert_eq!(
-                parse_duration(text),
-                Ok(Duration::from_millis(ms)),
-                "{text}"
-            );
+        for (text, ms) in
+            [("500ms", 500), ("10s", 10_000), ("5m", 300_000), ("2h", 7_200_000), ("7d", 604_800_000), ("0s", 0)]
+        {
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
         }
         for bad in ["", "10", "s", "1.5s", "10x"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
@@ -507,20 +418,8 @@ name = "prod"
 bootstrap_servers = ["k1:9092"]
 "#;
         let c = resolve(Some(file), &[], &Flags::default()).expect("resolve");
-        assert_eq!(
-            c.alerts.rules[0].for_duration,
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            c.alerts.receivers[0]
-                .headers
-                .get("X-Team")
-                .map(String::as_str),
-            Some("kafka")
-        );
-        assert_eq!(
-            c.external_clusters[0].bootstrap_servers,
-            vec!["k1:9092".to_string()]
-        );
+        assert_eq!(c.alerts.rules[0].for_duration, Some(Duration::from_secs(30)));
+        assert_eq!(c.alerts.receivers[0].headers.get("X-Team").map(String::as_str), Some("kafka"));
+        assert_eq!(c.external_clusters[0].bootstrap_servers, vec!["k1:9092".to_string()]);
     }
 }

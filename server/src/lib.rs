@@ -24,11 +24,8 @@ pub async fn bind_brokers(base: SocketAddr, brokers: i32) -> anyhow::Result<Vec<
         if base.port() != 0 {
             addr.set_port(base.port() + k as u16);
         }
-        listeners.push(
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("broker {} cannot listen on {addr}", k + 1))?,
-        );
+        listeners
+            .push(TcpListener::bind(addr).await.with_context(|| format!("broker {} cannot listen on {addr}", k + 1))?);
     }
     Ok(listeners)
 }
@@ -51,31 +48,18 @@ pub async fn run(
     let http = TcpListener::bind(config.http_listen)
         .await
         .with_context(|| format!("HTTP cannot listen on {}", config.http_listen))?;
-    let kafka = listeners
-        .iter()
-        .map(TcpListener::local_addr)
-        .collect::<Result<_, _>>()?;
+    let kafka = listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
     let data_dir = config.cluster.data_dir.clone();
     let embedded = broker_core::Embedded::start(config.cluster.clone(), listeners)
         .with_context(|| format!("cannot open the cluster in {}", data_dir.display()))?;
-    let bound = Bound {
-        kafka,
-        http: http.local_addr()?,
-        cluster: Arc::clone(&embedded.cluster),
-    };
+    let bound = Bound { kafka, http: http.local_addr()?, cluster: Arc::clone(&embedded.cluster) };
     let ready = Arc::new(AtomicBool::new(false));
-    let state = web::AppState {
-        cluster: Arc::clone(&embedded.cluster),
-        ready: Arc::clone(&ready),
-    };
+    let state = web::AppState { cluster: Arc::clone(&embedded.cluster), ready: Arc::clone(&ready) };
     let app = web::router(state);
     tracing::info!(kafka = ?bound.kafka, http = %bound.http, data_dir = %data_dir.display(), "warren is up");
     on_bound(bound);
     ready.store(true, Ordering::Release);
-    axum::serve(http, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("HTTP server failed")?;
+    axum::serve(http, app).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;
     tracing::info!("shutting down: flushing logs");
     embedded.shutdown().await;
     tracing::info!("clean shutdown complete");

@@ -7,11 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use server::config::{self, Flags};
 
 #[derive(Parser)]
-#[command(
-    name = "warren",
-    version,
-    about = "An embedded Kafka-compatible cluster with Burrow-style monitoring"
-)]
+#[command(name = "warren", version, about = "An embedded Kafka-compatible cluster with Burrow-style monitoring")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -60,15 +56,12 @@ fn main() -> anyhow::Result<()> {
         None => cli.serve,
     };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let file_text = match &args.config {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read config file {}", path.display()))?,
-        ),
+        Some(path) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?)
+        }
         None => None,
     };
     let env: Vec<(String, String)> = std::env::vars().collect();
@@ -81,11 +74,8 @@ fn main() -> anyhow::Result<()> {
         demo: args.demo,
         admin_token: args.admin_token,
     };
-    let config =
-        config::resolve(file_text.as_deref(), &env, &flags).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let config = config::resolve(file_text.as_deref(), &env, &flags).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::run(config, shutdown_signal(), |_| {}))
 }
 

@@ -20,9 +20,7 @@ fn api_versions(correlation_id: i32) -> Vec<u8> {
 }
 
 fn ask_api_versions(stream: &mut TcpStream, correlation_id: i32) {
-    stream
-        .write_all(&api_versions(correlation_id))
-        .expect("write");
+    stream.write_all(&api_versions(correlation_id)).expect("write");
     let mut size = [0u8; 4];
     stream.read_exact(&mut size).expect("response size");
     let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
@@ -34,26 +32,20 @@ fn ask_api_versions(stream: &mut TcpStream, correlation_id: i32) {
 /// Sends `bytes` and expects the broker to close the connection.
 fn expect_closed(addr: SocketAddr, bytes: &[u8]) {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     s.write_all(bytes).expect("write");
     let mut buf = [0u8; 64];
     match s.read(&mut buf) {
         Ok(0) => {}
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
-        other => panic!(
-            "connection should be closed after {:?}: {other:?}",
-            &bytes[..bytes.len().min(16)]
-        ),
+        other => panic!("connection should be closed after {:?}: {other:?}", &bytes[..bytes.len().min(16)]),
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_close_only_their_connection() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let warren = Warren::start(dir.path(), Options::brokers(1))
-        .await
-        .expect("start");
+    let warren = Warren::start(dir.path(), Options::brokers(1)).await.expect("start");
     let addr = warren.kafka[0];
     tokio::task::spawn_blocking(move || {
         let mut good = TcpStream::connect(addr).expect("connect");

@@ -11,44 +11,36 @@ const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 
 fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> String {
     let mut child = cmd
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?} (installed by .ci/run): {e}"));
-    if let Some(input) = stdin {
+    let writer = stdin.map(|input| {
         let mut pipe = child.stdin.take().expect("stdin");
-        pipe.write_all(input).expect("write stdin");
-    }
+        let input = input.to_vec();
+        // A client that exits early closes the pipe; its exit status and stderr tell why.
+        std::thread::spawn(move || pipe.write_all(&input))
+    });
     let out = child.wait_with_output().expect("wait");
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd:?} failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
     stdout
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kcat_round_trips_every_codec() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let warren = Warren::start(
-        dir.path(),
-        Options::brokers(3).with_toml("[cluster]\ndefault_partitions = 3"),
-    )
-    .await
-    .expect("start");
+    let warren = Warren::start(dir.path(), Options::brokers(3).with_toml("[cluster]\ndefault_partitions = 3"))
+        .await
+        .expect("start");
     let b = warren.bootstrap();
     for codec in CODECS {
         let topic = format!("kcat-{codec}");
-        let input: String = (0..RECORDS)
-            .map(|i| format!("key-{i}\tvalue-{i}-{}\n", "x".repeat(i % 50)))
-            .collect();
+        let input: String = (0..RECORDS).map(|i| format!("key-{i}\tvalue-{i}-{}\n", "x".repeat(i % 50))).collect();
         let b2 = b.clone();
         let topic2 = topic.clone();
         let input2 = input.clone();
@@ -100,15 +92,8 @@ async fn kcat_round_trips_every_codec() {
         for line in out.lines() {
             let parts: Vec<&str> = line.splitn(5, ' ').collect();
             assert_eq!(parts.len(), 5, "line {line:?}");
-            let i: usize = parts[2]
-                .trim_start_matches("key-")
-                .parse()
-                .expect("key index");
-            assert_eq!(
-                parts[3],
-                format!("value-{i}-{}", "x".repeat(i % 50)),
-                "value of key-{i}"
-            );
+            let i: usize = parts[2].trim_start_matches("key-").parse().expect("key index");
+            assert_eq!(parts[3], format!("value-{i}-{}", "x".repeat(i % 50)), "value of key-{i}");
             assert_eq!(parts[4], "origin=kcat");
             per_partition
                 .entry(parts[0].parse().expect("partition"))
@@ -118,10 +103,7 @@ async fn kcat_round_trips_every_codec() {
         }
         assert_eq!(keys.len(), RECORDS, "codec {codec}");
         for (p, offsets) in per_partition {
-            assert!(
-                offsets.iter().copied().eq(0..offsets.len() as i64),
-                "partition {p} offsets not contiguous"
-            );
+            assert!(offsets.iter().copied().eq(0..offsets.len() as i64), "partition {p} offsets not contiguous");
         }
     }
     warren.stop().await.expect("stop");
@@ -130,37 +112,19 @@ async fn kcat_round_trips_every_codec() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_python_round_trips_every_codec() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let warren = Warren::start(
-        dir.path(),
-        Options::brokers(3).with_toml("[cluster]\ndefault_partitions = 3"),
-    )
-    .await
-    .expect("start");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/clients/kafka_python_roundtrip.py"
-    );
+    let warren = Warren::start(dir.path(), Options::brokers(3).with_toml("[cluster]\ndefault_partitions = 3"))
+        .await
+        .expect("start");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/kafka_python_roundtrip.py");
     for codec in CODECS {
         let b = warren.bootstrap();
         let topic = format!("py-{codec}");
         let out = tokio::task::spawn_blocking(move || {
-            run(
-                Command::new("/usr/bin/python3").args([
-                    script,
-                    &b,
-                    &topic,
-                    codec,
-                    &RECORDS.to_string(),
-                ]),
-                None,
-            )
+            run(Command::new("/usr/bin/python3").args([script, &b, &topic, codec, &RECORDS.to_string()]), None)
         })
         .await
         .expect("python");
-        assert!(
-            out.contains(&format!("acked={RECORDS} read={RECORDS} errors=0")),
-            "{out}"
-        );
+        assert!(out.contains(&format!("acked={RECORDS} read={RECORDS} errors=0")), "{out}");
     }
     warren.stop().await.expect("stop");
 }

@@ -23,8 +23,8 @@ async fn acknowledged_records_survive_kill_9() {
         let mut futures = Vec::new();
         for i in 50_000..80_000u64 {
             let rec = crate::support::record(i);
-            let fr = rdkafka::producer::FutureRecord::<[u8], [u8]>::to("crash")
-                .key(rec.key.as_deref().unwrap_or_default());
+            let fr =
+                rdkafka::producer::FutureRecord::<[u8], [u8]>::to("crash").key(rec.key.as_deref().unwrap_or_default());
             let fr = match &rec.value {
                 Some(v) => fr.payload(v.as_slice()),
                 None => fr,
@@ -35,13 +35,7 @@ async fn acknowledged_records_survive_kill_9() {
         }
         for (rec, f) in futures {
             if let Ok(Ok(d)) = f.await {
-                ok.insert(
-                    (d.partition, d.offset),
-                    crate::support::Rec {
-                        headers: Vec::new(),
-                        ..rec
-                    },
-                );
+                ok.insert((d.partition, d.offset), crate::support::Rec { headers: Vec::new(), ..rec });
             }
         }
         ok
@@ -52,12 +46,6 @@ async fn acknowledged_records_survive_kill_9() {
     let warren = WarrenProcess::spawn(dir.path(), 3, port, &[]).expect("respawn");
     let late = in_flight.await.expect("in-flight producer");
     acked.extend(late);
-    let read = consume_all(
-        &warren.bootstrap(),
-        "crash",
-        3,
-        acked.len(),
-        Duration::from_secs(60),
-    );
+    let read = consume_all(&warren.bootstrap(), "crash", 3, acked.len(), Duration::from_secs(60));
     assert_same(&acked, &read);
 }

@@ -36,10 +36,7 @@ pub fn record(i: u64) -> Rec {
         value: if i % 97 == 13 { None } else { Some(value) },
         headers: vec![
             ("seq".into(), Some(i.to_be_bytes().to_vec())),
-            (
-                "empty".into(),
-                if i % 2 == 0 { None } else { Some(Vec::new()) },
-            ),
+            ("empty".into(), if i.is_multiple_of(2) { None } else { Some(Vec::new()) }),
         ],
     }
 }
@@ -58,20 +55,13 @@ pub fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> FutureProducer {
 
 /// Produces records `range` to `topic` and returns `(partition, offset) -> record` for every
 /// acknowledged one. Panics on any delivery error.
-pub async fn produce(
-    producer: &FutureProducer,
-    topic: &str,
-    range: std::ops::Range<u64>,
-) -> BTreeMap<(i32, i64), Rec> {
+pub async fn produce(producer: &FutureProducer, topic: &str, range: std::ops::Range<u64>) -> BTreeMap<(i32, i64), Rec> {
     let mut futures = Vec::with_capacity((range.end - range.start) as usize);
     for i in range {
         let rec = record(i);
         let mut headers = OwnedHeaders::new();
         for (k, v) in &rec.headers {
-            headers = headers.insert(Header {
-                key: k,
-                value: v.as_deref(),
-            });
+            headers = headers.insert(Header { key: k, value: v.as_deref() });
         }
         let mut fr = FutureRecord::<[u8], [u8]>::to(topic).headers(headers);
         if let Some(k) = &rec.key {
@@ -80,31 +70,19 @@ pub async fn produce(
         if let Some(v) = &rec.value {
             fr = fr.payload(v.as_slice());
         }
-        let fut = producer
-            .send_result(fr)
-            .map_err(|(e, _)| e)
-            .expect("enqueue");
+        let fut = producer.send_result(fr).map_err(|(e, _)| e).expect("enqueue");
         futures.push((rec, fut));
     }
     let mut acked = BTreeMap::new();
     for (rec, fut) in futures {
-        let delivery = fut
-            .await
-            .expect("delivery future")
-            .map_err(|(e, _)| e)
-            .expect("delivered");
-        assert!(
-            acked
-                .insert((delivery.partition, delivery.offset), rec)
-                .is_none(),
-            "offset acknowledged twice"
-        );
+        let delivery = fut.await.expect("delivery future").map_err(|(e, _)| e).expect("delivered");
+        assert!(acked.insert((delivery.partition, delivery.offset), rec).is_none(), "offset acknowledged twice");
     }
     acked
 }
 
-/// Reads every partition of `topic` from the beginning until `expected` records arrived or
-/// `timeout` passed.
+/// Reads every partition of `topic` from the beginning up to its high watermark (taken when the
+/// read starts) and at least `expected` records, or until `timeout` passes.
 pub fn consume_all(
     bootstrap: &str,
     topic: &str,
@@ -120,34 +98,38 @@ pub fn consume_all(
         .set("fetch.wait.max.ms", "100")
         .create()
         .expect("consumer");
+    let deadline = Instant::now() + timeout;
+    let mut ends = BTreeMap::new();
+    for p in 0..partitions {
+        let high = loop {
+            match consumer.fetch_watermarks(topic, p, Duration::from_secs(5)) {
+                Ok((_, high)) => break high,
+                Err(e) if Instant::now() > deadline => panic!("watermarks of {topic}/{p}: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        };
+        ends.insert(p, high);
+    }
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .expect("tpl");
+        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
     }
     consumer.assign(&tpl).expect("assign");
     let mut out = BTreeMap::new();
-    let deadline = Instant::now() + timeout;
-    while out.len() < expected && Instant::now() < deadline {
+    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+    let done = |out: &BTreeMap<(i32, i64), Rec>, next: &BTreeMap<i32, i64>| {
+        out.len() >= expected && ends.iter().all(|(p, high)| next.get(p).copied().unwrap_or(0) >= *high)
+    };
+    while !done(&out, &next) && Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 let headers = m
                     .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                            .collect()
-                    })
+                    .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec))).collect())
                     .unwrap_or_default();
-                let rec = Rec {
-                    key: m.key().map(<[u8]>::to_vec),
-                    value: m.payload().map(<[u8]>::to_vec),
-                    headers,
-                };
-                assert!(
-                    out.insert((m.partition(), m.offset()), rec).is_none(),
-                    "offset delivered twice"
-                );
+                let rec = Rec { key: m.key().map(<[u8]>::to_vec), value: m.payload().map(<[u8]>::to_vec), headers };
+                next.insert(m.partition(), m.offset() + 1);
+                assert!(out.insert((m.partition(), m.offset()), rec).is_none(), "offset delivered twice");
             }
             Some(Err(e)) => panic!("consumer error: {e}"),
             None => {}
@@ -162,19 +144,13 @@ pub fn assert_same(acked: &BTreeMap<(i32, i64), Rec>, read: &BTreeMap<(i32, i64)
     for (at, rec) in acked {
         match read.get(at) {
             Some(got) => assert_eq!(got, rec, "record at {at:?} differs"),
-            None => panic!(
-                "acknowledged record at {at:?} is missing ({} read)",
-                read.len()
-            ),
+            None => panic!("acknowledged record at {at:?} is missing ({} read)", read.len()),
         }
     }
     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
     for (partition, offset) in read.keys() {
         let expect = next.entry(*partition).or_insert(0);
-        assert_eq!(
-            *offset, *expect,
-            "offsets not contiguous in partition {partition}"
-        );
+        assert_eq!(*offset, *expect, "offsets not contiguous in partition {partition}");
         *expect += 1;
     }
 }

@@ -74,24 +74,15 @@ impl Broker {
     }
 
     pub fn partitions(&self) -> Vec<Arc<Partition>> {
-        self.read()
-            .values()
-            .flat_map(|m| m.values().cloned())
-            .collect()
+        self.read().values().flat_map(|m| m.values().cloned()).collect()
     }
 
     pub(crate) fn add_partition(&self, partition: Arc<Partition>) {
-        self.write()
-            .entry(partition.topic.to_string())
-            .or_default()
-            .insert(partition.index, partition);
+        self.write().entry(partition.topic.to_string()).or_default().insert(partition.index, partition);
     }
 
     pub(crate) fn remove_topic(&self, topic: &str) -> Vec<Arc<Partition>> {
-        self.write()
-            .remove(topic)
-            .map(|m| m.into_values().collect())
-            .unwrap_or_default()
+        self.write().remove(topic).map(|m| m.into_values().collect()).unwrap_or_default()
     }
 
     /// Directory of one replica's log: `{topic}-{partition}`.

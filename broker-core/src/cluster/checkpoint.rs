@@ -28,9 +28,7 @@ pub fn read(dir: &Path, name: &str) -> io::Result<Offsets> {
     for line in text.lines().skip(2) {
         // Topic names cannot contain spaces, so the last two fields are partition and offset.
         let mut parts = line.rsplitn(3, ' ');
-        let (Some(offset), Some(partition), Some(topic)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(offset), Some(partition), Some(topic)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
         if let (Ok(partition), Ok(offset)) = (partition.parse(), offset.parse()) {
@@ -55,17 +53,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let dir = tempfile::tempdir().expect("tempdir");
-        write(
-            dir.path(),
-            HIGH_WATERMARK,
-            &[("a.b-c".into(), 0, 10), ("x".into(), 3, 7)],
-        )
-        .expect("write");
+        write(dir.path(), HIGH_WATERMARK, &[("a.b-c".into(), 0, 10), ("x".into(), 3, 7)]).expect("write");
         let read = read(dir.path(), HIGH_WATERMARK).expect("read");
         assert_eq!(read.get(&("a.b-c".to_string(), 0)), Some(&10));
         assert_eq!(read.get(&("x".to_string(), 3)), Some(&7));
-        assert!(super::read(dir.path(), LOG_START)
-            .expect("missing is empty")
-            .is_empty());
+        assert!(super::read(dir.path(), LOG_START).expect("missing is empty").is_empty());
     }
 }

@@ -46,16 +46,10 @@ impl ClusterConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=9).contains(&self.brokers) {
-            return Err(format!(
-                "brokers must be between 1 and 9, got {}",
-                self.brokers
-            ));
+            return Err(format!("brokers must be between 1 and 9, got {}", self.brokers));
         }
         if self.default_partitions < 1 {
-            return Err(format!(
-                "default_partitions must be at least 1, got {}",
-                self.default_partitions
-            ));
+            return Err(format!("default_partitions must be at least 1, got {}", self.default_partitions));
         }
         if self.default_replication_factor < 1 || self.default_replication_factor > self.brokers {
             return Err(format!(
@@ -67,10 +61,7 @@ impl ClusterConfig {
             return Err("min_insync_replicas must be at least 1".into());
         }
         if self.log.segment_bytes < 1024 {
-            return Err(format!(
-                "segment_bytes must be at least 1024, got {}",
-                self.log.segment_bytes
-            ));
+            return Err(format!("segment_bytes must be at least 1024, got {}", self.log.segment_bytes));
         }
         Ok(())
     }
@@ -109,18 +100,10 @@ impl TopicConfig {
 
     /// Overlays `overrides` on the cluster defaults; an unknown name or a bad value is an error
     /// that names it.
-    pub fn resolve(
-        cluster: &ClusterConfig,
-        overrides: &BTreeMap<String, String>,
-    ) -> Result<TopicConfig, String> {
+    pub fn resolve(cluster: &ClusterConfig, overrides: &BTreeMap<String, String>) -> Result<TopicConfig, String> {
         let mut config = TopicConfig::defaults(cluster);
         for (name, value) in overrides {
-            let int = || {
-                value
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|_| format!("{name}: '{value}' is not an integer"))
-            };
+            let int = || value.trim().parse::<i64>().map_err(|_| format!("{name}: '{value}' is not an integer"));
             match name.as_str() {
                 "retention.ms" => {
                     let ms = int()?;
@@ -147,20 +130,13 @@ impl TopicConfig {
                 "min.insync.replicas" => {
                     let min = int()?;
                     if min < 1 {
-                        return Err(format!(
-                            "min.insync.replicas: must be at least 1, got {min}"
-                        ));
+                        return Err(format!("min.insync.replicas: must be at least 1, got {min}"));
                     }
                     config.min_insync_replicas = min as usize;
                 }
                 "cleanup.policy" => {
-                    if !value
-                        .split(',')
-                        .all(|p| matches!(p.trim(), "delete" | "compact"))
-                    {
-                        return Err(format!(
-                            "cleanup.policy: '{value}' is not delete, compact or both"
-                        ));
+                    if !value.split(',').all(|p| matches!(p.trim(), "delete" | "compact")) {
+                        return Err(format!("cleanup.policy: '{value}' is not delete, compact or both"));
                     }
                     config.cleanup_policy = value.clone();
                 }

@@ -25,10 +25,7 @@ impl Cluster {
         tracing::info!(topic, partition = index, isr = ?pm.isr, "ISR changed");
         // The preferred leader is back in sync: hand leadership back to it.
         if let Some(preferred) = preferred {
-            if preferred != leader
-                && pm.isr.contains(&preferred)
-                && self.broker(preferred).is_some_and(|b| b.is_up())
-            {
+            if preferred != leader && pm.isr.contains(&preferred) && self.broker(preferred).is_some_and(|b| b.is_up()) {
                 pm.leader = preferred;
                 pm.leader_epoch += 1;
                 tracing::info!(
@@ -106,11 +103,7 @@ impl Cluster {
     }
 
     /// Removes broker `down` from every ISR and moves leadership off it. Returns what changed.
-    fn elect_without(
-        &self,
-        md: &mut ClusterMetadata,
-        down: i32,
-    ) -> Vec<(String, i32, PartitionMeta)> {
+    fn elect_without(&self, md: &mut ClusterMetadata, down: i32) -> Vec<(String, i32, PartitionMeta)> {
         let mut changed = Vec::new();
         for topic in md.topics.values_mut() {
             for (index, pm) in topic.partitions.iter_mut().enumerate() {
@@ -119,11 +112,11 @@ impl Cluster {
                 }
                 let before = pm.clone();
                 if pm.leader == down {
-                    let next = pm.replicas.iter().copied().find(|r| {
-                        *r != down
-                            && pm.isr.contains(r)
-                            && self.broker(*r).is_some_and(|b| b.is_up())
-                    });
+                    let next = pm
+                        .replicas
+                        .iter()
+                        .copied()
+                        .find(|r| *r != down && pm.isr.contains(r) && self.broker(*r).is_some_and(|b| b.is_up()));
                     pm.leader = next.unwrap_or(-1);
                     pm.leader_epoch += 1;
                 }
@@ -141,8 +134,5 @@ impl Cluster {
 }
 
 fn unknown_broker(id: i32) -> AdminError {
-    AdminError::new(
-        ResponseError::BrokerNotAvailable,
-        format!("no broker with id {id}"),
-    )
+    AdminError::new(ResponseError::BrokerNotAvailable, format!("no broker with id {id}"))
 }

@@ -76,10 +76,8 @@ impl Cluster {
         leader: i32,
         checked: &mut HashMap<(Arc<str>, i32), i32>,
     ) -> Result<bool, String> {
-        let Some(source) = self
-            .broker(leader)
-            .filter(|b| b.is_up())
-            .and_then(|b| b.partition(&replica.topic, replica.index))
+        let Some(source) =
+            self.broker(leader).filter(|b| b.is_up()).and_then(|b| b.partition(&replica.topic, replica.index))
         else {
             return Ok(false);
         };
@@ -100,20 +98,14 @@ impl Cluster {
                     None => bytes::Bytes::new(),
                 };
                 let before = replica.high_watermark();
-                replica
-                    .append_replicated(&bytes, source.high_watermark())
-                    .map_err(|e| e.to_string())?;
+                replica.append_replicated(&bytes, source.high_watermark()).map_err(|e| e.to_string())?;
                 Ok(!bytes.is_empty() || replica.high_watermark() != before)
             }
             Err(ResponseError::OffsetOutOfRange) => {
                 if fetch_offset < source.log_start_offset() {
-                    replica
-                        .reset_to(source.log_start_offset())
-                        .map_err(|e| e.to_string())?;
+                    replica.reset_to(source.log_start_offset()).map_err(|e| e.to_string())?;
                 } else {
-                    replica
-                        .truncate_to(source.log_end_offset())
-                        .map_err(|e| e.to_string())?;
+                    replica.truncate_to(source.log_end_offset()).map_err(|e| e.to_string())?;
                 }
                 Ok(true)
             }

@@ -47,9 +47,9 @@ pub struct ClusterMetadata {
 impl ClusterMetadata {
     pub fn load(dir: &Path) -> io::Result<Option<ClusterMetadata>> {
         match std::fs::read(dir.join(FILE_NAME)) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{FILE_NAME}: {e}"))
-            }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{FILE_NAME}: {e}"))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -61,17 +61,11 @@ impl ClusterMetadata {
     }
 
     pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionMeta> {
-        self.topics
-            .get(topic)?
-            .partitions
-            .get(usize::try_from(partition).ok()?)
+        self.topics.get(topic)?.partitions.get(usize::try_from(partition).ok()?)
     }
 
     pub fn partition_mut(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionMeta> {
-        self.topics
-            .get_mut(topic)?
-            .partitions
-            .get_mut(usize::try_from(partition).ok()?)
+        self.topics.get_mut(topic)?.partitions.get_mut(usize::try_from(partition).ok()?)
     }
 }
 
@@ -84,18 +78,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
         return Err(format!("topic name cannot be '{name}'"));
     }
     if name.len() > 249 {
-        return Err(format!(
-            "topic name is {} characters long; the limit is 249",
-            name.len()
-        ));
+        return Err(format!("topic name is {} characters long; the limit is 249", name.len()));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "topic name contains '{c}'; only ASCII letters, digits, '.', '_' and '-' are allowed"
-        ));
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!("topic name contains '{c}'; only ASCII letters, digits, '.', '_' and '-' are allowed"));
     }
     Ok(())
 }
@@ -111,21 +97,14 @@ pub fn assign_replicas(
     first_partition: usize,
 ) -> Vec<Vec<i32>> {
     let n = brokers.len();
-    assert!(
-        n > 0 && replication_factor >= 1 && replication_factor <= n,
-        "assignment needs 1 <= rf <= brokers"
-    );
+    assert!(n > 0 && replication_factor >= 1 && replication_factor <= n, "assignment needs 1 <= rf <= brokers");
     let mut out = Vec::with_capacity(partitions);
     for p in first_partition..first_partition + partitions {
         let shift = start + p / n;
         let first = (p + start) % n;
         let mut replicas = vec![brokers[first]];
         for j in 0..replication_factor - 1 {
-            let idx = if n == 1 {
-                first
-            } else {
-                (first + 1 + (shift + j) % (n - 1)) % n
-            };
+            let idx = if n == 1 { first } else { (first + 1 + (shift + j) % (n - 1)) % n };
             replicas.push(brokers[idx]);
         }
         out.push(replicas);
@@ -135,14 +114,10 @@ pub fn assign_replicas(
 
 /// A version-4 style UUID from a counter and the clock; ids only need to be unique per cluster.
 pub fn new_topic_id(seed: u64) -> [u8; 16] {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let mut id = [0u8; 16];
     id[..8].copy_from_slice(&nanos.to_be_bytes());
-    id[8..].copy_from_slice(
-        &(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ nanos.rotate_left(17)).to_be_bytes(),
-    );
+    id[8..].copy_from_slice(&(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ nanos.rotate_left(17)).to_be_bytes());
     id[6] = (id[6] & 0x0f) | 0x40;
     id[8] = (id[8] & 0x3f) | 0x80;
     id

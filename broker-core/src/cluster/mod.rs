@@ -26,7 +26,7 @@ pub use config::{ClusterConfig, TopicConfig};
 use metadata::{ClusterMetadata, PartitionMeta, TopicMeta};
 
 use crate::log::OpenState;
-use crate::partition::{Assignment, Partition};
+use crate::partition::{Assignment, Partition, ReplicaOf};
 
 /// The name of Kafka's internal topic for committed offsets and group metadata.
 pub const CONSUMER_OFFSETS: &str = "__consumer_offsets";
@@ -41,10 +41,7 @@ pub struct AdminError {
 
 impl AdminError {
     pub fn new(code: ResponseError, message: impl Into<String>) -> AdminError {
-        AdminError {
-            code,
-            message: message.into(),
-        }
+        AdminError { code, message: message.into() }
     }
 }
 
@@ -74,31 +71,18 @@ impl Cluster {
     /// advertised address (its listener's local address).
     pub fn open(config: ClusterConfig, addrs: &[SocketAddr]) -> Result<Arc<Cluster>, OpenError> {
         config.validate().map_err(OpenError::Config)?;
-        assert_eq!(
-            addrs.len(),
-            config.brokers as usize,
-            "one address per broker"
-        );
+        assert_eq!(addrs.len(), config.brokers as usize, "one address per broker");
         std::fs::create_dir_all(&config.data_dir)?;
         let metadata = match ClusterMetadata::load(&config.data_dir)? {
             Some(md) => md,
             None => {
                 let id = metadata::new_topic_id(0);
-                ClusterMetadata {
-                    cluster_id: base64_id(&id),
-                    ..ClusterMetadata::default()
-                }
+                ClusterMetadata { cluster_id: base64_id(&id), ..ClusterMetadata::default() }
             }
         };
         let brokers: Vec<Arc<Broker>> = (1..=config.brokers)
             .zip(addrs)
-            .map(|(id, addr)| {
-                Arc::new(Broker::new(
-                    id,
-                    *addr,
-                    config.data_dir.join(format!("broker-{id}")),
-                ))
-            })
+            .map(|(id, addr)| Arc::new(Broker::new(id, *addr, config.data_dir.join(format!("broker-{id}")))))
             .collect();
         let cluster = Arc::new(Cluster {
             config,
@@ -159,9 +143,7 @@ impl Cluster {
         let dir = broker.partition_dir(&topic.name, index);
         let topic_config = self.topic_config(&topic.config);
         let (partition, report) = Partition::open(
-            Arc::from(topic.name.as_str()),
-            index,
-            broker.id,
+            ReplicaOf { topic: Arc::from(topic.name.as_str()), index, broker_id: broker.id },
             &dir,
             topic_config.log.clone(),
             state,
@@ -197,8 +179,7 @@ impl Cluster {
 
     /// A producer id never handed out before by this data dir.
     pub fn next_producer_id(&self) -> i64 {
-        self.next_producer_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.next_producer_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn has_topic(&self, name: &str) -> bool {
@@ -214,9 +195,7 @@ impl Cluster {
     }
 
     pub fn broker(&self, id: i32) -> Option<&Arc<Broker>> {
-        usize::try_from(id - 1)
-            .ok()
-            .and_then(|i| self.brokers.get(i))
+        usize::try_from(id - 1).ok().and_then(|i| self.brokers.get(i))
     }
 
     /// The controller is the lowest-numbered broker that is up (-1 when none is).
@@ -231,8 +210,7 @@ impl Cluster {
 
     /// The effective settings of a topic: cluster defaults overlaid with its overrides.
     pub fn topic_config(&self, overrides: &BTreeMap<String, String>) -> TopicConfig {
-        TopicConfig::resolve(&self.config, overrides)
-            .unwrap_or_else(|_| TopicConfig::defaults(&self.config))
+        TopicConfig::resolve(&self.config, overrides).unwrap_or_else(|_| TopicConfig::defaults(&self.config))
     }
 
     /// The replica of `topic`/`index` on `broker`, when that broker hosts one.
@@ -268,21 +246,14 @@ impl Cluster {
             if broker.is_up() {
                 replica.apply_assignment(&assignment);
             } else {
-                replica.apply_assignment(&Assignment {
-                    leader: -1,
-                    ..assignment.clone()
-                });
+                replica.apply_assignment(&Assignment { leader: -1, ..assignment.clone() });
             }
         }
     }
 
     /// Creates a topic: validates, assigns replicas over the brokers that are up, persists, and
     /// opens the replicas.
-    pub fn create_topic(
-        &self,
-        request: &NewTopic,
-        validate_only: bool,
-    ) -> Result<TopicMeta, AdminError> {
+    pub fn create_topic(&self, request: &NewTopic, validate_only: bool) -> Result<TopicMeta, AdminError> {
         metadata::validate_topic_name(&request.name)
             .map_err(|m| AdminError::new(ResponseError::InvalidTopicException, m))?;
         let internal = request.name == CONSUMER_OFFSETS;
@@ -295,25 +266,13 @@ impl Cluster {
         }
         let topic_config = TopicConfig::resolve(&self.config, &request.config)
             .map_err(|m| AdminError::new(ResponseError::InvalidConfig, m))?;
-        let up: Vec<i32> = self
-            .brokers
-            .iter()
-            .filter(|b| b.is_up())
-            .map(|b| b.id)
-            .collect();
-        let rf = request.replication_factor.unwrap_or(
-            self.config
-                .default_replication_factor
-                .min(up.len() as i32)
-                .max(1),
-        );
+        let up: Vec<i32> = self.brokers.iter().filter(|b| b.is_up()).map(|b| b.id).collect();
+        let rf =
+            request.replication_factor.unwrap_or(self.config.default_replication_factor.min(up.len() as i32).max(1));
         if rf < 1 || rf as usize > up.len() {
             return Err(AdminError::new(
                 ResponseError::InvalidReplicationFactor,
-                format!(
-                    "replication factor {rf} is not between 1 and the {} brokers that are up",
-                    up.len()
-                ),
+                format!("replication factor {rf} is not between 1 and the {} brokers that are up", up.len()),
             ));
         }
         if topic_config.min_insync_replicas > rf as usize {
@@ -326,11 +285,7 @@ impl Cluster {
                 format!("topic '{}' already exists", request.name),
             ));
         }
-        if let Some(other) = md
-            .topics
-            .keys()
-            .find(|t| t.replace('.', "_") == request.name.replace('.', "_"))
-        {
+        if let Some(other) = md.topics.keys().find(|t| t.replace('.', "_") == request.name.replace('.', "_")) {
             return Err(AdminError::new(
                 ResponseError::InvalidTopicException,
                 format!("topic '{}' collides with existing topic '{other}' ('.' and '_' are interchangeable in metric names)", request.name),
@@ -345,12 +300,7 @@ impl Cluster {
             config: request.config.clone(),
             partitions: assignment
                 .into_iter()
-                .map(|replicas| PartitionMeta {
-                    leader: replicas[0],
-                    leader_epoch: 0,
-                    isr: replicas.clone(),
-                    replicas,
-                })
+                .map(|replicas| PartitionMeta { leader: replicas[0], leader_epoch: 0, isr: replicas.clone(), replicas })
                 .collect(),
         };
         if validate_only {
@@ -379,17 +329,8 @@ impl Cluster {
                 if dir.exists() {
                     std::fs::remove_dir_all(&dir).map_err(storage_error)?;
                 }
-                self.open_replica(
-                    broker,
-                    topic,
-                    index as i32,
-                    OpenState {
-                        clean: true,
-                        ..OpenState::default()
-                    },
-                    0,
-                )
-                .map_err(|e| AdminError::new(ResponseError::KafkaStorageError, e.to_string()))?;
+                self.open_replica(broker, topic, index as i32, OpenState { clean: true, ..OpenState::default() }, 0)
+                    .map_err(|e| AdminError::new(ResponseError::KafkaStorageError, e.to_string()))?;
             }
         }
         Ok(())
@@ -432,12 +373,7 @@ impl Cluster {
     }
 
     /// Raises a topic's partition count to `count`.
-    pub fn create_partitions(
-        &self,
-        name: &str,
-        count: i32,
-        validate_only: bool,
-    ) -> Result<(), AdminError> {
+    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), AdminError> {
         let mut md = self.lock_metadata();
         let Some(topic) = md.topics.get(name) else {
             return Err(AdminError::new(
@@ -449,33 +385,22 @@ impl Cluster {
         if count <= current {
             return Err(AdminError::new(
                 ResponseError::InvalidPartitions,
-                format!(
-                    "topic '{name}' has {current} partitions; the new count {count} must be larger"
-                ),
+                format!("topic '{name}' has {current} partitions; the new count {count} must be larger"),
             ));
         }
         let rf = topic.partitions.first().map_or(1, |p| p.replicas.len());
-        let up: Vec<i32> = self
-            .brokers
-            .iter()
-            .filter(|b| b.is_up())
-            .map(|b| b.id)
-            .collect();
+        let up: Vec<i32> = self.brokers.iter().filter(|b| b.is_up()).map(|b| b.id).collect();
         if rf > up.len() {
             return Err(AdminError::new(
                 ResponseError::InvalidReplicationFactor,
-                format!(
-                    "replication factor {rf} needs more than the {} brokers that are up",
-                    up.len()
-                ),
+                format!("replication factor {rf} needs more than the {} brokers that are up", up.len()),
             ));
         }
         if validate_only {
             return Ok(());
         }
         let start = md.topics_created as usize;
-        let added =
-            metadata::assign_replicas(&up, (count - current) as usize, rf, start, current as usize);
+        let added = metadata::assign_replicas(&up, (count - current) as usize, rf, start, current as usize);
         let topic = md.topics.get_mut(name).expect("checked above");
         for replicas in added {
             topic.partitions.push(PartitionMeta {
@@ -500,10 +425,7 @@ impl Cluster {
 }
 
 fn storage_error(e: std::io::Error) -> AdminError {
-    AdminError::new(
-        ResponseError::KafkaStorageError,
-        format!("storage error: {e}"),
-    )
+    AdminError::new(ResponseError::KafkaStorageError, format!("storage error: {e}"))
 }
 
 /// Kafka prints cluster ids as unpadded URL-safe base64 of 16 bytes.

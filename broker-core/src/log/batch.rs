@@ -88,10 +88,7 @@ impl BatchHeader {
     /// field is impossible.
     pub fn parse(buf: &[u8]) -> Result<BatchHeader, BatchError> {
         if buf.len() < HEADER_LEN {
-            return Err(BatchError::Truncated {
-                available: buf.len(),
-                needed: HEADER_LEN,
-            });
+            return Err(BatchError::Truncated { available: buf.len(), needed: HEADER_LEN });
         }
         let batch_length = i32_at(buf, 8);
         if (batch_length as i64) < (HEADER_LEN - LOG_OVERHEAD) as i64 {
@@ -123,17 +120,11 @@ impl BatchHeader {
         }
         let total = header.total_len();
         if buf.len() < total {
-            return Err(BatchError::Truncated {
-                available: buf.len(),
-                needed: total,
-            });
+            return Err(BatchError::Truncated { available: buf.len(), needed: total });
         }
         let actual = crc32c::crc32c(&buf[CRC_START..total]);
         if actual != header.crc {
-            return Err(BatchError::BadCrc {
-                expected: header.crc,
-                actual,
-            });
+            return Err(BatchError::BadCrc { expected: header.crc, actual });
         }
         if header.last_offset_delta < 0
             || header.records_count < 0
@@ -186,16 +177,10 @@ fn i64_at(buf: &[u8], at: usize) -> i64 {
 pub(crate) mod tests {
     use super::*;
     use bytes::{Bytes, BytesMut};
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
     /// Builds a real v2 batch with the crate's encoder, as a client would send it.
-    pub(crate) fn encode_batch(
-        values: &[&[u8]],
-        timestamp: i64,
-        compression: Compression,
-    ) -> Vec<u8> {
+    pub(crate) fn encode_batch(values: &[&[u8]], timestamp: i64, compression: Compression) -> Vec<u8> {
         let records: Vec<Record> = values
             .iter()
             .enumerate()
@@ -216,10 +201,7 @@ pub(crate) mod tests {
             })
             .collect();
         let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression,
-        };
+        let options = RecordEncodeOptions { version: 2, compression };
         RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode batch");
         buf.to_vec()
     }
@@ -252,9 +234,7 @@ pub(crate) mod tests {
             assert!(want(&err), "unexpected error {err}");
         };
         check(&batch[..10], |e| matches!(e, BatchError::Truncated { .. }));
-        check(&batch[..batch.len() - 1], |e| {
-            matches!(e, BatchError::Truncated { .. })
-        });
+        check(&batch[..batch.len() - 1], |e| matches!(e, BatchError::Truncated { .. }));
         let mut flipped = batch.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 0xff;

@@ -47,10 +47,7 @@ impl EpochCache {
         }
         // A newer epoch starting at an offset an older one claimed replaces that one.
         self.entries.retain(|e| e.start_offset < start_offset);
-        self.entries.push(EpochEntry {
-            epoch,
-            start_offset,
-        });
+        self.entries.push(EpochEntry { epoch, start_offset });
         self.write()
     }
 
@@ -63,10 +60,7 @@ impl EpochCache {
             return (-1, -1);
         }
         let found = self.entries[idx - 1].epoch;
-        let end = self
-            .entries
-            .get(idx)
-            .map_or(log_end_offset, |next| next.start_offset);
+        let end = self.entries.get(idx).map_or(log_end_offset, |next| next.start_offset);
         (found, end)
     }
 
@@ -97,10 +91,7 @@ fn parse(text: &str) -> Vec<EpochEntry> {
             continue;
         };
         if let (Ok(epoch), Ok(start_offset)) = (epoch.parse(), start.parse()) {
-            entries.push(EpochEntry {
-                epoch,
-                start_offset,
-            });
+            entries.push(EpochEntry { epoch, start_offset });
         }
     }
     entries
@@ -126,16 +117,7 @@ mod tests {
         let reloaded = EpochCache::load(dir.path()).expect("reload");
         assert_eq!(
             reloaded.entries(),
-            &[
-                EpochEntry {
-                    epoch: 0,
-                    start_offset: 0
-                },
-                EpochEntry {
-                    epoch: 2,
-                    start_offset: 10
-                }
-            ]
+            &[EpochEntry { epoch: 0, start_offset: 0 }, EpochEntry { epoch: 2, start_offset: 10 }]
         );
     }
 }

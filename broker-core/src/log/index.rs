@@ -47,9 +47,10 @@ impl SegmentIndex {
                 relative_offset: u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]),
                 position: u32::from_be_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]),
             };
-            if offsets.last().is_some_and(|last| {
-                last.relative_offset >= entry.relative_offset || last.position >= entry.position
-            }) {
+            if offsets
+                .last()
+                .is_some_and(|last| last.relative_offset >= entry.relative_offset || last.position >= entry.position)
+            {
                 break;
             }
             offsets.push(entry);
@@ -64,20 +65,12 @@ impl SegmentIndex {
                 timestamp: i64::from_be_bytes(ts),
                 relative_offset: u32::from_be_bytes([chunk[8], chunk[9], chunk[10], chunk[11]]),
             };
-            if times
-                .last()
-                .is_some_and(|last| last.timestamp >= entry.timestamp)
-            {
+            if times.last().is_some_and(|last| last.timestamp >= entry.timestamp) {
                 break;
             }
             times.push(entry);
         }
-        let mut index = SegmentIndex {
-            offsets,
-            times,
-            offset_file,
-            time_file,
-        };
+        let mut index = SegmentIndex { offsets, times, offset_file, time_file };
         index.rewrite_files()?;
         Ok(index)
     }
@@ -96,10 +89,7 @@ impl SegmentIndex {
                 return Ok(());
             }
         }
-        self.offsets.push(OffsetEntry {
-            relative_offset,
-            position,
-        });
+        self.offsets.push(OffsetEntry { relative_offset, position });
         let mut buf = [0u8; 8];
         buf[0..4].copy_from_slice(&relative_offset.to_be_bytes());
         buf[4..8].copy_from_slice(&position.to_be_bytes());
@@ -107,17 +97,10 @@ impl SegmentIndex {
     }
 
     pub fn append_time(&mut self, timestamp: i64, relative_offset: u32) -> io::Result<()> {
-        if self
-            .times
-            .last()
-            .is_some_and(|last| last.timestamp >= timestamp)
-        {
+        if self.times.last().is_some_and(|last| last.timestamp >= timestamp) {
             return Ok(());
         }
-        self.times.push(TimeEntry {
-            timestamp,
-            relative_offset,
-        });
+        self.times.push(TimeEntry { timestamp, relative_offset });
         let mut buf = [0u8; 12];
         buf[0..8].copy_from_slice(&timestamp.to_be_bytes());
         buf[8..12].copy_from_slice(&relative_offset.to_be_bytes());
@@ -126,14 +109,9 @@ impl SegmentIndex {
 
     /// Greatest indexed entry with relative offset <= `relative_offset`; position 0 if none.
     pub fn lookup_offset(&self, relative_offset: u32) -> OffsetEntry {
-        let idx = self
-            .offsets
-            .partition_point(|e| e.relative_offset <= relative_offset);
+        let idx = self.offsets.partition_point(|e| e.relative_offset <= relative_offset);
         if idx == 0 {
-            OffsetEntry {
-                relative_offset: 0,
-                position: 0,
-            }
+            OffsetEntry { relative_offset: 0, position: 0 }
         } else {
             self.offsets[idx - 1]
         }
@@ -152,8 +130,7 @@ impl SegmentIndex {
 
     /// Drops every entry at or past `relative_offset` / `position` (after a log truncation).
     pub fn truncate_to(&mut self, relative_offset: u32, position: u32) -> io::Result<()> {
-        self.offsets
-            .retain(|e| e.relative_offset < relative_offset && e.position < position);
+        self.offsets.retain(|e| e.relative_offset < relative_offset && e.position < position);
         self.times.retain(|e| e.relative_offset < relative_offset);
         self.rewrite_files()
     }
@@ -190,17 +167,12 @@ impl SegmentIndex {
 
 fn open_rw(path: &Path, truncate: bool) -> io::Result<File> {
     // Append mode: every write lands at the end, so set_len(0) + write rewrites from scratch.
-    OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-        .and_then(|f| {
-            if truncate {
-                f.set_len(0)?;
-            }
-            Ok(f)
-        })
+    OpenOptions::new().read(true).append(true).create(true).open(path).and_then(|f| {
+        if truncate {
+            f.set_len(0)?;
+        }
+        Ok(f)
+    })
 }
 
 #[cfg(test)]
@@ -215,8 +187,7 @@ mod tests {
             let mut idx = SegmentIndex::open(&oi, &ti, false).expect("open");
             idx.append_offset(10, 4096).expect("append");
             idx.append_offset(20, 8192).expect("append");
-            idx.append_offset(15, 9000)
-                .expect("ignored: not increasing");
+            idx.append_offset(15, 9000).expect("ignored: not increasing");
             idx.append_time(100, 10).expect("append");
             idx.append_time(200, 20).expect("append");
             assert_eq!(idx.lookup_offset(5).position, 0);

@@ -52,20 +52,11 @@ impl Default for LogConfig {
 #[derive(Debug, Error)]
 pub enum LogError {
     #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
-    OffsetOutOfRange {
-        offset: i64,
-        log_start_offset: i64,
-        log_end_offset: i64,
-    },
+    OffsetOutOfRange { offset: i64, log_start_offset: i64, log_end_offset: i64 },
     #[error("corrupt record batch: {0}")]
     Corrupt(#[from] BatchError),
-    #[error(
-        "replicated batch at offset {base_offset} does not follow log end offset {log_end_offset}"
-    )]
-    NonContiguous {
-        base_offset: i64,
-        log_end_offset: i64,
-    },
+    #[error("replicated batch at offset {base_offset} does not follow log end offset {log_end_offset}")]
+    NonContiguous { base_offset: i64, log_end_offset: i64 },
     #[error("log I/O failed: {0}")]
     Io(#[from] io::Error),
 }
@@ -153,11 +144,7 @@ pub struct Log {
 impl Log {
     /// Opens or creates the log in `dir`, recovering every segment past the recovery point when
     /// the previous stop was not clean.
-    pub fn open(
-        dir: &Path,
-        config: LogConfig,
-        state: OpenState,
-    ) -> Result<(Log, RecoveryReport), LogError> {
+    pub fn open(dir: &Path, config: LogConfig, state: OpenState) -> Result<(Log, RecoveryReport), LogError> {
         std::fs::create_dir_all(dir)?;
         let mut bases = Vec::new();
         for entry in std::fs::read_dir(dir)? {
@@ -174,14 +161,8 @@ impl Log {
         let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
         // The first segment that may hold unflushed data: the last one starting at or below the
         // recovery point.
-        let first_dirty = if state.clean {
-            bases.len()
-        } else {
-            bases
-                .iter()
-                .rposition(|b| *b <= state.recovery_point)
-                .unwrap_or(0)
-        };
+        let first_dirty =
+            if state.clean { bases.len() } else { bases.iter().rposition(|b| *b <= state.recovery_point).unwrap_or(0) };
         let mut cut = false;
         for (i, base) in bases.iter().copied().enumerate() {
             if cut {
@@ -201,10 +182,7 @@ impl Log {
             } else {
                 Segment::open(dir, base)?
             };
-            if segments
-                .last()
-                .is_some_and(|prev| seg.base_offset < prev.next_offset())
-            {
+            if segments.last().is_some_and(|prev| seg.base_offset < prev.next_offset()) {
                 // Overlapping segments cannot come from warren; keep the older data.
                 report.dropped_segments.push(seg.path().to_path_buf());
                 seg.delete()?;
@@ -272,15 +250,11 @@ impl Log {
     }
 
     fn active(&self) -> &Segment {
-        self.segments
-            .last()
-            .expect("a log always has an active segment")
+        self.segments.last().expect("a log always has an active segment")
     }
 
     fn active_mut(&mut self) -> &mut Segment {
-        self.segments
-            .last_mut()
-            .expect("a log always has an active segment")
+        self.segments.last_mut().expect("a log always has an active segment")
     }
 
     /// Appends client batches as leader: stamps each with the next offset and `leader_epoch`.
@@ -304,11 +278,7 @@ impl Log {
             max_timestamp = max_timestamp.max(header.max_timestamp);
             next = header.next_offset();
         }
-        Ok(AppendInfo {
-            first_offset,
-            last_offset: next - 1,
-            max_timestamp,
-        })
+        Ok(AppendInfo { first_offset, last_offset: next - 1, max_timestamp })
     }
 
     /// Appends batches copied from the leader, keeping their offsets and epochs.
@@ -318,18 +288,11 @@ impl Log {
             return Ok(None);
         };
         let first_offset = first.1.base_offset;
-        let mut info = AppendInfo {
-            first_offset,
-            last_offset: first_offset - 1,
-            max_timestamp: -1,
-        };
+        let mut info = AppendInfo { first_offset, last_offset: first_offset - 1, max_timestamp: -1 };
         for (pos, header) in headers {
             let log_end_offset = self.log_end_offset();
             if header.base_offset != log_end_offset {
-                return Err(LogError::NonContiguous {
-                    base_offset: header.base_offset,
-                    log_end_offset,
-                });
+                return Err(LogError::NonContiguous { base_offset: header.base_offset, log_end_offset });
             }
             self.append_batch(&header, &bytes[pos..pos + header.total_len()])?;
             info.last_offset = header.last_offset();
@@ -346,8 +309,7 @@ impl Log {
         {
             self.roll()?;
         }
-        self.epochs
-            .assign(header.partition_leader_epoch, header.base_offset)?;
+        self.epochs.assign(header.partition_leader_epoch, header.base_offset)?;
         self.active_mut().append(header, bytes)?;
         Ok(())
     }
@@ -363,27 +325,15 @@ impl Log {
     /// Plans a read of whole batches from the one containing `offset`, up to `max_bytes` (at
     /// least one batch), never returning a batch at or past `upper_bound` (the high watermark
     /// for consumers, the log end offset for followers). `None` means nothing to read yet.
-    pub fn plan_read(
-        &self,
-        offset: i64,
-        max_bytes: usize,
-        upper_bound: i64,
-    ) -> Result<Option<ReadPlan>, LogError> {
+    pub fn plan_read(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> Result<Option<ReadPlan>, LogError> {
         let log_end_offset = self.log_end_offset();
         if offset < self.log_start_offset || offset > log_end_offset {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                log_start_offset: self.log_start_offset,
-                log_end_offset,
-            });
+            return Err(LogError::OffsetOutOfRange { offset, log_start_offset: self.log_start_offset, log_end_offset });
         }
         if offset >= upper_bound {
             return Ok(None);
         }
-        let start = self
-            .segments
-            .partition_point(|s| s.base_offset <= offset)
-            .saturating_sub(1);
+        let start = self.segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
         for segment in &self.segments[start..] {
             if let Some((position, first)) = segment.find_batch(offset)? {
                 if first.last_offset() >= upper_bound {
@@ -391,12 +341,7 @@ impl Log {
                 }
                 let remaining = usize::try_from(segment.size() - position).unwrap_or(usize::MAX);
                 let len = remaining.min(max_bytes.max(first.total_len()));
-                return Ok(Some(ReadPlan {
-                    file: segment.file(),
-                    position,
-                    len,
-                    upper_bound,
-                }));
+                return Ok(Some(ReadPlan { file: segment.file(), position, len, upper_bound }));
             }
         }
         Ok(None)
@@ -413,10 +358,7 @@ impl Log {
     /// The first batch whose max timestamp is >= `timestamp`, at or above the log start, as
     /// `(position in its segment's file, header, the segment's file)`; the caller decodes the batch
     /// to find the exact record.
-    pub fn find_batch_by_time(
-        &self,
-        timestamp: i64,
-    ) -> Result<Option<(Bytes, BatchHeader)>, LogError> {
+    pub fn find_batch_by_time(&self, timestamp: i64) -> Result<Option<(Bytes, BatchHeader)>, LogError> {
         for segment in &self.segments {
             if segment.max_timestamp() < timestamp {
                 continue;
@@ -440,11 +382,7 @@ impl Log {
 
     /// The newest record timestamp in the log and the offset of the batch holding it.
     pub fn max_timestamp(&self) -> i64 {
-        self.segments
-            .iter()
-            .map(Segment::max_timestamp)
-            .max()
-            .unwrap_or(-1)
+        self.segments.iter().map(Segment::max_timestamp).max().unwrap_or(-1)
     }
 
     /// Fsyncs every segment that may hold data past the recovery point and moves it to the log
@@ -454,10 +392,7 @@ impl Log {
         if self.recovery_point >= log_end_offset {
             return Ok(());
         }
-        let start = self
-            .segments
-            .partition_point(|s| s.base_offset <= self.recovery_point)
-            .saturating_sub(1);
+        let start = self.segments.partition_point(|s| s.base_offset <= self.recovery_point).saturating_sub(1);
         for segment in &self.segments[start..] {
             segment.sync()?;
         }
@@ -502,19 +437,15 @@ impl Log {
         loop {
             let total = self.size_bytes();
             let first = &self.segments[0];
-            if first.next_offset() > high_watermark || first.is_empty() && self.segments.len() == 1
-            {
+            if first.next_offset() > high_watermark || first.is_empty() && self.segments.len() == 1 {
                 break;
             }
             let expired = self.config.retention.is_some_and(|r| {
                 first.max_timestamp() >= 0
-                    && now_ms.saturating_sub(first.max_timestamp())
-                        > i64::try_from(r.as_millis()).unwrap_or(i64::MAX)
+                    && now_ms.saturating_sub(first.max_timestamp()) > i64::try_from(r.as_millis()).unwrap_or(i64::MAX)
             });
-            let oversized = self
-                .config
-                .retention_bytes
-                .is_some_and(|limit| total.saturating_sub(first.size()) >= limit);
+            let oversized =
+                self.config.retention_bytes.is_some_and(|limit| total.saturating_sub(first.size()) >= limit);
             if !(expired || oversized) {
                 break;
             }

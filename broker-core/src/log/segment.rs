@@ -57,16 +57,9 @@ impl Segment {
     pub fn open(dir: &Path, base_offset: i64) -> io::Result<Segment> {
         let mut segment = Self::open_files(dir, base_offset, false)?;
         let file_len = segment.file.metadata()?.len();
-        let start = segment
-            .index
-            .offsets()
-            .last()
-            .map_or(0, |e| u64::from(e.position));
-        let start_offset = segment
-            .index
-            .offsets()
-            .last()
-            .map_or(base_offset, |e| base_offset + i64::from(e.relative_offset));
+        let start = segment.index.offsets().last().map_or(0, |e| u64::from(e.position));
+        let start_offset =
+            segment.index.offsets().last().map_or(base_offset, |e| base_offset + i64::from(e.relative_offset));
         segment.next_offset = start_offset;
         segment.max_timestamp = segment.index.times().last().map_or(-1, |e| e.timestamp);
         let mut pos = start;
@@ -100,17 +93,9 @@ impl Segment {
     fn open_files(dir: &Path, base_offset: i64, truncate: bool) -> io::Result<Segment> {
         let stem = file_stem(base_offset);
         let path = dir.join(format!("{stem}.log"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(truncate)
-            .open(&path)?;
-        let index = SegmentIndex::open(
-            &dir.join(format!("{stem}.index")),
-            &dir.join(format!("{stem}.timeindex")),
-            truncate,
-        )?;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(truncate).open(&path)?;
+        let index =
+            SegmentIndex::open(&dir.join(format!("{stem}.index")), &dir.join(format!("{stem}.timeindex")), truncate)?;
         Ok(Segment {
             base_offset,
             path,
@@ -143,23 +128,15 @@ impl Segment {
             buf.resize(head_len, 0);
             self.file.read_exact_at(&mut buf, pos)?;
             let total = match BatchHeader::parse(&buf) {
-                Ok(h)
-                    if h.magic == super::batch::MAGIC_V2
-                        && pos + h.total_len() as u64 <= file_len =>
-                {
-                    h.total_len()
-                }
+                Ok(h) if h.magic == super::batch::MAGIC_V2 && pos + h.total_len() as u64 <= file_len => h.total_len(),
                 Ok(h) if h.magic != super::batch::MAGIC_V2 => {
                     recovered.reason = Some(BatchError::BadMagic(h.magic).to_string());
                     break;
                 }
                 Ok(h) => {
                     recovered.reason = Some(
-                        BatchError::Truncated {
-                            available: (file_len - pos) as usize,
-                            needed: h.total_len(),
-                        }
-                        .to_string(),
+                        BatchError::Truncated { available: (file_len - pos) as usize, needed: h.total_len() }
+                            .to_string(),
                     );
                     break;
                 }
@@ -200,10 +177,7 @@ impl Segment {
     /// Appends one already validated and stamped batch.
     pub fn append(&mut self, header: &BatchHeader, bytes: &[u8]) -> io::Result<()> {
         debug_assert_eq!(bytes.len(), header.total_len());
-        assert!(
-            header.base_offset >= self.next_offset,
-            "offsets must grow within a segment"
-        );
+        assert!(header.base_offset >= self.next_offset, "offsets must grow within a segment");
         self.file.write_all_at(bytes, self.size)?;
         let position = self.size;
         self.track_append(header, position)
@@ -213,14 +187,12 @@ impl Segment {
         let relative = u32::try_from(header.base_offset - self.base_offset).unwrap_or(u32::MAX);
         if self.size == 0 || self.bytes_since_index >= INDEX_INTERVAL_BYTES {
             // Position fits: segments roll long before 4 GiB.
-            self.index
-                .append_offset(relative, u32::try_from(position).unwrap_or(u32::MAX))?;
+            self.index.append_offset(relative, u32::try_from(position).unwrap_or(u32::MAX))?;
             self.bytes_since_index = 0;
         }
         if header.max_timestamp > self.max_timestamp {
             self.max_timestamp = header.max_timestamp;
-            let last_rel =
-                u32::try_from(header.last_offset() - self.base_offset).unwrap_or(u32::MAX);
+            let last_rel = u32::try_from(header.last_offset() - self.base_offset).unwrap_or(u32::MAX);
             self.index.append_time(header.max_timestamp, last_rel)?;
         }
         let len = header.total_len() as u64;
@@ -300,8 +272,7 @@ impl Segment {
         };
         self.file.set_len(pos)?;
         let relative = u32::try_from(next - self.base_offset).unwrap_or(u32::MAX);
-        self.index
-            .truncate_to(relative, u32::try_from(pos).unwrap_or(u32::MAX))?;
+        self.index.truncate_to(relative, u32::try_from(pos).unwrap_or(u32::MAX))?;
         self.size = pos;
         self.next_offset = next.max(self.base_offset);
         self.max_timestamp = self.index.times().last().map_or(-1, |e| e.timestamp);
@@ -316,11 +287,7 @@ impl Segment {
     /// Removes the segment's three files.
     pub fn delete(self) -> io::Result<()> {
         let stem = file_stem(self.base_offset);
-        let dir = self
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
         for ext in ["log", "index", "timeindex"] {
             match std::fs::remove_file(dir.join(format!("{stem}.{ext}"))) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),

@@ -7,26 +7,18 @@ use super::*;
 use kafka_protocol::records::Compression;
 
 fn config() -> LogConfig {
-    LogConfig {
-        segment_bytes: 1024,
-        ..LogConfig::default()
-    }
+    LogConfig { segment_bytes: 1024, ..LogConfig::default() }
 }
 
 fn append(log: &mut Log, values: &[&[u8]], ts: i64) -> AppendInfo {
     let mut bytes = encode_batch(values, ts, Compression::None);
     let headers = split_batches(&bytes).expect("valid");
-    log.append_as_leader(&mut bytes, &headers, 0)
-        .expect("append")
+    log.append_as_leader(&mut bytes, &headers, 0).expect("append")
 }
 
 /// Every batch in `bytes`, as (base offset, record count).
 fn batches(bytes: &[u8]) -> Vec<(i64, i32)> {
-    split_batches(bytes)
-        .expect("whole batches")
-        .iter()
-        .map(|(_, h)| (h.base_offset, h.records_count))
-        .collect()
+    split_batches(bytes).expect("whole batches").iter().map(|(_, h)| (h.base_offset, h.records_count)).collect()
 }
 
 fn read_all(log: &Log) -> Vec<(i64, i32)> {
@@ -36,10 +28,7 @@ fn read_all(log: &Log) -> Vec<(i64, i32)> {
         let bytes = log.read(offset, 100, log.log_end_offset()).expect("read");
         let got = batches(&bytes);
         assert!(!got.is_empty(), "read at {offset} returned nothing");
-        offset = split_batches(&bytes)
-            .expect("valid")
-            .last()
-            .map_or(offset, |(_, h)| h.next_offset());
+        offset = split_batches(&bytes).expect("valid").last().map_or(offset, |(_, h)| h.next_offset());
         out.extend(got);
     }
     out
@@ -52,35 +41,24 @@ fn model_appends_reads_and_reopens() {
     let (mut log, _) = Log::open(dir.path(), config(), OpenState::default()).expect("open");
     for i in 0..200i64 {
         let n = (i % 5 + 1) as usize;
-        let values: Vec<Vec<u8>> = (0..n)
-            .map(|j| vec![b'a' + (j as u8); (i as usize * 7) % 90])
-            .collect();
+        let values: Vec<Vec<u8>> = (0..n).map(|j| vec![b'a' + (j as u8); (i as usize * 7) % 90]).collect();
         let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
         let info = append(&mut log, &refs, 1_000 + i);
-        assert_eq!(
-            info.first_offset,
-            model.iter().map(|(_, c)| i64::from(*c)).sum::<i64>()
-        );
+        assert_eq!(info.first_offset, model.iter().map(|(_, c)| i64::from(*c)).sum::<i64>());
         model.push((info.first_offset, n as i32));
     }
     assert!(log.segment_count() > 5, "small segment_bytes must roll");
     assert_eq!(read_all(&log), model);
     // Reads from the middle of a batch start at the batch containing the offset.
     let (base, count) = model[100];
-    let inside = log
-        .read(base + i64::from(count) - 1, 1, log.log_end_offset())
-        .expect("read");
+    let inside = log.read(base + i64::from(count) - 1, 1, log.log_end_offset()).expect("read");
     assert_eq!(batches(&inside)[0].0, base);
     // Clean reopen trusts the indexes; unclean reopen rebuilds them; both give the same log.
     log.flush().expect("flush");
     let rp = log.recovery_point();
     drop(log);
     for clean in [true, false] {
-        let state = OpenState {
-            clean,
-            recovery_point: if clean { rp } else { 0 },
-            log_start_offset: 0,
-        };
+        let state = OpenState { clean, recovery_point: if clean { rp } else { 0 }, log_start_offset: 0 };
         let (log, report) = Log::open(dir.path(), config(), state).expect("reopen");
         assert!(report.truncated.is_empty());
         assert_eq!(read_all(&log), model, "clean={clean}");
@@ -93,24 +71,15 @@ fn high_watermark_bounds_reads() {
     let (mut log, _) = Log::open(dir.path(), config(), OpenState::default()).expect("open");
     append(&mut log, &[b"a", b"b"], 1);
     append(&mut log, &[b"c"], 2);
-    assert_eq!(
-        batches(&log.read(0, 1 << 20, 2).expect("read")),
-        vec![(0, 2)]
-    );
+    assert_eq!(batches(&log.read(0, 1 << 20, 2).expect("read")), vec![(0, 2)]);
     assert!(log.read(2, 1 << 20, 2).expect("read").is_empty());
-    assert!(matches!(
-        log.read(4, 100, 3),
-        Err(LogError::OffsetOutOfRange { .. })
-    ));
+    assert!(matches!(log.read(4, 100, 3), Err(LogError::OffsetOutOfRange { .. })));
 }
 
 #[test]
 fn recovery_keeps_exactly_the_whole_valid_batches_at_every_cut() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let big = LogConfig {
-        segment_bytes: 1 << 20,
-        ..LogConfig::default()
-    };
+    let big = LogConfig { segment_bytes: 1 << 20, ..LogConfig::default() };
     let (mut log, _) = Log::open(dir.path(), big.clone(), OpenState::default()).expect("open");
     let mut ends = vec![0u64];
     for i in 0..6 {
@@ -128,21 +97,12 @@ fn recovery_keeps_exactly_the_whole_valid_batches_at_every_cut() {
                 bytes.extend(std::iter::repeat_n(0xA5u8, full.len() - cut));
             }
             std::fs::write(&log_path, &bytes).expect("write");
-            let (log, report) =
-                Log::open(dir.path(), big.clone(), OpenState::default()).expect("open");
+            let (log, report) = Log::open(dir.path(), big.clone(), OpenState::default()).expect("open");
             let whole = ends.iter().filter(|e| **e <= cut as u64).count() - 1;
-            assert_eq!(
-                log.log_end_offset(),
-                whole as i64 * 3,
-                "cut at {cut}, garbage={garbage}"
-            );
+            assert_eq!(log.log_end_offset(), whole as i64 * 3, "cut at {cut}, garbage={garbage}");
             assert_eq!(log.size_bytes(), ends[whole], "cut at {cut}");
             let expect_truncation = bytes.len() as u64 > ends[whole];
-            assert_eq!(
-                !report.truncated.is_empty(),
-                expect_truncation,
-                "cut at {cut}"
-            );
+            assert_eq!(!report.truncated.is_empty(), expect_truncation, "cut at {cut}");
         }
     }
 }
@@ -150,8 +110,7 @@ fn recovery_keeps_exactly_the_whole_valid_batches_at_every_cut() {
 #[test]
 fn a_corrupt_batch_in_the_middle_cuts_the_rest() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut log, _) =
-        Log::open(dir.path(), LogConfig::default(), OpenState::default()).expect("open");
+    let (mut log, _) = Log::open(dir.path(), LogConfig::default(), OpenState::default()).expect("open");
     for i in 0..3 {
         append(&mut log, &[b"abc"], i);
     }
@@ -161,25 +120,15 @@ fn a_corrupt_batch_in_the_middle_cuts_the_rest() {
     let mut bytes = std::fs::read(&path).expect("read");
     bytes[first_len as usize + 70] ^= 0x01; // inside the second batch's records
     std::fs::write(&path, &bytes).expect("write");
-    let (log, report) =
-        Log::open(dir.path(), LogConfig::default(), OpenState::default()).expect("open");
+    let (log, report) = Log::open(dir.path(), LogConfig::default(), OpenState::default()).expect("open");
     assert_eq!(log.log_end_offset(), 1);
-    assert!(report.truncated[0]
-        .1
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.contains("CRC")));
+    assert!(report.truncated[0].1.reason.as_deref().is_some_and(|r| r.contains("CRC")));
 }
 
 #[test]
 fn retention_by_bytes_and_time_moves_the_log_start() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = LogConfig {
-        segment_bytes: 200,
-        retention: None,
-        retention_bytes: Some(600),
-        ..LogConfig::default()
-    };
+    let cfg = LogConfig { segment_bytes: 200, retention: None, retention_bytes: Some(600), ..LogConfig::default() };
     let (mut log, _) = Log::open(dir.path(), cfg, OpenState::default()).expect("open");
     for i in 0..20 {
         append(&mut log, &[&[b'x'; 100]], i);
@@ -189,10 +138,7 @@ fn retention_by_bytes_and_time_moves_the_log_start() {
     assert!(deleted > 0);
     assert!(log.size_bytes() <= 600 + 200);
     assert!(log.log_start_offset() > 0);
-    assert!(matches!(
-        log.read(0, 10, hw),
-        Err(LogError::OffsetOutOfRange { .. })
-    ));
+    assert!(matches!(log.read(0, 10, hw), Err(LogError::OffsetOutOfRange { .. })));
     assert_eq!(read_all(&log).last().map(|b| b.0), Some(19));
 
     let mut cfg = log.config().clone();
@@ -214,8 +160,7 @@ fn truncation_drops_the_tail_and_its_epochs() {
     for i in 0..30 {
         let mut bytes = encode_batch(&[&[b'y'; 50]], i, Compression::None);
         let headers = split_batches(&bytes).expect("valid");
-        log.append_as_leader(&mut bytes, &headers, (i / 10) as i32)
-            .expect("append");
+        log.append_as_leader(&mut bytes, &headers, (i / 10) as i32).expect("append");
     }
     assert_eq!(log.epochs().latest_epoch(), 2);
     log.truncate_to(15).expect("truncate");
@@ -224,18 +169,14 @@ fn truncation_drops_the_tail_and_its_epochs() {
     assert_eq!(read_all(&log).len(), 15);
     // Replicated appends must continue exactly at the end.
     let leader_dir = tempfile::tempdir().expect("tempdir");
-    let (mut leader, _) =
-        Log::open(leader_dir.path(), config(), OpenState::default()).expect("open");
+    let (mut leader, _) = Log::open(leader_dir.path(), config(), OpenState::default()).expect("open");
     for i in 0..16 {
         append(&mut leader, &[b"z"], i);
     }
     let tail = leader.read(15, 1 << 20, 16).expect("read");
     log.append_replicated(&tail).expect("contiguous");
     assert_eq!(log.log_end_offset(), 16);
-    assert!(matches!(
-        log.append_replicated(&tail),
-        Err(LogError::NonContiguous { .. })
-    ));
+    assert!(matches!(log.append_replicated(&tail), Err(LogError::NonContiguous { .. })));
 }
 
 #[test]
@@ -245,10 +186,7 @@ fn finds_batches_by_timestamp() {
     for i in 0..50 {
         append(&mut log, &[&[b'q'; 40]], 1_000 + i * 10);
     }
-    let (_, h) = log
-        .find_batch_by_time(1_205)
-        .expect("lookup")
-        .expect("found");
+    let (_, h) = log.find_batch_by_time(1_205).expect("lookup").expect("found");
     assert_eq!(h.base_offset, 21);
     let (_, h) = log.find_batch_by_time(0).expect("lookup").expect("found");
     assert_eq!(h.base_offset, 0);

@@ -14,12 +14,7 @@ use tokio::net::TcpStream;
 use super::dispatch;
 use crate::cluster::{Broker, Cluster};
 
-pub async fn serve(
-    cluster: Arc<Cluster>,
-    broker: Arc<Broker>,
-    stream: TcpStream,
-    peer: SocketAddr,
-) {
+pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
     let mut stopped = broker.watch_stopped();
     let (read, write) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, read);

@@ -25,14 +25,11 @@ pub async fn handle(
     peer: SocketAddr,
 ) -> Result<Option<BytesMut>, ProtocolError> {
     let peek = protocol::peek_header(&frame)?;
-    let api =
-        ApiKey::try_from(peek.api_key).map_err(|_| ProtocolError::UnknownApi(peek.api_key))?;
+    let api = ApiKey::try_from(peek.api_key).map_err(|_| ProtocolError::UnknownApi(peek.api_key))?;
     let version = peek.api_version;
     if !versions::is_supported(api, version) {
         if api == ApiKey::ApiVersions {
-            return Ok(Some(protocol::api_versions_unsupported(
-                peek.correlation_id,
-            )));
+            return Ok(Some(protocol::api_versions_unsupported(peek.correlation_id)));
         }
         return Err(ProtocolError::UnsupportedVersion { api, version });
     }
@@ -41,18 +38,11 @@ pub async fn handle(
         protocol::decode_header(ApiKey::ListOffsets, &mut frame)?;
         let request = protocol::list_offsets_v0::decode(&mut frame)?;
         let topics = handlers::list_offsets::handle_v0(cluster, broker, request);
-        return Ok(Some(protocol::list_offsets_v0::encode(
-            peek.correlation_id,
-            &topics,
-        )));
+        return Ok(Some(protocol::list_offsets_v0::encode(peek.correlation_id, &topics)));
     }
     let header = protocol::decode_header(api, &mut frame)?;
     let _ = (header, peer);
-    let ctx = Ctx {
-        cluster,
-        broker,
-        version,
-    };
+    let ctx = Ctx { cluster, broker, version };
     let cid = peek.correlation_id;
     macro_rules! respond {
         ($req:ty, $name:literal, $handler:expr) => {{
@@ -64,12 +54,7 @@ pub async fn handle(
     let out = match api {
         ApiKey::ApiVersions => {
             let _: ApiVersionsRequest = decode_body("ApiVersions", &mut frame, version)?;
-            Some(encode_response(
-                api,
-                version,
-                cid,
-                &protocol::api_versions_response(0),
-            )?)
+            Some(encode_response(api, version, cid, &protocol::api_versions_response(0))?)
         }
         ApiKey::Metadata => respond!(MetadataRequest, "Metadata", handlers::metadata::handle),
         ApiKey::Produce => {
@@ -83,42 +68,17 @@ pub async fn handle(
             }
         }
         ApiKey::Fetch => respond!(FetchRequest, "Fetch", handlers::fetch::handle),
-        ApiKey::ListOffsets => respond!(
-            ListOffsetsRequest,
-            "ListOffsets",
-            handlers::list_offsets::handle
-        ),
-        ApiKey::CreateTopics => respond!(
-            CreateTopicsRequest,
-            "CreateTopics",
-            handlers::admin::create_topics
-        ),
-        ApiKey::DeleteTopics => respond!(
-            DeleteTopicsRequest,
-            "DeleteTopics",
-            handlers::admin::delete_topics
-        ),
-        ApiKey::CreatePartitions => respond!(
-            CreatePartitionsRequest,
-            "CreatePartitions",
-            handlers::admin::create_partitions
-        ),
-        ApiKey::DescribeConfigs => respond!(
-            DescribeConfigsRequest,
-            "DescribeConfigs",
-            handlers::admin::describe_configs
-        ),
-        ApiKey::InitProducerId => respond!(
-            InitProducerIdRequest,
-            "InitProducerId",
-            handlers::admin::init_producer_id
-        ),
-        other => {
-            return Err(ProtocolError::UnsupportedVersion {
-                api: other,
-                version,
-            })
+        ApiKey::ListOffsets => respond!(ListOffsetsRequest, "ListOffsets", handlers::list_offsets::handle),
+        ApiKey::CreateTopics => respond!(CreateTopicsRequest, "CreateTopics", handlers::admin::create_topics),
+        ApiKey::DeleteTopics => respond!(DeleteTopicsRequest, "DeleteTopics", handlers::admin::delete_topics),
+        ApiKey::CreatePartitions => {
+            respond!(CreatePartitionsRequest, "CreatePartitions", handlers::admin::create_partitions)
         }
+        ApiKey::DescribeConfigs => {
+            respond!(DescribeConfigsRequest, "DescribeConfigs", handlers::admin::describe_configs)
+        }
+        ApiKey::InitProducerId => respond!(InitProducerIdRequest, "InitProducerId", handlers::admin::init_producer_id),
+        other => return Err(ProtocolError::UnsupportedVersion { api: other, version }),
     };
     Ok(out)
 }

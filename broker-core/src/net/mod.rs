@@ -15,11 +15,7 @@ use tokio::net::TcpListener;
 use crate::cluster::{AdminError, Cluster};
 
 /// Serves broker `id` on `listener` until the broker is stopped.
-pub fn spawn_listener(
-    cluster: Arc<Cluster>,
-    id: i32,
-    listener: TcpListener,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn_listener(cluster: Arc<Cluster>, id: i32, listener: TcpListener) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Some(broker) = cluster.broker(id).cloned() else {
             return;
@@ -56,10 +52,7 @@ pub(crate) async fn wait_stopped(stopped: &mut tokio::sync::watch::Receiver<bool
 /// Starts a stopped broker again: rebinds its address and rejoins the cluster.
 pub async fn start_broker(cluster: &Arc<Cluster>, id: i32) -> Result<(), AdminError> {
     let broker = cluster.broker(id).ok_or_else(|| {
-        AdminError::new(
-            kafka_protocol::ResponseError::BrokerNotAvailable,
-            format!("no broker with id {id}"),
-        )
+        AdminError::new(kafka_protocol::ResponseError::BrokerNotAvailable, format!("no broker with id {id}"))
     })?;
     if broker.is_up() {
         return Ok(());

@@ -62,6 +62,14 @@ struct Inner {
     min_insync_replicas: usize,
 }
 
+/// Which replica a `Partition` is: topic, partition index and the broker holding it.
+#[derive(Debug, Clone)]
+pub struct ReplicaOf {
+    pub topic: Arc<str>,
+    pub index: i32,
+    pub broker_id: i32,
+}
+
 /// Result of a leader append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
@@ -96,9 +104,7 @@ impl Partition {
     /// Opens (creating if needed) the replica's log in `dir` and recovers it if needed.
     /// The replica starts offline; the controller assigns its role.
     pub fn open(
-        topic: Arc<str>,
-        index: i32,
-        broker_id: i32,
+        replica: ReplicaOf,
         dir: &Path,
         config: LogConfig,
         state: OpenState,
@@ -109,6 +115,7 @@ impl Partition {
         let mut producers = ProducerStates::default();
         rebuild_producer_state(&log, &mut producers)?;
         let hw = high_watermark.clamp(log.log_start_offset(), log.log_end_offset());
+        let ReplicaOf { topic, index, broker_id } = replica;
         let partition = Partition {
             topic,
             index,
@@ -203,24 +210,14 @@ impl Partition {
                     .replicas
                     .iter()
                     .filter(|r| **r != self.broker_id)
-                    .map(|r| {
-                        (
-                            *r,
-                            FollowerState {
-                                log_end_offset: hw.min(leo),
-                                caught_up_at: now,
-                            },
-                        )
-                    })
+                    .map(|r| (*r, FollowerState { log_end_offset: hw.min(leo), caught_up_at: now }))
                     .collect();
             }
             self.maybe_advance_hw(&mut inner);
         } else if assignment.leader < 0 {
             inner.role = Role::Offline;
         } else {
-            inner.role = Role::Follower {
-                leader: assignment.leader,
-            };
+            inner.role = Role::Follower { leader: assignment.leader };
             inner.followers.clear();
         }
     }
@@ -246,12 +243,8 @@ impl Partition {
                 SequenceCheck::Duplicate { first_offset } => {
                     duplicate_of.get_or_insert(first_offset);
                 }
-                SequenceCheck::OutOfOrder { .. } => {
-                    return Err(ResponseError::OutOfOrderSequenceNumber)
-                }
-                SequenceCheck::StaleEpoch { .. } => {
-                    return Err(ResponseError::InvalidProducerEpoch)
-                }
+                SequenceCheck::OutOfOrder { .. } => return Err(ResponseError::OutOfOrderSequenceNumber),
+                SequenceCheck::StaleEpoch { .. } => return Err(ResponseError::InvalidProducerEpoch),
             }
         }
         if fresh.is_empty() {
@@ -281,8 +274,7 @@ impl Partition {
             inner.producers.record(&stamped);
             offset = stamped.next_offset();
         }
-        self.log_end_offset
-            .store(inner.log.log_end_offset(), Ordering::Release);
+        self.log_end_offset.store(inner.log.log_end_offset(), Ordering::Release);
         self.maybe_advance_hw(&mut inner);
         self.activity.notify_waiters();
         Ok(Appended {
@@ -293,11 +285,7 @@ impl Partition {
     }
 
     /// Plans a consumer read: whole batches from the one containing `offset`, below the HW.
-    pub fn plan_consumer_read(
-        &self,
-        offset: i64,
-        max_bytes: usize,
-    ) -> Result<Option<ReadPlan>, ResponseError> {
+    pub fn plan_consumer_read(&self, offset: i64, max_bytes: usize) -> Result<Option<ReadPlan>, ResponseError> {
         let inner = self.lock();
         if inner.role != Role::Leader {
             return Err(ResponseError::NotLeaderOrFollower);
@@ -307,10 +295,7 @@ impl Partition {
         if offset > hw && offset <= inner.log.log_end_offset() {
             return Ok(None);
         }
-        inner
-            .log
-            .plan_read(offset, max_bytes, hw)
-            .map_err(log_error_code)
+        inner.log.plan_read(offset, max_bytes, hw).map_err(log_error_code)
     }
 
     /// Plans a follower read and records the follower's position (its fetch offset is its log end
@@ -330,30 +315,23 @@ impl Partition {
             return Err(ResponseError::OffsetOutOfRange);
         }
         let now = Instant::now();
-        let state = inner.followers.entry(follower).or_insert(FollowerState {
-            log_end_offset: fetch_offset,
-            caught_up_at: now,
-        });
+        let state = inner
+            .followers
+            .entry(follower)
+            .or_insert(FollowerState { log_end_offset: fetch_offset, caught_up_at: now });
         state.log_end_offset = fetch_offset;
         if fetch_offset >= leo {
             state.caught_up_at = now;
         }
         let mut change = None;
-        if !inner.isr.contains(&follower)
-            && inner.replicas.contains(&follower)
-            && fetch_offset >= self.high_watermark()
+        if !inner.isr.contains(&follower) && inner.replicas.contains(&follower) && fetch_offset >= self.high_watermark()
         {
             inner.isr.push(follower);
             inner.isr.sort_unstable();
-            change = Some(IsrChange {
-                isr: inner.isr.clone(),
-            });
+            change = Some(IsrChange { isr: inner.isr.clone() });
         }
         self.maybe_advance_hw(&mut inner);
-        let plan = inner
-            .log
-            .plan_read(fetch_offset, max_bytes, leo)
-            .map_err(log_error_code)?;
+        let plan = inner.log.plan_read(fetch_offset, max_bytes, leo).map_err(log_error_code)?;
         Ok((plan, change))
     }
 
@@ -372,9 +350,10 @@ impl Partition {
             .copied()
             .filter(|r| *r != self.broker_id)
             .filter(|r| {
-                inner.followers.get(r).is_none_or(|f| {
-                    f.log_end_offset < leo && now.duration_since(f.caught_up_at) > max_lag
-                })
+                inner
+                    .followers
+                    .get(r)
+                    .is_none_or(|f| f.log_end_offset < leo && now.duration_since(f.caught_up_at) > max_lag)
             })
             .collect();
         if lagging.is_empty() {
@@ -382,9 +361,7 @@ impl Partition {
         }
         inner.isr.retain(|r| !lagging.contains(r));
         self.maybe_advance_hw(&mut inner);
-        Some(IsrChange {
-            isr: inner.isr.clone(),
-        })
+        Some(IsrChange { isr: inner.isr.clone() })
     }
 
     fn maybe_advance_hw(&self, inner: &mut Inner) {
@@ -400,10 +377,7 @@ impl Partition {
             .fold(leo, i64::min);
         let current = self.high_watermark();
         if candidate > current {
-            assert!(
-                candidate <= leo,
-                "high watermark {candidate} past log end offset {leo}"
-            );
+            assert!(candidate <= leo, "high watermark {candidate} past log end offset {leo}");
             self.set_high_watermark(candidate);
         }
     }
@@ -438,8 +412,7 @@ impl Partition {
         inner.producers.truncate_from(offset);
         let leo = inner.log.log_end_offset();
         self.log_end_offset.store(leo, Ordering::Release);
-        self.log_start_offset
-            .store(inner.log.log_start_offset(), Ordering::Release);
+        self.log_start_offset.store(inner.log.log_start_offset(), Ordering::Release);
         if self.high_watermark() > leo {
             self.set_high_watermark(leo);
         }
@@ -460,10 +433,7 @@ impl Partition {
     /// Where `epoch` ends in this replica's log (OffsetForLeaderEpoch).
     pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
         let inner = self.lock();
-        inner
-            .log
-            .epochs()
-            .end_offset_for(epoch, inner.log.log_end_offset())
+        inner.log.epochs().end_offset_for(epoch, inner.log.log_end_offset())
     }
 
     /// The latest epoch in this replica's log.
@@ -473,16 +443,10 @@ impl Partition {
 
     /// ListOffsets by timestamp: the first record with timestamp >= `timestamp`, as
     /// `(offset, timestamp)`, below the HW.
-    pub fn offset_for_timestamp(
-        &self,
-        timestamp: i64,
-    ) -> Result<Option<(i64, i64)>, ResponseError> {
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, ResponseError> {
         let found = {
             let inner = self.lock();
-            inner
-                .log
-                .find_batch_by_time(timestamp)
-                .map_err(log_error_code)?
+            inner.log.find_batch_by_time(timestamp).map_err(log_error_code)?
         };
         let Some((bytes, header)) = found else {
             return Ok(None);
@@ -492,8 +456,8 @@ impl Partition {
             return Ok(None);
         }
         let mut buf = bytes;
-        let records = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf)
-            .map_err(|_| ResponseError::CorruptMessage)?;
+        let records =
+            kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).map_err(|_| ResponseError::CorruptMessage)?;
         Ok(records
             .records
             .into_iter()
@@ -517,8 +481,7 @@ impl Partition {
     pub fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
         let mut inner = self.lock();
         let deleted = inner.log.apply_retention(now_ms, self.high_watermark())?;
-        self.log_start_offset
-            .store(inner.log.log_start_offset(), Ordering::Release);
+        self.log_start_offset.store(inner.log.log_start_offset(), Ordering::Release);
         Ok(deleted)
     }
 
@@ -527,10 +490,7 @@ impl Partition {
     pub fn read_committed(&self, offset: i64, max_bytes: usize) -> Result<Bytes, ResponseError> {
         let plan = {
             let inner = self.lock();
-            inner
-                .log
-                .plan_read(offset, max_bytes, self.high_watermark())
-                .map_err(log_error_code)?
+            inner.log.plan_read(offset, max_bytes, self.high_watermark()).map_err(log_error_code)?
         };
         match plan {
             Some(plan) => plan.execute().map_err(|_| ResponseError::KafkaStorageError),
@@ -544,8 +504,7 @@ impl Partition {
         let mut offset = self.log_start_offset();
         loop {
             let bytes = self.read_committed(offset, 1 << 20)?;
-            let headers =
-                batch::split_batches(&bytes).map_err(|_| ResponseError::CorruptMessage)?;
+            let headers = batch::split_batches(&bytes).map_err(|_| ResponseError::CorruptMessage)?;
             let Some((_, last)) = headers.last() else {
                 return Ok(out);
             };

@@ -58,37 +58,28 @@ impl ProducerStates {
             return SequenceCheck::Append;
         };
         if header.producer_epoch < entry.epoch {
-            return SequenceCheck::StaleEpoch {
-                current: entry.epoch,
-                got: header.producer_epoch,
-            };
+            return SequenceCheck::StaleEpoch { current: entry.epoch, got: header.producer_epoch };
         }
         if header.producer_epoch > entry.epoch {
             return if header.base_sequence == 0 {
                 SequenceCheck::Append
             } else {
-                SequenceCheck::OutOfOrder {
-                    expected: 0,
-                    got: header.base_sequence,
-                }
+                SequenceCheck::OutOfOrder { expected: 0, got: header.base_sequence }
             };
         }
-        if let Some(dup) = entry.batches.iter().find(|b| {
-            b.first_sequence == header.base_sequence && b.last_sequence == header.last_sequence()
-        }) {
-            return SequenceCheck::Duplicate {
-                first_offset: dup.first_offset,
-            };
+        if let Some(dup) = entry
+            .batches
+            .iter()
+            .find(|b| b.first_sequence == header.base_sequence && b.last_sequence == header.last_sequence())
+        {
+            return SequenceCheck::Duplicate { first_offset: dup.first_offset };
         }
         let Some(last) = entry.batches.back() else {
             return SequenceCheck::Append;
         };
         let expected = last.last_sequence.wrapping_add(1) & i32::MAX;
         if header.base_sequence != expected {
-            return SequenceCheck::OutOfOrder {
-                expected,
-                got: header.base_sequence,
-            };
+            return SequenceCheck::OutOfOrder { expected, got: header.base_sequence };
         }
         SequenceCheck::Append
     }
@@ -155,35 +146,13 @@ mod tests {
         let first = header(7, 0, 0, 3, 10);
         check(&states, first, SequenceCheck::Append);
         states.record(&first);
-        check(
-            &states,
-            header(7, 0, 0, 3, 0),
-            SequenceCheck::Duplicate { first_offset: 10 },
-        );
+        check(&states, header(7, 0, 0, 3, 0), SequenceCheck::Duplicate { first_offset: 10 });
         check(&states, header(7, 0, 3, 2, 0), SequenceCheck::Append);
-        check(
-            &states,
-            header(7, 0, 5, 2, 0),
-            SequenceCheck::OutOfOrder {
-                expected: 3,
-                got: 5,
-            },
-        );
+        check(&states, header(7, 0, 5, 2, 0), SequenceCheck::OutOfOrder { expected: 3, got: 5 });
         check(&states, header(7, 1, 0, 2, 0), SequenceCheck::Append);
-        check(
-            &states,
-            header(7, 1, 4, 2, 0),
-            SequenceCheck::OutOfOrder {
-                expected: 0,
-                got: 4,
-            },
-        );
+        check(&states, header(7, 1, 4, 2, 0), SequenceCheck::OutOfOrder { expected: 0, got: 4 });
         states.record(&header(7, 1, 0, 2, 13));
-        check(
-            &states,
-            header(7, 0, 3, 2, 0),
-            SequenceCheck::StaleEpoch { current: 1, got: 0 },
-        );
+        check(&states, header(7, 0, 3, 2, 0), SequenceCheck::StaleEpoch { current: 1, got: 0 });
         states.truncate_from(13);
         check(&states, header(7, 0, 3, 2, 0), SequenceCheck::Append);
     }

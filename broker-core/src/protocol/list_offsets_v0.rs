@@ -28,10 +28,7 @@ pub struct PartitionResponse {
 }
 
 fn err(reason: &str) -> ProtocolError {
-    ProtocolError::Decode {
-        what: "ListOffsets v0",
-        reason: reason.into(),
-    }
+    ProtocolError::Decode { what: "ListOffsets v0", reason: reason.into() }
 }
 
 fn need(buf: &Bytes, n: usize) -> Result<(), ProtocolError> {
@@ -125,29 +122,13 @@ mod tests {
         }
         let req = decode(&mut b.clone().freeze()).expect("decode");
         assert_eq!(req.topics[0].0, "abc");
-        assert_eq!(
-            req.topics[0].1[1],
-            PartitionRequest {
-                partition: 1,
-                timestamp: -2,
-                max_num_offsets: 1
-            }
-        );
+        assert_eq!(req.topics[0].1[1], PartitionRequest { partition: 1, timestamp: -2, max_num_offsets: 1 });
         let mut lie = BytesMut::new();
         lie.put_i32(-1);
         lie.put_i32(i32::MAX);
         assert!(decode(&mut lie.freeze()).is_err());
-        let frame = encode(
-            9,
-            &[(
-                "abc".into(),
-                vec![PartitionResponse {
-                    partition: 0,
-                    error_code: 0,
-                    offsets: vec![42],
-                }],
-            )],
-        );
+        let frame =
+            encode(9, &[("abc".into(), vec![PartitionResponse { partition: 0, error_code: 0, offsets: vec![42] }])]);
         assert_eq!(frame.len(), 4 + 4 + 4 + 2 + 3 + 4 + 4 + 2 + 4 + 8);
     }
 }

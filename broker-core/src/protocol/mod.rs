@@ -48,22 +48,13 @@ pub fn peek_header(frame: &[u8]) -> Result<HeaderPeek, ProtocolError> {
 /// Decodes the full request header; `frame` is advanced past it to the body.
 pub fn decode_header(api: ApiKey, frame: &mut Bytes) -> Result<RequestHeader, ProtocolError> {
     let version = api.request_header_version(i16::from_be_bytes([frame[2], frame[3]]));
-    RequestHeader::decode(frame, version).map_err(|e| ProtocolError::Decode {
-        what: "request header",
-        reason: e.to_string(),
-    })
+    RequestHeader::decode(frame, version)
+        .map_err(|e| ProtocolError::Decode { what: "request header", reason: e.to_string() })
 }
 
 /// Decodes a request body at `version`.
-pub fn decode_body<T: Decodable>(
-    what: &'static str,
-    body: &mut Bytes,
-    version: i16,
-) -> Result<T, ProtocolError> {
-    T::decode(body, version).map_err(|e| ProtocolError::Decode {
-        what,
-        reason: e.to_string(),
-    })
+pub fn decode_body<T: Decodable>(what: &'static str, body: &mut Bytes, version: i16) -> Result<T, ProtocolError> {
+    T::decode(body, version).map_err(|e| ProtocolError::Decode { what, reason: e.to_string() })
 }
 
 /// A whole response frame: size prefix, response header, body.
@@ -74,45 +65,32 @@ pub fn encode_response<T: Encodable>(
     body: &T,
 ) -> Result<BytesMut, ProtocolError> {
     // ApiVersions responses always use header v0 (KIP-511).
-    let header_version = if api == ApiKey::ApiVersions {
-        0
-    } else {
-        api.response_header_version(version)
-    };
+    let header_version = if api == ApiKey::ApiVersions { 0 } else { api.response_header_version(version) };
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let size = header
-        .compute_size(header_version)
-        .and_then(|h| Ok(h + body.compute_size(version)?));
-    let size = size.map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    let size = header.compute_size(header_version).and_then(|h| Ok(h + body.compute_size(version)?));
+    let size = size.map_err(|e| encode_error(api, version, e))?;
     let mut buf = BytesMut::with_capacity(4 + size);
-    buf.put_i32(
-        i32::try_from(size)
-            .map_err(|_| ProtocolError::Encode(format!("response of {size} bytes")))?,
-    );
-    header
-        .encode(&mut buf, header_version)
-        .map_err(|e| ProtocolError::Encode(e.to_string()))?;
-    body.encode(&mut buf, version)
-        .map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    buf.put_i32(i32::try_from(size).map_err(|_| ProtocolError::Encode(format!("response of {size} bytes")))?);
+    header.encode(&mut buf, header_version).map_err(|e| ProtocolError::Encode(e.to_string()))?;
+    body.encode(&mut buf, version).map_err(|e| ProtocolError::Encode(e.to_string()))?;
     Ok(buf)
+}
+
+fn encode_error(api: ApiKey, version: i16, e: impl std::fmt::Display) -> ProtocolError {
+    ProtocolError::Encode(format!("{api:?} v{version}: {e}"))
 }
 
 /// The ApiVersions response listing every supported API.
 pub fn api_versions_response(error_code: i16) -> ApiVersionsResponse {
     use kafka_protocol::messages::api_versions_response::ApiVersion;
-    ApiVersionsResponse::default()
-        .with_error_code(error_code)
-        .with_api_keys(
-            versions::SUPPORTED
-                .iter()
-                .map(|(k, min, max)| {
-                    ApiVersion::default()
-                        .with_api_key(*k as i16)
-                        .with_min_version(*min)
-                        .with_max_version(*max)
-                })
-                .collect(),
-        )
+    ApiVersionsResponse::default().with_error_code(error_code).with_api_keys(
+        versions::SUPPORTED
+            .iter()
+            .map(|(k, min, max)| {
+                ApiVersion::default().with_api_key(*k as i16).with_min_version(*min).with_max_version(*max)
+            })
+            .collect(),
+    )
 }
 
 /// UNSUPPORTED_VERSION for an ApiVersions request too new for warren, in the v0 body layout
@@ -146,9 +124,7 @@ mod tests {
             .with_correlation_id(77)
             .with_client_id(Some(StrBytes::from_static_str("test")));
         let mut buf = BytesMut::new();
-        header
-            .encode(&mut buf, api.request_header_version(version))
-            .expect("header");
+        header.encode(&mut buf, api.request_header_version(version)).expect("header");
         body.encode(&mut buf, version).expect("body");
         buf.freeze()
     }
@@ -158,10 +134,7 @@ mod tests {
         for version in 0..=12 {
             let mut frame = request_frame(ApiKey::Metadata, version, &MetadataRequest::default());
             let peek = peek_header(&frame).expect("peek");
-            assert_eq!(
-                (peek.api_key, peek.api_version, peek.correlation_id),
-                (3, version, 77)
-            );
+            assert_eq!((peek.api_key, peek.api_version, peek.correlation_id), (3, version, 77));
             let header = decode_header(ApiKey::Metadata, &mut frame).expect("header");
             assert_eq!(header.client_id.as_deref(), Some("test"));
             let _: MetadataRequest = decode_body("metadata", &mut frame, version).expect("body");
@@ -173,10 +146,7 @@ mod tests {
         let resp = api_versions_response(0);
         let frame = encode_response(ApiKey::ApiVersions, 3, 1, &resp).expect("encode");
         // size(4) + correlation(4) + error(2) + compact array len(1) + 10 * (2+2+2+1 tag) + throttle(4) + tags(1)
-        assert_eq!(
-            frame.len(),
-            4 + 4 + 2 + 1 + versions::SUPPORTED.len() * 7 + 4 + 1
-        );
+        assert_eq!(frame.len(), 4 + 4 + 2 + 1 + versions::SUPPORTED.len() * 7 + 4 + 1);
         let _ = ApiVersionsRequest::default();
     }
 

@@ -19,10 +19,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
 
 /// The advertised range of `key`, if warren serves it.
 pub fn range(key: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED
-        .iter()
-        .find(|(k, _, _)| *k == key)
-        .map(|(_, min, max)| (*min, *max))
+    SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|(_, min, max)| (*min, *max))
 }
 
 pub fn is_supported(key: ApiKey, version: i16) -> bool {
@@ -57,10 +54,7 @@ mod tests {
         for (key, min, max) in SUPPORTED {
             let (cmin, cmax) = codec(*key);
             let floor = if *key == ApiKey::ListOffsets { 0 } else { cmin };
-            assert!(
-                *min >= floor && *max <= cmax,
-                "{key:?} {min}-{max} outside codec {cmin}-{cmax}"
-            );
+            assert!(*min >= floor && *max <= cmax, "{key:?} {min}-{max} outside codec {cmin}-{cmax}");
         }
     }
 }

@@ -38,11 +38,7 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
 }
 
 async fn stylesheet() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("../../../static/warren.css"),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../../static/warren.css")).into_response()
 }
 
 /// A page handler's error: logged, shown as a plain message, never with internals.
@@ -57,10 +53,7 @@ impl<E: Into<anyhow::Error>> From<E> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         tracing::error!(error = %self.0, "request failed");
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Html("<h1>Something went wrong</h1><p>The error was logged.</p>"),
-        )
+        (StatusCode::INTERNAL_SERVER_ERROR, Html("<h1>Something went wrong</h1><p>The error was logged.</p>"))
             .into_response()
     }
 }

@@ -33,11 +33,7 @@ pub struct OverviewPage {
 pub async fn page_overview(State(state): State<AppState>) -> Result<Html<String>, AppError> {
     let cluster = &state.cluster;
     let md = cluster.metadata();
-    let all: Vec<_> = md
-        .topics
-        .values()
-        .flat_map(|t| t.partitions.iter())
-        .collect();
+    let all: Vec<_> = md.topics.values().flat_map(|t| t.partitions.iter()).collect();
     let brokers = cluster
         .brokers()
         .iter()

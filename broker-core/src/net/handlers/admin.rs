@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResult,
-};
+use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
 use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
@@ -22,11 +20,14 @@ pub async fn create_topics(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> Creat
         .topics
         .iter()
         .map(|t| {
-            let mut result = CreatableTopicResult::default().with_name(t.name.clone()).with_num_partitions(-1).with_replication_factor(-1);
+            let mut result = CreatableTopicResult::default()
+                .with_name(t.name.clone())
+                .with_num_partitions(-1)
+                .with_replication_factor(-1);
             if !t.assignments.is_empty() {
-                return result
-                    .with_error_code(ResponseError::InvalidRequest.code())
-                    .with_error_message(Some(str_bytes("manual replica assignment is not supported; give partitions and replication factor")));
+                return result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(
+                    str_bytes("manual replica assignment is not supported; give partitions and replication factor"),
+                ));
             }
             let config: BTreeMap<String, String> =
                 t.configs.iter().filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string()))).collect();
@@ -52,11 +53,7 @@ pub async fn create_topics(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> Creat
 
 pub async fn delete_topics(ctx: &Ctx<'_>, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
     let names: Vec<TopicName> = if request.topic_names.is_empty() {
-        request
-            .topics
-            .iter()
-            .filter_map(|t| t.name.clone())
-            .collect()
+        request.topics.iter().filter_map(|t| t.name.clone()).collect()
     } else {
         request.topic_names.clone()
     };
@@ -66,19 +63,14 @@ pub async fn delete_topics(ctx: &Ctx<'_>, request: DeleteTopicsRequest) -> Delet
             let result = DeletableTopicResult::default().with_name(Some(name.clone()));
             match ctx.cluster.delete_topic(name.0.as_str()) {
                 Ok(()) => result,
-                Err(e) => result
-                    .with_error_code(e.code.code())
-                    .with_error_message(Some(str_bytes(e.message))),
+                Err(e) => result.with_error_code(e.code.code()).with_error_message(Some(str_bytes(e.message))),
             }
         })
         .collect();
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
-pub async fn create_partitions(
-    ctx: &Ctx<'_>,
-    request: CreatePartitionsRequest,
-) -> CreatePartitionsResponse {
+pub async fn create_partitions(ctx: &Ctx<'_>, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let results = request
         .topics
         .iter()
@@ -87,18 +79,11 @@ pub async fn create_partitions(
             if t.assignments.as_ref().is_some_and(|a| !a.is_empty()) {
                 return result
                     .with_error_code(ResponseError::InvalidRequest.code())
-                    .with_error_message(Some(str_bytes(
-                        "manual replica assignment is not supported",
-                    )));
+                    .with_error_message(Some(str_bytes("manual replica assignment is not supported")));
             }
-            match ctx
-                .cluster
-                .create_partitions(t.name.0.as_str(), t.count, request.validate_only)
-            {
+            match ctx.cluster.create_partitions(t.name.0.as_str(), t.count, request.validate_only) {
                 Ok(()) => result,
-                Err(e) => result
-                    .with_error_code(e.code.code())
-                    .with_error_message(Some(str_bytes(e.message))),
+                Err(e) => result.with_error_code(e.code.code()).with_error_message(Some(str_bytes(e.message))),
             }
         })
         .collect();
@@ -111,10 +96,7 @@ const SOURCE_DYNAMIC_TOPIC: i8 = 1;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
-pub async fn describe_configs(
-    ctx: &Ctx<'_>,
-    request: DescribeConfigsRequest,
-) -> DescribeConfigsResponse {
+pub async fn describe_configs(ctx: &Ctx<'_>, request: DescribeConfigsRequest) -> DescribeConfigsResponse {
     let md = ctx.cluster.metadata();
     let results = request
         .resources
@@ -123,11 +105,8 @@ pub async fn describe_configs(
             let result = DescribeConfigsResult::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
-            let wanted = |name: &str| {
-                r.configuration_keys
-                    .as_ref()
-                    .is_none_or(|keys| keys.iter().any(|k| k.as_str() == name))
-            };
+            let wanted =
+                |name: &str| r.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == name));
             let entries: Vec<(String, String, i8)> = match r.resource_type {
                 RESOURCE_TOPIC => {
                     let Some(topic) = md.topics.get(r.resource_name.as_str()) else {
@@ -142,11 +121,8 @@ pub async fn describe_configs(
                     describe_topic_config(&effective)
                         .into_iter()
                         .map(|(k, v)| {
-                            let source = if topic.config.contains_key(&k) {
-                                SOURCE_DYNAMIC_TOPIC
-                            } else {
-                                SOURCE_DEFAULT
-                            };
+                            let source =
+                                if topic.config.contains_key(&k) { SOURCE_DYNAMIC_TOPIC } else { SOURCE_DEFAULT };
                             (k, v, source)
                         })
                         .collect()
@@ -154,54 +130,28 @@ pub async fn describe_configs(
                 RESOURCE_BROKER => {
                     let c = &ctx.cluster.config;
                     vec![
-                        (
-                            "broker.id".into(),
-                            r.resource_name.to_string(),
-                            SOURCE_STATIC_BROKER,
-                        ),
-                        (
-                            "num.partitions".into(),
-                            c.default_partitions.to_string(),
-                            SOURCE_STATIC_BROKER,
-                        ),
+                        ("broker.id".into(), r.resource_name.to_string(), SOURCE_STATIC_BROKER),
+                        ("num.partitions".into(), c.default_partitions.to_string(), SOURCE_STATIC_BROKER),
                         (
                             "default.replication.factor".into(),
                             c.default_replication_factor.to_string(),
                             SOURCE_STATIC_BROKER,
                         ),
-                        (
-                            "min.insync.replicas".into(),
-                            c.min_insync_replicas.to_string(),
-                            SOURCE_STATIC_BROKER,
-                        ),
-                        (
-                            "auto.create.topics.enable".into(),
-                            c.auto_create_topics.to_string(),
-                            SOURCE_STATIC_BROKER,
-                        ),
+                        ("min.insync.replicas".into(), c.min_insync_replicas.to_string(), SOURCE_STATIC_BROKER),
+                        ("auto.create.topics.enable".into(), c.auto_create_topics.to_string(), SOURCE_STATIC_BROKER),
                         (
                             "replica.lag.time.max.ms".into(),
                             c.replica_lag_time_max.as_millis().to_string(),
                             SOURCE_STATIC_BROKER,
                         ),
-                        (
-                            "socket.request.max.bytes".into(),
-                            c.max_request_bytes.to_string(),
-                            SOURCE_STATIC_BROKER,
-                        ),
-                        (
-                            "offsets.topic.num.partitions".into(),
-                            "50".into(),
-                            SOURCE_DEFAULT,
-                        ),
+                        ("socket.request.max.bytes".into(), c.max_request_bytes.to_string(), SOURCE_STATIC_BROKER),
+                        ("offsets.topic.num.partitions".into(), "50".into(), SOURCE_DEFAULT),
                     ]
                 }
                 other => {
                     return result
                         .with_error_code(ResponseError::InvalidRequest.code())
-                        .with_error_message(Some(str_bytes(format!(
-                            "resource type {other} is not supported"
-                        ))));
+                        .with_error_message(Some(str_bytes(format!("resource type {other} is not supported"))));
                 }
             };
             let configs = entries
@@ -223,24 +173,14 @@ pub async fn describe_configs(
 
 /// A topic's effective settings under their Kafka names.
 pub fn describe_topic_config(c: &TopicConfig) -> Vec<(String, String)> {
-    let ms =
-        |d: Option<std::time::Duration>| d.map_or("-1".to_string(), |d| d.as_millis().to_string());
+    let ms = |d: Option<std::time::Duration>| d.map_or("-1".to_string(), |d| d.as_millis().to_string());
     vec![
         ("cleanup.policy".into(), c.cleanup_policy.clone()),
         ("retention.ms".into(), ms(c.log.retention)),
-        (
-            "retention.bytes".into(),
-            c.log.retention_bytes.map_or("-1".into(), |b| b.to_string()),
-        ),
+        ("retention.bytes".into(), c.log.retention_bytes.map_or("-1".into(), |b| b.to_string())),
         ("segment.bytes".into(), c.log.segment_bytes.to_string()),
-        (
-            "segment.ms".into(),
-            c.log.segment_age.as_millis().to_string(),
-        ),
-        (
-            "min.insync.replicas".into(),
-            c.min_insync_replicas.to_string(),
-        ),
+        ("segment.ms".into(), c.log.segment_age.as_millis().to_string()),
+        ("min.insync.replicas".into(), c.min_insync_replicas.to_string()),
         ("max.message.bytes".into(), "1048588".into()),
         ("compression.type".into(), "producer".into()),
         ("message.timestamp.type".into(), "CreateTime".into()),
@@ -248,10 +188,7 @@ pub fn describe_topic_config(c: &TopicConfig) -> Vec<(String, String)> {
     ]
 }
 
-pub async fn init_producer_id(
-    ctx: &Ctx<'_>,
-    request: InitProducerIdRequest,
-) -> InitProducerIdResponse {
+pub async fn init_producer_id(ctx: &Ctx<'_>, request: InitProducerIdRequest) -> InitProducerIdResponse {
     if request.transactional_id.is_some() {
         // Transactions are not implemented; idempotence alone needs no transactional id.
         return InitProducerIdResponse::default()

@@ -13,14 +13,9 @@ use kafka_protocol::ResponseError;
 use crate::net::dispatch::Ctx;
 
 pub async fn handle(ctx: &Ctx<'_>, request: FetchRequest) -> FetchResponse {
-    let deadline = tokio::time::Instant::now()
-        + Duration::from_millis(request.max_wait_ms.clamp(0, 30_000) as u64);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.clamp(0, 30_000) as u64);
     let min_bytes = request.min_bytes.max(0) as usize;
-    let max_bytes = if request.max_bytes <= 0 {
-        usize::MAX
-    } else {
-        request.max_bytes as usize
-    };
+    let max_bytes = if request.max_bytes <= 0 { usize::MAX } else { request.max_bytes as usize };
     loop {
         let activity = Arc::clone(ctx.cluster.activity());
         let notified = activity.notified();
@@ -39,11 +34,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: FetchRequest) -> FetchResponse {
 
 /// One pass over the requested partitions: the response, the record bytes in it, and whether
 /// any partition had an error (which ends the long poll).
-fn read_once(
-    ctx: &Ctx<'_>,
-    request: &FetchRequest,
-    max_bytes: usize,
-) -> (FetchResponse, usize, bool) {
+fn read_once(ctx: &Ctx<'_>, request: &FetchRequest, max_bytes: usize) -> (FetchResponse, usize, bool) {
     let mut total = 0usize;
     let mut errors = false;
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -70,15 +61,10 @@ fn read_once(
                 } else {
                     (p.partition_max_bytes.max(0) as usize).min(max_bytes.saturating_sub(total))
                 };
-                let plan = if budget == 0 && total > 0 {
-                    None
-                } else {
-                    r.plan_consumer_read(p.fetch_offset, budget.max(1))?
-                };
+                let plan =
+                    if budget == 0 && total > 0 { None } else { r.plan_consumer_read(p.fetch_offset, budget.max(1))? };
                 let records = match plan {
-                    Some(plan) => plan
-                        .execute()
-                        .map_err(|_| ResponseError::KafkaStorageError)?,
+                    Some(plan) => plan.execute().map_err(|_| ResponseError::KafkaStorageError)?,
                     None => Bytes::new(),
                 };
                 Ok((r, records))
@@ -95,13 +81,9 @@ fn read_once(
                 }
                 Err(code) => {
                     errors = true;
-                    data = data
-                        .with_error_code(code.code())
-                        .with_records(Some(Bytes::new()));
+                    data = data.with_error_code(code.code()).with_records(Some(Bytes::new()));
                     if let Some(r) = ctx.broker.partition(name, p.partition) {
-                        data = data
-                            .with_high_watermark(r.high_watermark())
-                            .with_log_start_offset(r.log_start_offset());
+                        data = data.with_high_watermark(r.high_watermark()).with_log_start_offset(r.log_start_offset());
                     }
                 }
             }
@@ -114,9 +96,5 @@ fn read_once(
                 .with_partitions(partitions),
         );
     }
-    (
-        FetchResponse::default().with_responses(topics),
-        total,
-        errors,
-    )
+    (FetchResponse::default().with_responses(topics), total, errors)
 }

@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::list_offsets_response::{
-    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
-};
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::ResponseError;
 
@@ -29,9 +27,7 @@ pub fn lookup(
     if !cluster.has_topic(topic) {
         return Err(ResponseError::UnknownTopicOrPartition);
     }
-    let replica = broker
-        .partition(topic, partition)
-        .ok_or(ResponseError::NotLeaderOrFollower)?;
+    let replica = broker.partition(topic, partition).ok_or(ResponseError::NotLeaderOrFollower)?;
     if replica.role() != crate::partition::Role::Leader {
         return Err(ResponseError::NotLeaderOrFollower);
     }
@@ -62,29 +58,18 @@ pub async fn handle(ctx: &Ctx<'_>, request: ListOffsetsRequest) -> ListOffsetsRe
                 .partitions
                 .iter()
                 .map(|p| {
-                    let resp = ListOffsetsPartitionResponse::default()
-                        .with_partition_index(p.partition_index);
-                    match lookup(
-                        ctx.cluster,
-                        ctx.broker,
-                        t.name.0.as_str(),
-                        p.partition_index,
-                        p.timestamp,
-                    ) {
+                    let resp = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+                    match lookup(ctx.cluster, ctx.broker, t.name.0.as_str(), p.partition_index, p.timestamp) {
+                        // leader_epoch exists from v4; the codec refuses it set on older versions.
                         Ok((offset, ts, epoch)) => resp
                             .with_offset(offset)
                             .with_timestamp(ts)
-                            .with_leader_epoch(epoch),
-                        Err(code) => resp
-                            .with_error_code(code.code())
-                            .with_offset(-1)
-                            .with_timestamp(-1),
+                            .with_leader_epoch(if ctx.version >= 4 { epoch } else { -1 }),
+                        Err(code) => resp.with_error_code(code.code()).with_offset(-1).with_timestamp(-1),
                     }
                 })
                 .collect();
-            ListOffsetsTopicResponse::default()
-                .with_name(t.name.clone())
-                .with_partitions(partitions)
+            ListOffsetsTopicResponse::default().with_name(t.name.clone()).with_partitions(partitions)
         })
         .collect();
     ListOffsetsResponse::default().with_topics(topics)
@@ -101,24 +86,18 @@ pub fn handle_v0(
         .map(|(topic, parts)| {
             let parts = parts
                 .into_iter()
-                .map(
-                    |p| match lookup(cluster, broker, &topic, p.partition, p.timestamp) {
-                        Ok((offset, _, _)) => list_offsets_v0::PartitionResponse {
-                            partition: p.partition,
-                            error_code: 0,
-                            offsets: if p.max_num_offsets > 0 && offset >= 0 {
-                                vec![offset]
-                            } else {
-                                Vec::new()
-                            },
-                        },
-                        Err(code) => list_offsets_v0::PartitionResponse {
-                            partition: p.partition,
-                            error_code: code.code(),
-                            offsets: Vec::new(),
-                        },
+                .map(|p| match lookup(cluster, broker, &topic, p.partition, p.timestamp) {
+                    Ok((offset, _, _)) => list_offsets_v0::PartitionResponse {
+                        partition: p.partition,
+                        error_code: 0,
+                        offsets: if p.max_num_offsets > 0 && offset >= 0 { vec![offset] } else { Vec::new() },
                     },
-                )
+                    Err(code) => list_offsets_v0::PartitionResponse {
+                        partition: p.partition,
+                        error_code: code.code(),
+                        offsets: Vec::new(),
+                    },
+                })
                 .collect();
             (topic, parts)
         })

@@ -19,11 +19,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse
     let wanted: Option<Vec<String>> = match request.topics {
         None => None,
         Some(ts) if ts.is_empty() && ctx.version == 0 => None,
-        Some(ts) => Some(
-            ts.into_iter()
-                .filter_map(|t| t.name.map(|n| n.0.to_string()))
-                .collect(),
-        ),
+        Some(ts) => Some(ts.into_iter().filter_map(|t| t.name.map(|n| n.0.to_string())).collect()),
     };
     let allow_create = request.allow_auto_topic_creation && cluster.config.auto_create_topics;
     let mut topics = Vec::new();
@@ -35,13 +31,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse
             }
             if allow_create {
                 // A concurrent creation of the same topic is not an error for this client.
-                if let Err(e) = cluster.create_topic(
-                    &NewTopic {
-                        name: name.clone(),
-                        ..NewTopic::default()
-                    },
-                    false,
-                ) {
+                if let Err(e) = cluster.create_topic(&NewTopic { name: name.clone(), ..NewTopic::default() }, false) {
                     if e.code != ResponseError::TopicAlreadyExists {
                         topics.push(error_topic(name, e.code));
                     }
@@ -54,10 +44,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse
     }
     let up = |id: i32| cluster.broker(id).is_some_and(|b| b.is_up());
     for topic in md.topics.values() {
-        if wanted
-            .as_ref()
-            .is_some_and(|names| !names.contains(&topic.name))
-        {
+        if wanted.as_ref().is_some_and(|names| !names.contains(&topic.name)) {
             continue;
         }
         topics.push(describe_topic(topic, &up));
@@ -81,9 +68,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse
 }
 
 fn error_topic(name: &str, code: ResponseError) -> MetadataResponseTopic {
-    MetadataResponseTopic::default()
-        .with_name(Some(topic_name(name)))
-        .with_error_code(code.code())
+    MetadataResponseTopic::default().with_name(Some(topic_name(name))).with_error_code(code.code())
 }
 
 fn describe_topic(topic: &TopicMeta, up: &dyn Fn(i32) -> bool) -> MetadataResponseTopic {
@@ -95,28 +80,12 @@ fn describe_topic(topic: &TopicMeta, up: &dyn Fn(i32) -> bool) -> MetadataRespon
             let online = pm.leader >= 0 && up(pm.leader);
             MetadataResponsePartition::default()
                 .with_partition_index(index as i32)
-                .with_error_code(if online {
-                    0
-                } else {
-                    ResponseError::LeaderNotAvailable.code()
-                })
+                .with_error_code(if online { 0 } else { ResponseError::LeaderNotAvailable.code() })
                 .with_leader_id(BrokerId(if online { pm.leader } else { -1 }))
                 .with_leader_epoch(pm.leader_epoch)
                 .with_replica_nodes(pm.replicas.iter().map(|r| BrokerId(*r)).collect())
-                .with_isr_nodes(
-                    pm.isr
-                        .iter()
-                        .filter(|r| up(**r))
-                        .map(|r| BrokerId(*r))
-                        .collect(),
-                )
-                .with_offline_replicas(
-                    pm.replicas
-                        .iter()
-                        .filter(|r| !up(**r))
-                        .map(|r| BrokerId(*r))
-                        .collect(),
-                )
+                .with_isr_nodes(pm.isr.iter().filter(|r| up(**r)).map(|r| BrokerId(*r)).collect())
+                .with_offline_replicas(pm.replicas.iter().filter(|r| !up(**r)).map(|r| BrokerId(*r)).collect())
         })
         .collect();
     MetadataResponseTopic::default()

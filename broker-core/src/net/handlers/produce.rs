@@ -34,17 +34,11 @@ pub async fn handle(ctx: &Ctx<'_>, request: ProduceRequest) -> ProduceResponse {
                 .with_index(data.index)
                 .with_base_offset(-1)
                 .with_log_start_offset(-1);
-            let outcome = match (
-                known,
-                ctx.broker.partition(name, data.index),
-                data.records.as_ref(),
-            ) {
+            let outcome = match (known, ctx.broker.partition(name, data.index), data.records.as_ref()) {
                 (false, _, _) => Err(ResponseError::UnknownTopicOrPartition),
                 (true, None, _) => Err(ResponseError::NotLeaderOrFollower),
                 (true, Some(_), None) => Err(ResponseError::InvalidRecord),
-                (true, Some(replica), Some(records)) => replica
-                    .append_as_leader(records, acks)
-                    .map(|a| (replica, a)),
+                (true, Some(replica), Some(records)) => replica.append_as_leader(records, acks).map(|a| (replica, a)),
             };
             match outcome {
                 Ok((replica, appended)) => {
@@ -56,35 +50,22 @@ pub async fn handle(ctx: &Ctx<'_>, request: ProduceRequest) -> ProduceResponse {
                             continue;
                         }
                     }
-                    resp = resp
-                        .with_base_offset(appended.base_offset)
-                        .with_log_start_offset(appended.log_start_offset);
+                    resp = resp.with_base_offset(appended.base_offset).with_log_start_offset(appended.log_start_offset);
                     if acks == -1 {
-                        pending.push(Pending {
-                            topic: ti,
-                            partition: pi,
-                            replica,
-                            appended,
-                        });
+                        pending.push(Pending { topic: ti, partition: pi, replica, appended });
                     }
                 }
                 Err(code) => resp = resp.with_error_code(code.code()),
             }
             partitions.push(resp);
         }
-        responses.push(
-            TopicProduceResponse::default()
-                .with_name(topic.name.clone())
-                .with_partition_responses(partitions),
-        );
+        responses
+            .push(TopicProduceResponse::default().with_name(topic.name.clone()).with_partition_responses(partitions));
     }
     if !pending.is_empty() {
-        let deadline =
-            tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
         for p in pending {
-            if let Some(code) =
-                wait_for_replicas(&p.replica, p.appended.next_offset, deadline).await
-            {
+            if let Some(code) = wait_for_replicas(&p.replica, p.appended.next_offset, deadline).await {
                 let resp = &mut responses[p.topic].partition_responses[p.partition];
                 resp.error_code = code.code();
             }
@@ -105,9 +86,7 @@ async fn wait_for_replicas(
         Ok(Ok(_)) if replica.isr_below_min() => Some(ResponseError::NotEnoughReplicasAfterAppend),
         Ok(Ok(_)) => None,
         Ok(Err(_)) => Some(ResponseError::NotLeaderOrFollower),
-        Err(_) if replica.role() != crate::partition::Role::Leader => {
-            Some(ResponseError::NotLeaderOrFollower)
-        }
+        Err(_) if replica.role() != crate::partition::Role::Leader => Some(ResponseError::NotLeaderOrFollower),
         Err(_) if replica.isr_below_min() => Some(ResponseError::NotEnoughReplicasAfterAppend),
         Err(_) => Some(ResponseError::RequestTimedOut),
     }
