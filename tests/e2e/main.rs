@@ -5,3 +5,4 @@ mod clients;
 mod crash;
 mod rdkafka_roundtrip;
 mod support;
+mod wire;
