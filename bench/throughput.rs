@@ -64,6 +64,17 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = std::env::temp_dir().join(format!("warren-bench-{}", std::process::id()));
@@ -90,7 +101,9 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", &bootstrap).create()?;
 
-    println!("scenario                          produce rec/s   MB/s   consume rec/s   MB/s   broker RSS MiB (peak)");
+    println!(
+        "scenario                          produce rec/s   MB/s   consume rec/s   MB/s   broker RSS MiB (peak)   broker CPU s (produce/consume)"
+    );
     for size in [100usize, 1024] {
         for (acks, rf) in [("1", 1), ("all", 3)] {
             for partitions in [1, 6] {
@@ -102,16 +115,21 @@ fn main() -> anyhow::Result<()> {
                 let new = NewTopic::new(&topic, partitions, TopicReplication::Fixed(rf));
                 runtime.block_on(admin.create_topics(&[new], &AdminOptions::new()))?;
                 let records = if size == 100 { args.records } else { args.records / 4 };
+                let cpu0 = cpu_seconds(warren.id());
                 let (p_rate, p_secs) = produce(&bootstrap, &topic, acks, size, records)?;
-                let (c_rate, _) = consume(&bootstrap, &topic, partitions, records)?;
+                let cpu1 = cpu_seconds(warren.id());
+                let (c_rate, c_secs) = consume(&bootstrap, &topic, partitions, records)?;
+                let cpu2 = cpu_seconds(warren.id());
                 let (rss, hwm) = memory_kib(warren.id());
                 let mb = |rate: f64| rate * size as f64 / 1e6;
                 println!(
-                    "{name:<33} {p_rate:>13.0} {:>6.1} {c_rate:>15.0} {:>6.1}   {:>6.1} ({:.1})   [{records} records, produce {p_secs:.2}s]",
+                    "{name:<33} {p_rate:>13.0} {:>6.1} {c_rate:>15.0} {:>6.1}   {:>6.1} ({:>5.1})   {:.2}/{:.2} of {p_secs:.2}/{c_secs:.2} wall   [{records} records]",
                     mb(p_rate),
                     mb(c_rate),
                     rss as f64 / 1024.0,
-                    hwm as f64 / 1024.0
+                    hwm as f64 / 1024.0,
+                    cpu1 - cpu0,
+                    cpu2 - cpu1,
                 );
             }
         }

@@ -281,9 +281,9 @@ impl Log {
         Ok(AppendInfo { first_offset, last_offset: next - 1, max_timestamp })
     }
 
-    /// Appends batches copied from the leader, keeping their offsets and epochs.
+    /// Appends batches copied from the leader's log, keeping their offsets and epochs.
     pub fn append_replicated(&mut self, bytes: &[u8]) -> Result<Option<AppendInfo>, LogError> {
-        let headers = batch::split_batches(bytes)?;
+        let headers = batch::split_trusted(bytes)?;
         let Some(first) = headers.first() else {
             return Ok(None);
         };
