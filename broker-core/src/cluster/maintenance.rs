@@ -14,36 +14,13 @@ impl Cluster {
         let mut tasks = Vec::new();
         if !self.config.flush_interval.is_zero() {
             let cluster = Arc::clone(self);
-            tasks.push(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(cluster.config.flush_interval);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    let c = Arc::clone(&cluster);
-                    // fsync blocks: keep it off the async workers.
-                    let _ = tokio::task::spawn_blocking(move || c.checkpoint_all()).await;
-                }
-            }));
+            tasks.push(every(self.config.flush_interval, move || cluster.checkpoint_all()));
         }
         let cluster = Arc::clone(self);
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(cluster.config.retention_check_interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let c = Arc::clone(&cluster);
-                let _ = tokio::task::spawn_blocking(move || c.apply_retention(now_ms())).await;
-            }
-        }));
+        tasks.push(every(self.config.retention_check_interval, move || cluster.apply_retention(now_ms())));
         let cluster = Arc::clone(self);
-        tasks.push(tokio::spawn(async move {
-            let period = (cluster.config.replica_lag_time_max / 2).max(Duration::from_millis(50));
-            let mut tick = tokio::time::interval(period);
-            loop {
-                tick.tick().await;
-                cluster.shrink_isrs();
-            }
-        }));
+        let period = (self.config.replica_lag_time_max / 2).max(Duration::from_millis(50));
+        tasks.push(every(period, move || cluster.shrink_isrs()));
         tasks
     }
 
@@ -108,6 +85,20 @@ impl Cluster {
             }
         }
     }
+}
+
+/// Runs `job` every `period` on the blocking pool (it may fsync or delete files), one run at a time.
+fn every(period: Duration, job: impl Fn() + Send + Sync + 'static) -> tokio::task::JoinHandle<()> {
+    let job = Arc::new(job);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let job = Arc::clone(&job);
+            let _ = tokio::task::spawn_blocking(move || job()).await;
+        }
+    })
 }
 
 /// Wall-clock milliseconds since the epoch (retention compares record timestamps with it).
