@@ -84,18 +84,19 @@ impl Warren {
     }
 }
 
-/// A warren running as a child process (`target/<profile>/warren`), for crash tests.
+/// A warren running as a child process (`target/<profile>/warren-e2e`), for crash tests.
 pub struct WarrenProcess {
     pub child: Child,
     pub kafka: SocketAddr,
     pub http: SocketAddr,
 }
 
-/// The `warren` binary next to the test executable (cargo builds it for `cargo test --workspace`).
+/// This package's copy of the `warren` program, next to the test executable's `deps/` directory
+/// (cargo builds a package's binaries before running its integration tests).
 pub fn warren_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    dir.join("warren")
+    dir.join("warren-e2e")
 }
 
 /// A free loopback port range for `n` brokers (best effort: bind and release).

@@ -1,8 +1,9 @@
 //! The `warren` server: configuration, the embedded cluster's lifecycle and the web surface.
 //!
 //! `run` takes a resolved `Config` and a shutdown future; it never reads the environment or
-//! files itself (main does).
+//! files itself (`cli` does).
 
+pub mod cli;
 pub mod config;
 pub mod web;
 
