@@ -154,6 +154,21 @@ impl WarrenProcess {
         self.kafka.to_string()
     }
 
+    /// SIGTERM and wait: the clean shutdown an operator's `kill` or systemd performs.
+    pub fn terminate(mut self) -> anyhow::Result<()> {
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status()?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::ensure!(status.success(), "warren exited with {status} after SIGTERM");
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        anyhow::bail!("warren did not exit within 30 s of SIGTERM")
+    }
+
     /// SIGKILL: no flush, no checkpoints, no clean-shutdown marker.
     pub fn kill9(mut self) -> anyhow::Result<()> {
         self.child.kill()?;

@@ -1,10 +1,12 @@
 //! warren's embedded Kafka-compatible broker.
 //!
 //! `log` stores record batches in Kafka's on-disk layout; `partition` keeps replica state;
-//! `cluster` owns the logical brokers and their metadata; `protocol` decodes and encodes the wire
-//! format without doing I/O; `net` serves connections. This crate knows nothing of `server`.
+//! `cluster` owns the logical brokers and their metadata; `group` is the group coordinator with
+//! its committed offsets in `__consumer_offsets`; `protocol` decodes and encodes the wire format
+//! without doing I/O; `net` serves connections. This crate knows nothing of `server`.
 
 pub mod cluster;
+pub mod group;
 pub mod log;
 pub mod net;
 pub mod partition;

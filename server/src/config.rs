@@ -81,6 +81,26 @@ pub struct LogSection {
     pub max_request_bytes: Option<usize>,
 }
 
+/// The group coordinator (Kafka's broker settings of the same meaning).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupsSection {
+    /// `group.initial.rebalance.delay.ms` (3s).
+    #[serde(deserialize_with = "opt_duration")]
+    pub initial_rebalance_delay: Option<Duration>,
+    /// `offsets.retention.minutes` (7d).
+    #[serde(deserialize_with = "opt_duration")]
+    pub offsets_retention: Option<Duration>,
+    /// `offsets.retention.check.interval.ms` (10m).
+    #[serde(deserialize_with = "opt_duration")]
+    pub offsets_retention_check_interval: Option<Duration>,
+    /// `group.min.session.timeout.ms` (6s) and `group.max.session.timeout.ms` (30m).
+    #[serde(deserialize_with = "opt_duration")]
+    pub min_session_timeout: Option<Duration>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub max_session_timeout: Option<Duration>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorSection {
@@ -166,6 +186,7 @@ pub struct AlertsSection {
 pub struct FileConfig {
     pub cluster: ClusterSection,
     pub log: LogSection,
+    pub groups: GroupsSection,
     pub monitor: MonitorSection,
     pub http: HttpSection,
     pub clusters: Vec<ExternalCluster>,
@@ -291,6 +312,31 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
     }
     if let Some(v) = l.max_request_bytes {
         cluster.max_request_bytes = v;
+    }
+    let g = &file.groups;
+    let gc = &mut cluster.groups;
+    for (value, field) in [
+        (g.initial_rebalance_delay, &mut gc.initial_rebalance_delay),
+        (g.offsets_retention, &mut gc.offsets_retention),
+        (g.offsets_retention_check_interval, &mut gc.offsets_retention_check_interval),
+        (g.min_session_timeout, &mut gc.min_session_timeout),
+        (g.max_session_timeout, &mut gc.max_session_timeout),
+    ] {
+        if let Some(v) = value {
+            *field = v;
+        }
+    }
+    if gc.min_session_timeout > gc.max_session_timeout {
+        return Err(ConfigError::Invalid {
+            key: "groups.min_session_timeout".into(),
+            reason: "must not exceed groups.max_session_timeout".into(),
+        });
+    }
+    if gc.offsets_retention_check_interval.is_zero() {
+        return Err(ConfigError::Invalid {
+            key: "groups.offsets_retention_check_interval".into(),
+            reason: "must be positive".into(),
+        });
     }
     cluster.validate().map_err(|reason| ConfigError::Invalid { key: "cluster".into(), reason })?;
     if file.monitor.intervals < 2 {

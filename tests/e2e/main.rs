@@ -3,6 +3,7 @@
 mod bad_input;
 mod clients;
 mod crash;
+mod groups;
 mod rdkafka_roundtrip;
 mod support;
 mod wire;

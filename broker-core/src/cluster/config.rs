@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::group::GroupConfig;
 use crate::log::LogConfig;
 
 /// Settings of the embedded cluster, filled by `server` from `[cluster]` and `[log]`.
@@ -23,6 +24,8 @@ pub struct ClusterConfig {
     pub retention_check_interval: Duration,
     /// Kafka's `socket.request.max.bytes`: larger requests are refused from their length prefix.
     pub max_request_bytes: usize,
+    /// The group coordinator's settings.
+    pub groups: GroupConfig,
 }
 
 impl ClusterConfig {
@@ -41,6 +44,7 @@ impl ClusterConfig {
             flush_interval: Duration::from_secs(1),
             retention_check_interval: Duration::from_secs(300),
             max_request_bytes: 100 * 1024 * 1024,
+            groups: GroupConfig::default(),
         }
     }
 

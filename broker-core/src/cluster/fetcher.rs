@@ -30,6 +30,7 @@ impl Cluster {
             tasks.push(tokio::spawn(async move { cluster.run_fetcher(id).await }));
         }
         tasks.extend(self.spawn_maintenance());
+        tasks.push(tokio::spawn(Arc::clone(self).run_group_ticker()));
         tasks
     }
 

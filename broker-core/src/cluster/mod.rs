@@ -10,7 +10,7 @@ pub mod checkpoint;
 pub mod config;
 mod controller;
 mod fetcher;
-mod maintenance;
+pub(crate) mod maintenance;
 pub mod metadata;
 
 use std::collections::BTreeMap;
@@ -25,6 +25,7 @@ pub use broker::Broker;
 pub use config::{ClusterConfig, TopicConfig};
 use metadata::{ClusterMetadata, PartitionMeta, TopicMeta};
 
+use crate::group::Groups;
 use crate::log::OpenState;
 use crate::partition::{Assignment, Partition, ReplicaOf};
 
@@ -63,6 +64,8 @@ pub struct Cluster {
     activity: Arc<Notify>,
     /// Seeded from the clock so ids stay unique across restarts without being persisted.
     next_producer_id: AtomicI64,
+    /// Consumer groups and their committed offsets (see `crate::group`).
+    pub(crate) groups: Groups,
 }
 
 impl Cluster {
@@ -90,8 +93,18 @@ impl Cluster {
             metadata: Mutex::new(metadata),
             activity: Arc::new(Notify::new()),
             next_producer_id: AtomicI64::new(maintenance::now_ms().saturating_mul(1024)),
+            groups: Groups::default(),
         });
         cluster.open_replicas()?;
+        cluster.ensure_offsets_topic()?;
+        let report = cluster.load_groups();
+        tracing::info!(
+            groups = report.groups,
+            offsets = report.offsets,
+            records = report.records,
+            skipped = report.skipped,
+            "loaded consumer groups from __consumer_offsets"
+        );
         Ok(cluster)
     }
 
@@ -165,6 +178,27 @@ impl Cluster {
         }
         partition.set_min_insync_replicas(topic_config.min_insync_replicas);
         broker.add_partition(Arc::new(partition));
+        Ok(())
+    }
+
+    /// Creates `__consumer_offsets` on first start: 50 partitions, compacted, replicated like
+    /// Kafka's (`offsets.topic.replication.factor` = 3, or fewer brokers).
+    fn ensure_offsets_topic(&self) -> Result<(), OpenError> {
+        if self.has_topic(CONSUMER_OFFSETS) {
+            return Ok(());
+        }
+        let config = BTreeMap::from([
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            ("segment.bytes".to_string(), (100 * 1024 * 1024).to_string()),
+        ]);
+        let request = NewTopic {
+            name: CONSUMER_OFFSETS.to_string(),
+            partitions: Some(crate::group::OFFSETS_PARTITIONS),
+            replication_factor: Some(self.config.brokers.min(3)),
+            config,
+        };
+        self.create_topic(&request, false)
+            .map_err(|e| OpenError::Config(format!("cannot create {CONSUMER_OFFSETS}: {e}")))?;
         Ok(())
     }
 

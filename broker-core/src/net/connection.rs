@@ -38,7 +38,7 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
             return;
         }
         let response = tokio::select! {
-            r = dispatch::handle(&cluster, &broker, frame.freeze()) => r,
+            r = dispatch::handle(&cluster, &broker, peer, frame.freeze()) => r,
             _ = super::wait_stopped(&mut stopped) => return,
         };
         match response {

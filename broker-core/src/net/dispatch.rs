@@ -1,5 +1,6 @@
 //! Routes a request frame to its handler by API key and version, and frames the response.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -15,12 +16,16 @@ pub struct Ctx<'a> {
     pub cluster: &'a Arc<Cluster>,
     pub broker: &'a Arc<Broker>,
     pub version: i16,
+    /// The request header's client id ("" when null).
+    pub client_id: &'a str,
+    pub peer: SocketAddr,
 }
 
 /// Handles one frame; `Ok(None)` means no response is due (acks=0).
 pub async fn handle(
     cluster: &Arc<Cluster>,
     broker: &Arc<Broker>,
+    peer: SocketAddr,
     frame: Bytes,
 ) -> Result<Option<BytesMut>, ProtocolError> {
     let (api, version, header, request) = match protocol::decode_request(frame)? {
@@ -30,7 +35,8 @@ pub async fn handle(
         Decoded::Request { api, version, header, request } => (api, version, header, request),
     };
     let cid = header.correlation_id;
-    let ctx = Ctx { cluster, broker, version };
+    let client_id = header.client_id.as_deref().unwrap_or("");
+    let ctx = Ctx { cluster, broker, version, client_id, peer };
     let encode = |body: &dyn ErasedEncode| body.encode_frame(api, version, cid);
     let out = match *request {
         Request::ApiVersions(_) => encode(&protocol::api_versions_response(0))?,
@@ -54,6 +60,16 @@ pub async fn handle(
         Request::CreatePartitions(r) => encode(&handlers::admin::create_partitions(&ctx, r).await)?,
         Request::DescribeConfigs(r) => encode(&handlers::admin::describe_configs(&ctx, r).await)?,
         Request::InitProducerId(r) => encode(&handlers::admin::init_producer_id(&ctx, r).await)?,
+        Request::FindCoordinator(r) => encode(&handlers::group::find_coordinator(&ctx, r).await)?,
+        Request::JoinGroup(r) => encode(&handlers::group::join_group(&ctx, r).await)?,
+        Request::SyncGroup(r) => encode(&handlers::group::sync_group(&ctx, r).await)?,
+        Request::Heartbeat(r) => encode(&handlers::group::heartbeat(&ctx, r).await)?,
+        Request::LeaveGroup(r) => encode(&handlers::group::leave_group(&ctx, r).await)?,
+        Request::OffsetCommit(r) => encode(&handlers::group::offset_commit(&ctx, r).await)?,
+        Request::OffsetFetch(r) => encode(&handlers::group::offset_fetch(&ctx, r).await)?,
+        Request::ListGroups(r) => encode(&handlers::group::list_groups(&ctx, r).await)?,
+        Request::DescribeGroups(r) => encode(&handlers::group::describe_groups(&ctx, r).await)?,
+        Request::DeleteGroups(r) => encode(&handlers::group::delete_groups(&ctx, r).await)?,
     };
     Ok(Some(out))
 }

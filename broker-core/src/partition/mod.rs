@@ -498,6 +498,36 @@ impl Partition {
         }
     }
 
+    /// Reads whole batches up to the log end offset, replicated or not: the group coordinator's
+    /// load after a restart, when the checkpointed high watermark may trail the ISR.
+    pub fn read_to_log_end(&self, offset: i64, max_bytes: usize) -> Result<Bytes, ResponseError> {
+        let plan = {
+            let inner = self.lock();
+            let end = inner.log.log_end_offset();
+            inner.log.plan_read(offset, max_bytes, end).map_err(log_error_code)?
+        };
+        match plan {
+            Some(plan) => plan.execute().map_err(|_| ResponseError::KafkaStorageError),
+            None => Ok(Bytes::new()),
+        }
+    }
+
+    /// Waits until the high watermark reaches `next_offset` (acks=all); returns the error to
+    /// report otherwise: NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR fell below
+    /// `min.insync.replicas`, NOT_LEADER_OR_FOLLOWER when leadership moved, REQUEST_TIMED_OUT.
+    pub async fn await_replication(&self, next_offset: i64, deadline: tokio::time::Instant) -> Option<ResponseError> {
+        let mut hw = self.watch_high_watermark();
+        let reached = tokio::time::timeout_at(deadline, hw.wait_for(|hw| *hw >= next_offset)).await;
+        match reached {
+            Ok(Ok(_)) if self.isr_below_min() => Some(ResponseError::NotEnoughReplicasAfterAppend),
+            Ok(Ok(_)) => None,
+            Ok(Err(_)) => Some(ResponseError::NotLeaderOrFollower),
+            Err(_) if self.role() != Role::Leader => Some(ResponseError::NotLeaderOrFollower),
+            Err(_) if self.isr_below_min() => Some(ResponseError::NotEnoughReplicasAfterAppend),
+            Err(_) => Some(ResponseError::RequestTimedOut),
+        }
+    }
+
     /// The header of every batch (for tests and diagnostics).
     pub fn batch_headers(&self) -> Result<Vec<BatchHeader>, ResponseError> {
         let mut out = Vec::new();

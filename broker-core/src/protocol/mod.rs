@@ -9,9 +9,11 @@ pub mod versions;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeConfigsRequest, FetchRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
-    RequestHeader, ResponseHeader,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
+    DeleteTopicsRequest, DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
+    HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
+    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, RequestHeader,
+    ResponseHeader, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 use thiserror::Error;
@@ -76,6 +78,16 @@ pub enum Request {
     CreatePartitions(CreatePartitionsRequest),
     DescribeConfigs(DescribeConfigsRequest),
     InitProducerId(InitProducerIdRequest),
+    FindCoordinator(FindCoordinatorRequest),
+    JoinGroup(JoinGroupRequest),
+    SyncGroup(SyncGroupRequest),
+    Heartbeat(HeartbeatRequest),
+    LeaveGroup(LeaveGroupRequest),
+    OffsetCommit(OffsetCommitRequest),
+    OffsetFetch(OffsetFetchRequest),
+    ListGroups(ListGroupsRequest),
+    DescribeGroups(DescribeGroupsRequest),
+    DeleteGroups(DeleteGroupsRequest),
 }
 
 /// What a frame decodes to: an ApiVersions version warren does not know (answered with error 35
@@ -113,6 +125,16 @@ pub fn decode_request(mut frame: Bytes) -> Result<Decoded, ProtocolError> {
         ApiKey::CreatePartitions => Request::CreatePartitions(decode_body("CreatePartitions", body, version)?),
         ApiKey::DescribeConfigs => Request::DescribeConfigs(decode_body("DescribeConfigs", body, version)?),
         ApiKey::InitProducerId => Request::InitProducerId(decode_body("InitProducerId", body, version)?),
+        ApiKey::FindCoordinator => Request::FindCoordinator(decode_body("FindCoordinator", body, version)?),
+        ApiKey::JoinGroup => Request::JoinGroup(decode_body("JoinGroup", body, version)?),
+        ApiKey::SyncGroup => Request::SyncGroup(decode_body("SyncGroup", body, version)?),
+        ApiKey::Heartbeat => Request::Heartbeat(decode_body("Heartbeat", body, version)?),
+        ApiKey::LeaveGroup => Request::LeaveGroup(decode_body("LeaveGroup", body, version)?),
+        ApiKey::OffsetCommit => Request::OffsetCommit(decode_body("OffsetCommit", body, version)?),
+        ApiKey::OffsetFetch => Request::OffsetFetch(decode_body("OffsetFetch", body, version)?),
+        ApiKey::ListGroups => Request::ListGroups(decode_body("ListGroups", body, version)?),
+        ApiKey::DescribeGroups => Request::DescribeGroups(decode_body("DescribeGroups", body, version)?),
+        ApiKey::DeleteGroups => Request::DeleteGroups(decode_body("DeleteGroups", body, version)?),
         other => return Err(ProtocolError::UnsupportedVersion { api: other, version }),
     };
     Ok(Decoded::Request { api, version, header: Box::new(header), request: Box::new(request) })

@@ -15,6 +15,16 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 0, 4),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::FindCoordinator, 0, 3),
+    (ApiKey::JoinGroup, 0, 7),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 4),
+    (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::OffsetFetch, 1, 7),
+    (ApiKey::ListGroups, 0, 4),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
 ];
 
 /// The advertised range of `key`, if warren serves it.
@@ -47,6 +57,16 @@ mod tests {
                 ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
                 ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
                 ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
+                ApiKey::FindCoordinator => FindCoordinatorRequest::VERSIONS,
+                ApiKey::JoinGroup => JoinGroupRequest::VERSIONS,
+                ApiKey::SyncGroup => SyncGroupRequest::VERSIONS,
+                ApiKey::Heartbeat => HeartbeatRequest::VERSIONS,
+                ApiKey::LeaveGroup => LeaveGroupRequest::VERSIONS,
+                ApiKey::OffsetCommit => OffsetCommitRequest::VERSIONS,
+                ApiKey::OffsetFetch => OffsetFetchRequest::VERSIONS,
+                ApiKey::ListGroups => ListGroupsRequest::VERSIONS,
+                ApiKey::DescribeGroups => DescribeGroupsRequest::VERSIONS,
+                ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
                 other => panic!("no codec range listed for {other:?}"),
             };
             (r.min, r.max)

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod fetch;
+pub mod group;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;

@@ -65,29 +65,11 @@ pub async fn handle(ctx: &Ctx<'_>, request: ProduceRequest) -> ProduceResponse {
     if !pending.is_empty() {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
         for p in pending {
-            if let Some(code) = wait_for_replicas(&p.replica, p.appended.next_offset, deadline).await {
+            if let Some(code) = p.replica.await_replication(p.appended.next_offset, deadline).await {
                 let resp = &mut responses[p.topic].partition_responses[p.partition];
                 resp.error_code = code.code();
             }
         }
     }
     ProduceResponse::default().with_responses(responses)
-}
-
-/// Waits until the high watermark reaches `next_offset`; returns the error to report otherwise.
-async fn wait_for_replicas(
-    replica: &Partition,
-    next_offset: i64,
-    deadline: tokio::time::Instant,
-) -> Option<ResponseError> {
-    let mut hw = replica.watch_high_watermark();
-    let reached = tokio::time::timeout_at(deadline, hw.wait_for(|hw| *hw >= next_offset)).await;
-    match reached {
-        Ok(Ok(_)) if replica.isr_below_min() => Some(ResponseError::NotEnoughReplicasAfterAppend),
-        Ok(Ok(_)) => None,
-        Ok(Err(_)) => Some(ResponseError::NotLeaderOrFollower),
-        Err(_) if replica.role() != crate::partition::Role::Leader => Some(ResponseError::NotLeaderOrFollower),
-        Err(_) if replica.isr_below_min() => Some(ResponseError::NotEnoughReplicasAfterAppend),
-        Err(_) => Some(ResponseError::RequestTimedOut),
-    }
 }

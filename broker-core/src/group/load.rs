@@ -1,0 +1,134 @@
+//! Rebuilds every group and committed offset from `__consumer_offsets` at start.
+//!
+//! Each partition is read from its leader replica, in offset order, up to the log end offset (not
+//! the high watermark: after a crash the checkpointed high watermark may trail what the ISR had
+//! acknowledged). Later records win; a null value removes its key. A record that does not decode
+//! is logged and skipped, never fatal: one bad record must not cost every group its offsets.
+
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
+use tokio::time::Instant;
+
+use super::records::{self, RecordKey};
+use super::state::{CommittedOffset, Group};
+use super::OFFSETS_PARTITIONS;
+use crate::cluster::maintenance::now_ms;
+use crate::cluster::{Cluster, CONSUMER_OFFSETS};
+
+/// What loading found, for one log line.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub records: usize,
+    pub groups: usize,
+    pub offsets: usize,
+    pub skipped: usize,
+}
+
+impl Cluster {
+    /// Replays `__consumer_offsets` into the coordinator's memory.
+    pub(crate) fn load_groups(&self) -> LoadReport {
+        let mut report = LoadReport::default();
+        let mut groups = self.groups.lock();
+        groups.clear();
+        let now = Instant::now();
+        for partition in 0..OFFSETS_PARTITIONS {
+            let Some(replica) = self.leader_replica(CONSUMER_OFFSETS, partition) else {
+                continue;
+            };
+            let mut offset = replica.log_start_offset();
+            let end = replica.log_end_offset();
+            while offset < end {
+                let bytes = match replica.read_to_log_end(offset, 1 << 20) {
+                    Ok(bytes) if !bytes.is_empty() => bytes,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::error!(partition, offset, error = %e, "cannot read __consumer_offsets; loading stops here");
+                        break;
+                    }
+                };
+                let mut buf = bytes;
+                let batches = match RecordBatchDecoder::decode_all(&mut buf) {
+                    Ok(batches) => batches,
+                    Err(e) => {
+                        tracing::error!(partition, offset, error = %e, "cannot decode __consumer_offsets; loading stops here");
+                        break;
+                    }
+                };
+                let before = offset;
+                for record in batches.into_iter().flat_map(|b| b.records) {
+                    offset = offset.max(record.offset + 1);
+                    if record.control {
+                        continue;
+                    }
+                    report.records += 1;
+                    if let Err(e) = apply(&mut groups, record.offset, record.key.as_ref(), record.value.as_ref(), now) {
+                        report.skipped += 1;
+                        tracing::warn!(partition, offset = record.offset, error = %e, "skipping an undecodable __consumer_offsets record");
+                    }
+                }
+                if offset == before {
+                    break;
+                }
+            }
+        }
+        // A group known only by a tombstoned metadata record and no offsets is gone.
+        groups.retain(|_, g| !(g.is_empty() && g.offsets.is_empty() && g.generation_id == 0));
+        report.groups = groups.len();
+        report.offsets = groups.values().map(|g| g.offsets.len()).sum();
+        report
+    }
+}
+
+fn apply(
+    groups: &mut std::collections::HashMap<String, Group>,
+    record_offset: i64,
+    key: Option<&Bytes>,
+    value: Option<&Bytes>,
+    now: Instant,
+) -> Result<(), records::RecordError> {
+    let Some(key) = key else {
+        return Err(records::RecordError::Null("key"));
+    };
+    match records::decode_key(key)? {
+        RecordKey::Offset { group, topic, partition } => match value {
+            Some(value) => {
+                let v = records::decode_offset_value(value)?;
+                let g = groups.entry(group.clone()).or_insert_with(|| Group::new(&group, now_ms()));
+                g.offsets.insert(
+                    (topic, partition),
+                    CommittedOffset {
+                        offset: v.offset,
+                        leader_epoch: v.leader_epoch,
+                        metadata: v.metadata,
+                        commit_timestamp_ms: v.commit_timestamp_ms,
+                        expire_timestamp_ms: v.expire_timestamp_ms,
+                        record_offset,
+                    },
+                );
+            }
+            None => {
+                if let Some(g) = groups.get_mut(&group) {
+                    g.offsets.remove(&(topic, partition));
+                }
+            }
+        },
+        RecordKey::Group { group } => match value {
+            Some(value) => {
+                let v = records::decode_group_value(value)?;
+                let mut loaded = Group::load(&group, &v, now);
+                if let Some(old) = groups.remove(&group) {
+                    loaded.offsets = old.offsets;
+                }
+                groups.insert(group, loaded);
+            }
+            None => {
+                if let Some(g) = groups.get_mut(&group) {
+                    let offsets = std::mem::take(&mut g.offsets);
+                    *g = Group::new(&group, now_ms());
+                    g.offsets = offsets;
+                }
+            }
+        },
+    }
+    Ok(())
+}
