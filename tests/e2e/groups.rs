@@ -211,3 +211,87 @@ async fn commits_survive_a_restart_and_a_kill_9_and_the_group_resumes_there() {
     }
     assert_eq!(committed.values().sum::<i64>(), 2_000, "two runs of 1,000 records were committed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_reset_for_an_idle_group_and_refused_while_members_are_active() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let warren = Warren::start(dir.path(), Options::brokers(3).with_toml(GROUPS_TOML)).await.expect("start");
+    create_topic(&warren, "reset", 2);
+    let b = warren.bootstrap();
+    let acked = produce(&producer(&b, &[("acks", "all")]), "reset", 0..400).await;
+    let ends: BTreeMap<i32, i64> = acked.keys().fold(BTreeMap::new(), |mut m, (p, o)| {
+        let e = m.entry(*p).or_insert(0);
+        *e = (*e).max(o + 1);
+        m
+    });
+    let b2 = b.clone();
+    tokio::task::spawn_blocking(move || consume_and_commit(&b2, "reset-g", "reset", 400)).await.expect("consume");
+    let cluster = &warren.cluster;
+    let committed = cluster.committed_offsets("reset-g").expect("group");
+    assert_eq!(committed.iter().map(|((_, p), c)| (*p, c.offset)).collect::<BTreeMap<_, _>>(), ends);
+    assert!(
+        committed.values().all(|c| c.commit_timestamp_ms > 1_600_000_000_000),
+        "commit timestamps are wall-clock ms"
+    );
+
+    let to_earliest =
+        cluster.reset_offsets("reset-g", "reset", broker_core::group::ResetTo::Earliest).await.expect("reset");
+    assert_eq!(to_earliest, BTreeMap::from([(0, 0), (1, 0)]));
+    let to_offset =
+        cluster.reset_offsets("reset-g", "reset", broker_core::group::ResetTo::Offset(50)).await.expect("reset");
+    assert_eq!(to_offset.values().copied().collect::<Vec<_>>(), vec![50.min(ends[&0]), 50.min(ends[&1])]);
+    let future = broker_core::group::ResetTo::Timestamp(i64::MAX / 2);
+    assert_eq!(
+        cluster.reset_offsets("reset-g", "reset", future).await.expect("reset"),
+        ends,
+        "past the last record: the end"
+    );
+
+    // A member holds the group: resets are refused, with a message that says why.
+    let b2 = b.clone();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let consumer = group_consumer(&b2, "reset-g", &[]);
+        consumer.subscribe(&["reset"]).expect("subscribe");
+        assert!(poll_until(&consumer, Duration::from_secs(30), |c| assigned(c) == 2));
+        held_tx.send(()).expect("signal");
+        while release_rx.try_recv().is_err() {
+            consumer.poll(Duration::from_millis(100));
+        }
+    });
+    tokio::task::spawn_blocking(move || held_rx.recv_timeout(Duration::from_secs(40)))
+        .await
+        .expect("join")
+        .expect("member joined");
+    let refused =
+        cluster.reset_offsets("reset-g", "reset", broker_core::group::ResetTo::Earliest).await.expect_err("refused");
+    assert_eq!(refused.code, kafka_protocol::ResponseError::NonEmptyGroup);
+    assert!(refused.message.contains("active member"), "{}", refused.message);
+    release_tx.send(()).expect("release");
+    holder.join().expect("holder");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_of_an_empty_group_expire_with_tombstones_that_outlive_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!("{GROUPS_TOML}\noffsets_retention = \"2s\"\noffsets_retention_check_interval = \"200ms\"");
+    let warren = Warren::start(dir.path(), Options::brokers(3).with_toml(&toml)).await.expect("start");
+    create_topic(&warren, "expiring", 1);
+    let b = warren.bootstrap();
+    produce(&producer(&b, &[]), "expiring", 0..10).await;
+    let b2 = b.clone();
+    tokio::task::spawn_blocking(move || consume_and_commit(&b2, "expiring-g", "expiring", 10)).await.expect("consume");
+    let cluster = std::sync::Arc::clone(&warren.cluster);
+    assert!(cluster.committed_offsets("expiring-g").is_some_and(|o| o.len() == 1));
+    let started = Instant::now();
+    while cluster.describe_group("expiring-g").is_some() && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cluster.describe_group("expiring-g").is_none(), "the group and its offsets expired");
+    assert!(started.elapsed() >= Duration::from_millis(1500), "not before the retention ({:?})", started.elapsed());
+    warren.stop().await.expect("stop");
+    let warren = Warren::start(dir.path(), Options::brokers(3).with_toml(&toml)).await.expect("restart");
+    assert!(warren.cluster.describe_group("expiring-g").is_none(), "tombstones keep it gone after a restart");
+    assert!(warren.cluster.committed_offsets("expiring-g").is_none());
+}

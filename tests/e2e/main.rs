@@ -3,6 +3,7 @@
 mod bad_input;
 mod clients;
 mod crash;
+mod group_wire;
 mod groups;
 mod rdkafka_roundtrip;
 mod support;

@@ -11,7 +11,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use warren_tests::{Options, Warren};
 
-fn frame<T: Encodable>(api: ApiKey, version: i16, correlation_id: i32, body: &T) -> Vec<u8> {
+pub fn frame<T: Encodable>(api: ApiKey, version: i16, correlation_id: i32, body: &T) -> Vec<u8> {
     let header = RequestHeader::default()
         .with_request_api_key(api as i16)
         .with_request_api_version(version)
@@ -25,12 +25,21 @@ fn frame<T: Encodable>(api: ApiKey, version: i16, correlation_id: i32, body: &T)
     out
 }
 
-fn read_frame(s: &mut TcpStream) -> Bytes {
+pub fn read_frame(s: &mut TcpStream) -> Bytes {
     let mut size = [0u8; 4];
     s.read_exact(&mut size).expect("size");
     let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
     s.read_exact(&mut body).expect("body");
     Bytes::from(body)
+}
+
+/// Sends one request and decodes its response (the `kafka-protocol` codec as a client).
+pub fn call<Req: Encodable, Resp: Decodable>(s: &mut TcpStream, api: ApiKey, version: i16, request: &Req) -> Resp {
+    s.write_all(&frame(api, version, 42, request)).expect("write");
+    let mut f = read_frame(s);
+    let header = ResponseHeader::decode(&mut f, api.response_header_version(version)).expect("response header");
+    assert_eq!(header.correlation_id, 42);
+    Resp::decode(&mut f, version).expect("response body")
 }
 
 /// A batch of `n` records from idempotent producer `pid`, starting at sequence `seq`.

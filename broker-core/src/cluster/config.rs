@@ -156,6 +156,11 @@ impl TopicConfig {
                 _ => return Err(format!("unknown topic config '{name}'")),
             }
         }
+        // A compacted topic without `delete` keeps the latest record of every key forever.
+        if !config.cleanup_policy.contains("delete") {
+            config.log.retention = None;
+            config.log.retention_bytes = None;
+        }
         Ok(config)
     }
 }

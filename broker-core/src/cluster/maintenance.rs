@@ -33,7 +33,7 @@ impl Cluster {
         }
     }
 
-    /// Applies time and size retention to every replica.
+    /// Applies time and size retention to every replica, and compaction to compacted topics.
     pub fn apply_retention(&self, now_ms: i64) {
         for broker in self.brokers.iter().filter(|b| b.is_up()) {
             for replica in broker.partitions() {
@@ -49,6 +49,22 @@ impl Cluster {
                     ),
                     Err(e) => {
                         tracing::error!(topic = %replica.topic, partition = replica.index, error = %e, "retention failed")
+                    }
+                }
+                match replica.compact(now_ms) {
+                    Ok(Some(done)) if done.segments_rewritten > 0 => tracing::info!(
+                        broker = broker.id,
+                        topic = %replica.topic,
+                        partition = replica.index,
+                        segments = done.segments_rewritten,
+                        records_removed = done.records_removed,
+                        bytes_before = done.bytes_before,
+                        bytes_after = done.bytes_after,
+                        "compacted"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(topic = %replica.topic, partition = replica.index, error = %e, "compaction failed")
                     }
                 }
             }

@@ -177,6 +177,7 @@ impl Cluster {
             tracing::warn!(broker = broker.id, segment = %path.display(), "recovery dropped a segment after a cut");
         }
         partition.set_min_insync_replicas(topic_config.min_insync_replicas);
+        partition.set_compacted(topic_config.cleanup_policy.contains("compact"));
         broker.add_partition(Arc::new(partition));
         Ok(())
     }

@@ -664,7 +664,9 @@ fn encode_batch(batch: &[(Bytes, Option<Bytes>)], timestamp: i64) -> Result<Byte
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // No producer id, so sequences mean nothing; kept in step with offsets so the
+            // encoder writes one batch (base sequence -1).
+            sequence: i as i32 - 1,
             timestamp,
             key: Some(key.clone()),
             value: value.clone(),

@@ -7,9 +7,12 @@
 //! the I/O outside it, so a slow reader never holds back producers.
 
 pub mod batch;
+mod compact;
 pub mod epochs;
 pub mod index;
 pub mod segment;
+
+pub use compact::Compacted;
 
 use std::fs::File;
 use std::io;
@@ -150,6 +153,11 @@ impl Log {
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name();
             let name = name.to_string_lossy();
+            if name.ends_with(".log.cleaned") {
+                // A compaction cut short by a crash: the original segment is still whole.
+                std::fs::remove_file(dir.join(&*name))?;
+                continue;
+            }
             if let Some(stem) = name.strip_suffix(".log") {
                 if let Ok(base) = stem.parse::<i64>() {
                     bases.push(base);
@@ -291,7 +299,8 @@ impl Log {
         let mut info = AppendInfo { first_offset, last_offset: first_offset - 1, max_timestamp: -1 };
         for (pos, header) in headers {
             let log_end_offset = self.log_end_offset();
-            if header.base_offset != log_end_offset {
+            // A compacted leader log has gaps between batches; never overlaps.
+            if header.base_offset < log_end_offset {
                 return Err(LogError::NonContiguous { base_offset: header.base_offset, log_end_offset });
             }
             self.append_batch(&header, &bytes[pos..pos + header.total_len()])?;

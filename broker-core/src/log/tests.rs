@@ -192,3 +192,118 @@ fn finds_batches_by_timestamp() {
     assert_eq!(h.base_offset, 0);
     assert!(log.find_batch_by_time(10_000).expect("lookup").is_none());
 }
+
+/// Keyed records: `(key, value)`, `None` values are tombstones.
+fn append_keyed(log: &mut Log, records: &[(&str, Option<&str>)], ts: i64) -> AppendInfo {
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32 - 1,
+            timestamp: ts,
+            key: Some(Bytes::from(k.to_string())),
+            value: v.map(|v| Bytes::from(v.to_string())),
+            headers: Default::default(),
+            delete_horizon: false,
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::Lz4 })
+        .expect("encode");
+    let mut bytes = buf.to_vec();
+    let headers = split_batches(&bytes).expect("valid");
+    assert_eq!(headers.len(), 1, "one batch");
+    log.append_as_leader(&mut bytes, &headers, 0).expect("append")
+}
+
+/// Every record as (offset, key, value).
+fn records(log: &Log) -> Vec<(i64, String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    loop {
+        let mut bytes = log.read(offset, 1 << 20, log.log_end_offset()).expect("read");
+        if bytes.is_empty() {
+            return out;
+        }
+        for batch in kafka_protocol::records::RecordBatchDecoder::decode_all(&mut bytes).expect("decode") {
+            for r in batch.records {
+                offset = r.offset + 1;
+                let text = |b: &bytes::Bytes| String::from_utf8(b.to_vec()).expect("utf8");
+                out.push((r.offset, r.key.as_ref().map(text).expect("key"), r.value.as_ref().map(text)));
+            }
+        }
+    }
+}
+
+#[test]
+fn compaction_keeps_the_latest_record_per_key_and_drops_old_tombstones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig { segment_bytes: 1024, retention: None, ..LogConfig::default() };
+    let (mut log, _) = Log::open(dir.path(), config.clone(), OpenState::default()).expect("open");
+    let day = 24 * 3600 * 1000;
+    let now = 10 * day;
+    // Old history: keys a..e rewritten many times; "b" deleted long ago, "c" deleted recently.
+    for round in 0..40 {
+        let v = format!("v{round}");
+        append_keyed(&mut log, &[("a", Some(&v)), ("b", Some(&v)), ("c", Some(&v)), ("d", Some(&v))], now - 5 * day);
+    }
+    append_keyed(&mut log, &[("b", None)], now - 3 * day);
+    append_keyed(&mut log, &[("c", None)], now - 1000);
+    append_keyed(&mut log, &[("e", Some("only"))], now - 5 * day);
+    // Force the active segment past everything above, then a fresh "a" in the active segment.
+    log.roll().expect("roll");
+    append_keyed(&mut log, &[("a", Some("newest"))], now);
+    let end = log.log_end_offset();
+    let before = records(&log);
+    assert_eq!(before.len(), 164);
+
+    let done = log.compact(now, day, end).expect("compact");
+    assert!(done.segments_rewritten > 0 && done.bytes_after < done.bytes_before, "{done:?}");
+    let after = records(&log);
+    let expect = |key: &str| before.iter().rev().find(|(_, k, _)| k == key).cloned().expect("key");
+    let mut want = vec![expect("a"), expect("c"), expect("d"), expect("e")];
+    want.sort();
+    assert_eq!(after, want, "the latest record of each key, a young tombstone for c, none for b");
+    assert_eq!(after.iter().find(|(_, k, _)| k == "c").map(|r| r.2.clone()), Some(None));
+    assert_eq!(done.records_removed, 164 - 4);
+    assert_eq!(log.log_end_offset(), end, "compaction never moves the end");
+    // Reads inside a gap start at the next kept batch; a reopen (clean or not) sees the same.
+    let first_kept = after[0].0;
+    let got = log.read(first_kept - 1, 1 << 20, end).expect("read in gap");
+    assert!(!got.is_empty());
+    log.flush().expect("flush");
+    let recovery_point = log.recovery_point();
+    drop(log);
+    for clean in [true, false] {
+        let state = OpenState { clean, recovery_point: if clean { recovery_point } else { 0 }, log_start_offset: 0 };
+        let (log, report) = Log::open(dir.path(), config.clone(), state).expect("reopen");
+        assert!(report.truncated.is_empty(), "clean={clean}: {report:?}");
+        assert_eq!(records(&log), after, "clean={clean}");
+    }
+    // A second pass has nothing to do.
+    let (mut log, _) = Log::open(dir.path(), config.clone(), OpenState::default()).expect("reopen");
+    assert_eq!(log.compact(now, day, end).expect("again").segments_rewritten, 0);
+
+    // A follower copying the compacted log accepts the gaps.
+    let follower_dir = tempfile::tempdir().expect("tempdir");
+    let (mut follower, _) = Log::open(follower_dir.path(), config, OpenState::default()).expect("open follower");
+    let mut offset = 0;
+    loop {
+        let bytes = log.read(offset, 1 << 20, end).expect("read");
+        let Some((_, last)) = split_batches(&bytes).expect("batches").last().copied() else {
+            break;
+        };
+        follower.append_replicated(&bytes).expect("gaps are fine");
+        offset = last.next_offset();
+    }
+    assert_eq!(records(&follower), after);
+}

@@ -60,6 +60,8 @@ struct Inner {
     followers: HashMap<i32, FollowerState>,
     producers: ProducerStates,
     min_insync_replicas: usize,
+    /// `cleanup.policy` includes `compact`.
+    compacted: bool,
 }
 
 /// Which replica a `Partition` is: topic, partition index and the broker holding it.
@@ -134,6 +136,7 @@ impl Partition {
                 followers: HashMap::new(),
                 producers,
                 min_insync_replicas: 1,
+                compacted: false,
             }),
         };
         Ok((partition, report))
@@ -180,6 +183,10 @@ impl Partition {
 
     pub fn set_min_insync_replicas(&self, min: usize) {
         self.lock().min_insync_replicas = min.max(1);
+    }
+
+    pub fn set_compacted(&self, compacted: bool) {
+        self.lock().compacted = compacted;
     }
 
     pub fn set_log_config(&self, config: LogConfig) {
@@ -483,6 +490,17 @@ impl Partition {
         let deleted = inner.log.apply_retention(now_ms, self.high_watermark())?;
         self.log_start_offset.store(inner.log.log_start_offset(), Ordering::Release);
         Ok(deleted)
+    }
+
+    /// Compacts the log when its topic is compacted (Kafka's `delete.retention.ms` of one day for
+    /// tombstones). Returns what was done, `None` for topics that are not compacted.
+    pub fn compact(&self, now_ms: i64) -> Result<Option<crate::log::Compacted>, LogError> {
+        const DELETE_RETENTION_MS: i64 = 24 * 3600 * 1000;
+        let mut inner = self.lock();
+        if !inner.compacted {
+            return Ok(None);
+        }
+        inner.log.compact(now_ms, DELETE_RETENTION_MS, self.high_watermark()).map(Some)
     }
 
     /// Reads for internal consumers (group coordinator rebuild, timestamps): whole batches up to
