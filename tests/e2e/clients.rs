@@ -128,3 +128,60 @@ async fn kafka_python_round_trips_every_codec() {
     }
     warren.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_balanced_consumer_reads_everything_and_commits_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = "[cluster]\ndefault_partitions = 3\n[groups]\ninitial_rebalance_delay = \"200ms\"";
+    let warren = Warren::start(dir.path(), Options::brokers(3).with_toml(toml)).await.expect("start");
+    let b = warren.bootstrap();
+    let input: String = (0..3_000).map(|i| format!("k{i}\tv{i}\n")).collect();
+    let b2 = b.clone();
+    tokio::task::spawn_blocking(move || {
+        run(Command::new("kcat").args(["-b", &b2, "-t", "kcat-g-topic", "-P", "-K", "\t"]), Some(input.as_bytes()))
+    })
+    .await
+    .expect("produce");
+    // -G: the balanced consumer (JoinGroup, SyncGroup, Heartbeat, OffsetCommit, LeaveGroup).
+    let b2 = b.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run(
+            Command::new("kcat").args([
+                "-b",
+                &b2,
+                "-G",
+                "kcat-g",
+                "kcat-g-topic",
+                "-o",
+                "beginning",
+                "-e",
+                "-q",
+                "-f",
+                "%p %o %k\n",
+                "-X",
+                "auto.commit.interval.ms=100",
+            ]),
+            None,
+        )
+    })
+    .await
+    .expect("kcat -G");
+    let mut ends: std::collections::BTreeMap<i32, i64> = Default::default();
+    let mut keys = std::collections::HashSet::new();
+    for line in out.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let (p, o): (i32, i64) = (parts[0].parse().expect("partition"), parts[1].parse().expect("offset"));
+        let end = ends.entry(p).or_insert(0);
+        *end = (*end).max(o + 1);
+        assert!(keys.insert(parts[2].to_string()), "{} read twice", parts[2]);
+    }
+    assert_eq!(keys.len(), 3_000);
+    // kcat commits what it consumed when it leaves; the coordinator has exactly the ends.
+    let committed = warren.cluster.committed_offsets("kcat-g").expect("kcat-g committed");
+    assert!(committed.keys().all(|(t, _)| t == "kcat-g-topic"), "{committed:?}");
+    let committed: std::collections::BTreeMap<i32, i64> = committed.iter().map(|((_, p), c)| (*p, c.offset)).collect();
+    assert_eq!(committed, ends);
+    let group = warren.cluster.describe_group("kcat-g").expect("group");
+    assert_eq!((group.state.name(), group.members.len()), ("Empty", 0), "kcat left the group");
+    warren.stop().await.expect("stop");
+}

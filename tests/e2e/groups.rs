@@ -209,7 +209,6 @@ async fn commits_survive_a_restart_and_a_kill_9_and_the_group_resumes_there() {
         assert_eq!(found.get(p).map(|(o, _)| *o), Some(*o), "partition {p} after kill -9");
         assert_eq!(first.get(p), Some(o), "partition {p} resumes at its commit after kill -9");
     }
-    assert_eq!(committed.values().sum::<i64>(), 2_000, "two runs of 1,000 records were committed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

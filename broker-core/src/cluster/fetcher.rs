@@ -19,6 +19,14 @@ const FETCH_WAIT: Duration = Duration::from_millis(500);
 /// Kafka's `replica.fetch.max.bytes` per partition.
 const FETCH_MAX_BYTES: usize = 1 << 20;
 
+/// What a fetcher remembers of one followed partition.
+struct Followed {
+    /// The leader epoch under which it last checked for divergence.
+    epoch: i32,
+    /// The fetch offset (our log end offset) the leader last heard from us under that epoch.
+    reported: i64,
+}
+
 impl Cluster {
     /// Starts one replica fetcher per broker and the maintenance loops. They stop when the
     /// returned handles are aborted or the runtime ends.
@@ -38,8 +46,7 @@ impl Cluster {
         let Some(broker) = self.broker(id).cloned() else {
             return;
         };
-        // The leader epoch under which each followed partition last checked for divergence.
-        let mut checked: HashMap<(Arc<str>, i32), i32> = HashMap::new();
+        let mut checked: HashMap<(Arc<str>, i32), Followed> = HashMap::new();
         loop {
             let notified = self.activity.notified();
             tokio::pin!(notified);
@@ -75,7 +82,7 @@ impl Cluster {
         &self,
         replica: &Partition,
         leader: i32,
-        checked: &mut HashMap<(Arc<str>, i32), i32>,
+        checked: &mut HashMap<(Arc<str>, i32), Followed>,
     ) -> Result<bool, String> {
         let Some(source) =
             self.broker(leader).filter(|b| b.is_up()).and_then(|b| b.partition(&replica.topic, replica.index))
@@ -84,11 +91,21 @@ impl Cluster {
         };
         let epoch = replica.leader_epoch();
         let key = (Arc::clone(&replica.topic), replica.index);
-        if checked.get(&key) != Some(&epoch) {
+        let state = checked.entry(key).or_insert(Followed { epoch: -1, reported: -1 });
+        if state.epoch != epoch {
             self.truncate_divergence(replica, &source)?;
-            checked.insert(key, epoch);
+            *state = Followed { epoch, reported: -1 };
         }
         let fetch_offset = replica.log_end_offset();
+        // Nothing to copy, the high watermark is current and the leader already knows our
+        // position: skip the fetch (most partitions are idle; this keeps an idle one free).
+        if state.reported == fetch_offset
+            && source.log_end_offset() == fetch_offset
+            && source.high_watermark() == replica.high_watermark()
+        {
+            return Ok(false);
+        }
+        state.reported = fetch_offset;
         match source.plan_follower_read(replica.broker_id, fetch_offset, FETCH_MAX_BYTES) {
             Ok((plan, isr_change)) => {
                 if let Some(change) = isr_change {
