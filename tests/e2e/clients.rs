@@ -185,3 +185,121 @@ async fn kcat_balanced_consumer_reads_everything_and_commits_the_end() {
     assert_eq!((group.state.name(), group.members.len()), ("Empty", 0), "kcat left the group");
     warren.stop().await.expect("stop");
 }
+
+fn python(script: &str, args: &[&str]) -> serde_json::Value {
+    let path = format!("{}/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = run(Command::new("/usr/bin/python3").arg(path).args(args), None);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {out}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_python_group_member_and_admin_client() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = "[cluster]\ndefault_partitions = 3\n[groups]\ninitial_rebalance_delay = \"200ms\"";
+    let warren = Warren::start(dir.path(), Options::brokers(3).with_toml(toml)).await.expect("start");
+    let b = warren.bootstrap();
+    let acked = crate::support::produce(&crate::support::producer(&b, &[]), "py-groups", 0..500).await;
+    let mut ends: std::collections::BTreeMap<String, i64> = Default::default();
+    for (p, o) in acked.keys() {
+        let end = ends.entry(p.to_string()).or_insert(0);
+        *end = (*end).max(o + 1);
+    }
+    let b2 = b.clone();
+    let out = tokio::task::spawn_blocking(move || python("kafka_python_groups.py", &[&b2, "py-groups", "py-g", "500"]))
+        .await
+        .expect("kafka-python");
+    assert_eq!(out["consumed"], 500);
+    let as_map = |v: &serde_json::Value| -> std::collections::BTreeMap<String, i64> {
+        serde_json::from_value(v.clone()).expect("partition map")
+    };
+    assert_eq!(as_map(&out["committed"]), ends, "the member's commit");
+    assert_eq!(as_map(&out["admin_offsets"]), ends, "the admin client's OffsetFetch");
+    assert!(out["listed"].as_array().expect("listed").iter().any(|g| g[0] == "py-g" && g[1] == "consumer"), "{out}");
+    let d = &out["described"];
+    assert_eq!(
+        (d["state"].as_str(), d["protocol_type"].as_str(), d["protocol"].as_str()),
+        (Some("Stable"), Some("consumer"), Some("range"))
+    );
+    let members = d["members"].as_array().expect("members");
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0]["client_host"], "/127.0.0.1");
+    assert_eq!(members[0]["assignment"]["py-groups"], serde_json::json!([0, 1, 2]));
+    // The coordinator agrees about what kafka-python committed.
+    let committed = warren.cluster.committed_offsets("py-g").expect("py-g");
+    let mine: std::collections::BTreeMap<String, i64> =
+        committed.iter().map(|((_, p), c)| (p.to_string(), c.offset)).collect();
+    assert_eq!(mine, ends);
+    warren.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_independent_reader_finds_every_commit_in_consumer_offsets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = "[cluster]\ndefault_partitions = 2\n[groups]\ninitial_rebalance_delay = \"200ms\"";
+    let warren = Warren::start(dir.path(), Options::brokers(3).with_toml(toml)).await.expect("start");
+    let b = warren.bootstrap();
+    crate::support::produce(&crate::support::producer(&b, &[]), "audited", 0..200).await;
+    // A consumer group (rdkafka, with metadata), a kafka-python group and a standalone commit.
+    let b2 = b.clone();
+    let rdkafka_commits =
+        tokio::task::spawn_blocking(move || crate::groups::consume_and_commit(&b2, "audit-rd", "audited", 200))
+            .await
+            .expect("rdkafka");
+    let b2 = b.clone();
+    tokio::task::spawn_blocking(move || python("kafka_python_groups.py", &[&b2, "audited", "audit-py", "200"]))
+        .await
+        .expect("py");
+    let standalone = broker_core::group::coordinator::OffsetCommit {
+        topic: "audited".into(),
+        partition: 1,
+        offset: 7,
+        leader_epoch: -1,
+        metadata: Some("by hand".into()),
+    };
+    let r = warren
+        .cluster
+        .commit_offsets(
+            None,
+            "polygenelubricants",
+            &broker_core::group::coordinator::Committer::standalone(),
+            vec![standalone],
+        )
+        .await;
+    assert_eq!(r, vec![Ok(())]);
+
+    let b2 = b.clone();
+    let log = tokio::task::spawn_blocking(move || python("read_consumer_offsets.py", &[&b2])).await.expect("reader");
+    assert_eq!(log["undecodable"], 0, "{log}");
+    assert_eq!(log["misplaced"], serde_json::json!([]), "every group sits in abs(hashCode) % 50");
+    let commits = log["commits"].as_array().expect("commits");
+    let find = |group: &str, p: i64| {
+        commits.iter().rev().find(|c| c["group"] == group && c["topic"] == "audited" && c["partition"] == p)
+    };
+    for (p, o) in &rdkafka_commits {
+        let c = find("audit-rd", i64::from(*p)).unwrap_or_else(|| panic!("no commit of audit-rd/{p} in {log}"));
+        assert_eq!(c["offset"], *o);
+        assert_eq!(c["metadata"], format!("meta-audit-rd-{p}"));
+        assert_eq!(c["value_version"], 3);
+    }
+    // The coordinator's every cached offset is in the log, with its commit timestamp.
+    for group in ["audit-rd", "audit-py", "polygenelubricants"] {
+        for ((topic, p), cached) in warren.cluster.committed_offsets(group).expect("group") {
+            let c = find(group, i64::from(p)).unwrap_or_else(|| panic!("no commit of {group}/{topic}/{p}"));
+            assert_eq!(
+                (c["offset"].as_i64(), c["commit_timestamp"].as_i64()),
+                (Some(cached.offset), Some(cached.commit_timestamp_ms))
+            );
+        }
+    }
+    assert_eq!(
+        find("polygenelubricants", 1).expect("standalone")["record_partition"],
+        0,
+        "hashCode MIN_VALUE maps to 0"
+    );
+    // Group metadata v3 with the members and their assignments.
+    let groups = log["groups"].as_array().expect("groups");
+    let rd = groups.iter().find(|g| g["group"] == "audit-rd" && g["generation"] == 1).expect("audit-rd generation 1");
+    assert_eq!((rd["value_version"].as_i64(), rd["protocol_type"].as_str()), (Some(3), Some("consumer")));
+    assert_eq!(rd["members"][0]["assignment"]["audited"], serde_json::json!([0, 1]));
+    warren.stop().await.expect("stop");
+}

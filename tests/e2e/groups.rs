@@ -107,7 +107,7 @@ async fn two_members_split_six_partitions_and_the_survivor_takes_all_after_a_kil
 
 /// Consumes `n` records from `group` and commits them (with metadata), returning the committed
 /// offset of every partition.
-fn consume_and_commit(bootstrap: &str, group: &str, topic: &str, n: usize) -> BTreeMap<i32, i64> {
+pub fn consume_and_commit(bootstrap: &str, group: &str, topic: &str, n: usize) -> BTreeMap<i32, i64> {
     let consumer = group_consumer(bootstrap, group, &[]);
     consumer.subscribe(&[topic]).expect("subscribe");
     let mut next: BTreeMap<i32, i64> = BTreeMap::new();

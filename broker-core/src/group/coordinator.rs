@@ -429,7 +429,10 @@ impl Cluster {
             group.state = GroupState::Dead;
             let mut batch: Vec<(Bytes, Option<Bytes>)> =
                 group.offsets.keys().map(|(t, p)| (records::offset_key(group_id, t, *p), None)).collect();
-            batch.push((records::group_key(group_id), None));
+            // A group that only stored offsets never had a metadata record to delete (Kafka's rule).
+            if group.generation_id > 0 {
+                batch.push((records::group_key(group_id), None));
+            }
             batch
         };
         let stored = self.store(group_id, &tombstones).await;
@@ -548,8 +551,9 @@ impl Cluster {
     /// is deleted. Every removal is a tombstone in `__consumer_offsets`.
     pub async fn expire_offsets(&self, now_ms: i64) {
         let retention = i64::try_from(self.config.groups.offsets_retention.as_millis()).unwrap_or(i64::MAX);
-        // Per group: the offsets that expired and whether the group itself goes.
-        type Plan = (String, Vec<(String, i32)>, bool);
+        // Per group: the offsets that expired, whether the group goes, whether it has a metadata
+        // record to delete.
+        type Plan = (String, Vec<(String, i32)>, bool, bool);
         let plans: Vec<Plan> = {
             let groups = self.groups.lock();
             groups
@@ -571,14 +575,15 @@ impl Cluster {
                         _ => Vec::new(),
                     };
                     let drop_group = g.state == GroupState::Empty && g.is_empty() && expired.len() == g.offsets.len();
-                    (!expired.is_empty() || drop_group).then(|| (g.id.clone(), expired, drop_group))
+                    (!expired.is_empty() || drop_group)
+                        .then(|| (g.id.clone(), expired, drop_group, g.generation_id > 0))
                 })
                 .collect()
         };
-        for (group_id, expired, drop_group) in plans {
+        for (group_id, expired, drop_group, has_metadata) in plans {
             let mut batch: Vec<(Bytes, Option<Bytes>)> =
                 expired.iter().map(|(t, p)| (records::offset_key(&group_id, t, *p), None)).collect();
-            if drop_group {
+            if drop_group && has_metadata {
                 batch.push((records::group_key(&group_id), None));
             }
             if let Err(e) = self.store(&group_id, &batch).await {
