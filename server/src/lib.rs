@@ -55,7 +55,12 @@ pub async fn run(
         .with_context(|| format!("cannot open the cluster in {}", data_dir.display()))?;
     let bound = Bound { kafka, http: http.local_addr()?, cluster: Arc::clone(&embedded.cluster) };
     let ready = Arc::new(AtomicBool::new(false));
-    let state = web::AppState { cluster: Arc::clone(&embedded.cluster), ready: Arc::clone(&ready) };
+    let state = web::AppState {
+        cluster: Arc::clone(&embedded.cluster),
+        ready: Arc::clone(&ready),
+        read_only: config.read_only,
+        admin_token: config.admin_token.clone(),
+    };
     let app = web::router(state);
     tracing::info!(kafka = ?bound.kafka, http = %bound.http, data_dir = %data_dir.display(), "warren is up");
     on_bound(bound);

@@ -5,6 +5,8 @@ mod clients;
 mod crash;
 mod group_wire;
 mod groups;
+mod http_api;
 mod rdkafka_roundtrip;
+mod replication;
 mod support;
 mod wire;

@@ -43,7 +43,7 @@ pub fn call<Req: Encodable, Resp: Decodable>(s: &mut TcpStream, api: ApiKey, ver
 }
 
 /// A batch of `n` records from idempotent producer `pid`, starting at sequence `seq`.
-fn batch(pid: i64, seq: i32, n: i32) -> Bytes {
+pub fn batch(pid: i64, seq: i32, n: i32) -> Bytes {
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
             transactional: false,
@@ -67,7 +67,7 @@ fn batch(pid: i64, seq: i32, n: i32) -> Bytes {
     buf.freeze()
 }
 
-fn produce(topic: &str, acks: i16, records: Bytes) -> ProduceRequest {
+pub fn produce(topic: &str, acks: i16, records: Bytes) -> ProduceRequest {
     ProduceRequest::default().with_acks(acks).with_timeout_ms(5_000).with_topic_data(vec![TopicProduceData::default()
         .with_name(TopicName(StrBytes::from_string(topic.into())))
         .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])])

@@ -21,6 +21,8 @@ pub struct Broker {
     pub addr: SocketAddr,
     dir: PathBuf,
     up: AtomicBool,
+    /// A failover drill's fault: the broker stays up but its replica fetcher copies nothing.
+    replication_paused: AtomicBool,
     replicas: RwLock<Replicas>,
     /// `true` while the broker is stopped; listeners and connections watch it.
     stopped: watch::Sender<bool>,
@@ -33,6 +35,7 @@ impl Broker {
             addr,
             dir,
             up: AtomicBool::new(true),
+            replication_paused: AtomicBool::new(false),
             replicas: RwLock::new(Replicas::new()),
             stopped: watch::channel(false).0,
         }
@@ -49,6 +52,16 @@ impl Broker {
     pub(crate) fn set_up(&self, up: bool) {
         self.up.store(up, Ordering::Release);
         self.stopped.send_replace(!up);
+    }
+
+    /// Pauses or resumes this broker's replica fetcher (a stuck follower for failover drills and
+    /// tests: it stays up, falls behind, and leaves the ISR after `replica_lag_time_max`).
+    pub fn set_replication_paused(&self, paused: bool) {
+        self.replication_paused.store(paused, Ordering::Release);
+    }
+
+    pub fn replication_paused(&self) -> bool {
+        self.replication_paused.load(Ordering::Acquire)
     }
 
     /// Closes the listener and every connection without marking the broker down (process shutdown).

@@ -52,9 +52,6 @@ impl Cluster {
             return Ok(());
         }
         broker.set_up(false);
-        if let Err(e) = broker.checkpoint() {
-            tracing::warn!(broker = id, error = %e, "checkpoint on broker stop failed");
-        }
         let mut md = self.lock_metadata();
         let changed = self.elect_without(&mut md, id);
         self.persist(&md)?;
@@ -67,7 +64,12 @@ impl Cluster {
                 self.push_assignment(&replica.topic, replica.index, &pm.clone());
             }
         }
+        drop(md);
         tracing::info!(broker = id, moved = changed.len(), "broker stopped");
+        // Flush its logs after the election: the new leaders serve meanwhile.
+        if let Err(e) = broker.checkpoint() {
+            tracing::warn!(broker = id, error = %e, "checkpoint on broker stop failed");
+        }
         Ok(())
     }
 

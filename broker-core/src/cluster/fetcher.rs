@@ -52,7 +52,7 @@ impl Cluster {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let mut progressed = false;
-            if broker.is_up() {
+            if broker.is_up() && !broker.replication_paused() {
                 for replica in broker.partitions() {
                     let Role::Follower { leader } = replica.role() else {
                         continue;
@@ -117,6 +117,15 @@ impl Cluster {
                 };
                 let before = replica.high_watermark();
                 replica.append_replicated(&bytes, source.high_watermark()).map_err(|e| e.to_string())?;
+                if !bytes.is_empty() {
+                    let leo = replica.log_end_offset();
+                    if let Some(change) = source.report_follower_position(replica.broker_id, leo) {
+                        self.record_isr(&replica.topic, replica.index, leader, change.isr);
+                    }
+                    state.reported = leo;
+                    // The report may have moved the leader's high watermark: adopt it now.
+                    replica.append_replicated(&[], source.high_watermark()).map_err(|e| e.to_string())?;
+                }
                 Ok(!bytes.is_empty() || replica.high_watermark() != before)
             }
             Err(ResponseError::OffsetOutOfRange) => {

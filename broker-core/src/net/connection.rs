@@ -1,18 +1,29 @@
-//! One client connection: length-prefixed frames in, responses out, in order.
+//! One client connection: length-prefixed frames in, responses out, in request order.
 //!
 //! A frame whose length prefix is above `max_request_bytes` (or below a header's size) is refused
 //! before anything is allocated for it. Any framing or decoding error closes this connection with
 //! one log line; nothing else is affected.
+//!
+//! Requests are handled one at a time, in order, as Kafka does, with one exception: an acks=all
+//! produce is appended in order and then waits for the ISR while the next requests are read and
+//! appended (up to `MAX_DEFERRED` of them). Responses still leave in request order, and any other
+//! request waits until every deferred produce before it has been answered.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 
-use super::dispatch;
+use super::dispatch::{self, Deferred, Handled};
 use crate::cluster::{Broker, Cluster};
+use crate::protocol;
+
+/// How many acks=all produces of one connection may wait for the ISR at once.
+const MAX_DEFERRED: usize = 16;
 
 pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
     let mut stopped = broker.watch_stopped();
@@ -20,7 +31,28 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
     let mut reader = BufReader::with_capacity(64 * 1024, read);
     let mut writer = BufWriter::with_capacity(64 * 1024, write);
     let max = cluster.config.max_request_bytes;
+    let mut deferred: VecDeque<Deferred> = VecDeque::new();
     loop {
+        // With produces waiting, answer whichever comes first: the oldest one's acks, or more
+        // request bytes (`fill_buf` is cancel-safe; the frame itself is read outside the select).
+        while !deferred.is_empty() {
+            let more_input = deferred.len() < MAX_DEFERRED;
+            let Some(front) = deferred.front_mut() else { break };
+            let response = tokio::select! {
+                biased;
+                response = front => response,
+                filled = reader.fill_buf(), if more_input => match filled {
+                    Ok([]) | Err(_) => return,
+                    Ok(_) => break,
+                },
+                _ = super::wait_stopped(&mut stopped) => return,
+            };
+            deferred.pop_front();
+            let flush = reader.buffer().is_empty();
+            if !write_response(&mut writer, response, flush, &broker, peer).await {
+                return;
+            }
+        }
         let size = tokio::select! {
             size = reader.read_i32() => match size {
                 Ok(size) => size,
@@ -37,22 +69,39 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
             tracing::warn!(broker = broker.id, %peer, error = %e, "truncated request; closing connection");
             return;
         }
-        let response = tokio::select! {
-            r = dispatch::handle(&cluster, &broker, peer, frame.freeze()) => r,
-            _ = super::wait_stopped(&mut stopped) => return,
+        let decoded = match protocol::decode_request(frame.freeze()) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                tracing::warn!(broker = broker.id, %peer, error = %e, "bad request; closing connection");
+                let _ = writer.flush().await;
+                return;
+            }
         };
-        match response {
-            Ok(Some(bytes)) => {
-                if writer.write_all(&bytes).await.is_err() {
-                    return;
-                }
-                // Flush unless the client already sent the next request (pipelining).
-                if reader.buffer().is_empty() && writer.flush().await.is_err() {
+        if !dispatch::may_defer(&decoded) {
+            // Everything else waits for the deferred produces before it, as if handled in order.
+            while let Some(front) = deferred.pop_front() {
+                let response = tokio::select! {
+                    r = front => r,
+                    _ = super::wait_stopped(&mut stopped) => return,
+                };
+                if !write_response(&mut writer, response, false, &broker, peer).await {
                     return;
                 }
             }
-            Ok(None) => {
-                if reader.buffer().is_empty() && writer.flush().await.is_err() {
+        }
+        let handled = tokio::select! {
+            r = dispatch::handle(&cluster, &broker, peer, decoded) => r,
+            _ = super::wait_stopped(&mut stopped) => return,
+        };
+        match handled {
+            Ok(Handled::Later(future)) => deferred.push_back(future),
+            Ok(Handled::Now(response)) => {
+                let flush = reader.buffer().is_empty();
+                let written = match response {
+                    Some(bytes) => write_response(&mut writer, Ok(bytes), flush, &broker, peer).await,
+                    None => !flush || writer.flush().await.is_ok(),
+                };
+                if !written {
                     return;
                 }
             }
@@ -61,6 +110,25 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
                 let _ = writer.flush().await;
                 return;
             }
+        }
+    }
+}
+
+/// Writes one response (flushing unless the client already sent more, i.e. pipelines); returns
+/// whether the connection is still good.
+async fn write_response(
+    writer: &mut BufWriter<OwnedWriteHalf>,
+    response: Result<BytesMut, protocol::ProtocolError>,
+    flush: bool,
+    broker: &Broker,
+    peer: SocketAddr,
+) -> bool {
+    match response {
+        Ok(bytes) => writer.write_all(&bytes).await.is_ok() && (!flush || writer.flush().await.is_ok()),
+        Err(e) => {
+            tracing::warn!(broker = broker.id, %peer, error = %e, "cannot encode a response; closing connection");
+            let _ = writer.flush().await;
+            false
         }
     }
 }

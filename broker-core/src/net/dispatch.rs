@@ -1,9 +1,11 @@
 //! Routes a request frame to its handler by API key and version, and frames the response.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
 
@@ -21,16 +23,31 @@ pub struct Ctx<'a> {
     pub peer: SocketAddr,
 }
 
-/// Handles one frame; `Ok(None)` means no response is due (acks=0).
+/// A handled request: its response now (`None` for acks=0), or later (an acks=all produce whose
+/// records are appended and which waits for the ISR).
+pub enum Handled {
+    Now(Option<BytesMut>),
+    Later(Deferred),
+}
+
+pub type Deferred = Pin<Box<dyn Future<Output = Result<BytesMut, ProtocolError>> + Send>>;
+
+/// Whether a decoded request may be answered later, overlapping the requests after it: only
+/// acks=all produces, whose appends still happen in order.
+pub fn may_defer(decoded: &Decoded) -> bool {
+    matches!(decoded, Decoded::Request { request, .. } if matches!(&**request, Request::Produce(r) if r.acks == -1))
+}
+
+/// Handles one decoded request.
 pub async fn handle(
     cluster: &Arc<Cluster>,
     broker: &Arc<Broker>,
     peer: SocketAddr,
-    frame: Bytes,
-) -> Result<Option<BytesMut>, ProtocolError> {
-    let (api, version, header, request) = match protocol::decode_request(frame)? {
+    decoded: Decoded,
+) -> Result<Handled, ProtocolError> {
+    let (api, version, header, request) = match decoded {
         Decoded::UnsupportedApiVersions { correlation_id } => {
-            return Ok(Some(protocol::api_versions_unsupported(correlation_id)));
+            return Ok(Handled::Now(Some(protocol::api_versions_unsupported(correlation_id))));
         }
         Decoded::Request { api, version, header, request } => (api, version, header, request),
     };
@@ -41,11 +58,17 @@ pub async fn handle(
     let out = match *request {
         Request::ApiVersions(_) => encode(&protocol::api_versions_response(0))?,
         Request::Metadata(r) => encode(&handlers::metadata::handle(&ctx, r).await)?,
+        Request::Produce(r) if r.acks == -1 => {
+            let appending = handlers::produce::append(&ctx, r);
+            return Ok(Handled::Later(Box::pin(async move {
+                protocol::encode_response(api, version, cid, &appending.finish().await)
+            })));
+        }
         Request::Produce(r) => {
             let acks = r.acks;
             let response = handlers::produce::handle(&ctx, r).await;
             if acks == 0 {
-                return Ok(None);
+                return Ok(Handled::Now(None));
             }
             encode(&response)?
         }
@@ -71,7 +94,7 @@ pub async fn handle(
         Request::DescribeGroups(r) => encode(&handlers::group::describe_groups(&ctx, r).await)?,
         Request::DeleteGroups(r) => encode(&handlers::group::delete_groups(&ctx, r).await)?,
     };
-    Ok(Some(out))
+    Ok(Handled::Now(Some(out)))
 }
 
 /// Lets one closure frame any response type.

@@ -3,6 +3,8 @@
 //! Handlers read state through `AppState`; they never write to the broker except through its
 //! public operations, and every page escapes what it shows (askama's HTML escaping is on).
 
+pub mod api;
+pub mod auth;
 mod pages;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +12,7 @@ use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 /// Everything a handler may need.
@@ -18,14 +20,27 @@ use axum::Router;
 pub struct AppState {
     pub cluster: Arc<broker_core::Cluster>,
     pub ready: Arc<AtomicBool>,
+    /// `--read-only`: every mutating action is refused.
+    pub read_only: bool,
+    /// `--admin-token`: mutating actions need it.
+    pub admin_token: Option<String>,
 }
 
 pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/cluster", get(api::get_cluster))
+        .route("/topics", get(api::get_topics).post(api::create_topic))
+        .route("/topics/{topic}", get(api::get_topic).delete(api::delete_topic))
+        .route("/brokers/{id}/stop", post(api::stop_broker))
+        .route("/brokers/{id}/start", post(api::start_broker))
+        .fallback(api::not_found);
     Router::new()
         .route("/", get(pages::page_overview))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/static/warren.css", get(stylesheet))
+        .nest("/api/v1", api)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard_mutations))
         .with_state(state)
 }
 

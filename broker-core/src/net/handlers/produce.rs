@@ -2,6 +2,10 @@
 //! 0 sends nothing, 1 answers after the leader's append, -1 (all) waits until the high watermark
 //! covers the appended records, failing with NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR fell
 //! below `min.insync.replicas` meanwhile, or REQUEST_TIMED_OUT after `timeout_ms`.
+//!
+//! The two halves are separate: [`append`] runs in request order on the connection, and the
+//! replication wait ([`Appending::finish`]) may overlap the next requests' appends, so a pipelining
+//! acks=all producer is not held to one request per replication round.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +24,32 @@ struct Pending {
     appended: Appended,
 }
 
+/// A produce request whose batches are appended, waiting for its acks.
+pub struct Appending {
+    response: ProduceResponse,
+    pending: Vec<Pending>,
+    deadline: tokio::time::Instant,
+}
+
+impl Appending {
+    /// Waits for the ISR where acks=all asked for it, and returns the response.
+    pub async fn finish(self) -> ProduceResponse {
+        let mut response = self.response;
+        for p in self.pending {
+            if let Some(code) = p.replica.await_replication(p.appended.next_offset, self.deadline).await {
+                response.responses[p.topic].partition_responses[p.partition].error_code = code.code();
+            }
+        }
+        response
+    }
+}
+
 pub async fn handle(ctx: &Ctx<'_>, request: ProduceRequest) -> ProduceResponse {
+    append(ctx, request).finish().await
+}
+
+/// Validates and appends every partition's batches on this broker, in request order.
+pub fn append(ctx: &Ctx<'_>, request: ProduceRequest) -> Appending {
     let acks = request.acks;
     let fsync_each = ctx.cluster.config.flush_interval.is_zero();
     let mut responses = Vec::with_capacity(request.topic_data.len());
@@ -62,14 +91,6 @@ pub async fn handle(ctx: &Ctx<'_>, request: ProduceRequest) -> ProduceResponse {
         responses
             .push(TopicProduceResponse::default().with_name(topic.name.clone()).with_partition_responses(partitions));
     }
-    if !pending.is_empty() {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
-        for p in pending {
-            if let Some(code) = p.replica.await_replication(p.appended.next_offset, deadline).await {
-                let resp = &mut responses[p.topic].partition_responses[p.partition];
-                resp.error_code = code.code();
-            }
-        }
-    }
-    ProduceResponse::default().with_responses(responses)
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
+    Appending { response: ProduceResponse::default().with_responses(responses), pending, deadline }
 }
