@@ -75,7 +75,10 @@ pub fn main() -> anyhow::Result<()> {
         demo: args.demo,
         admin_token: args.admin_token,
     };
-    let config = config::resolve(file_text.as_deref(), &env, &flags).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut config = config::resolve(file_text.as_deref(), &env, &flags).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        config.hostname = name.trim().to_string();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(crate::run(config, shutdown_signal(), |_| {}))
 }

@@ -114,6 +114,8 @@ pub struct MonitorSection {
     pub allowed_lag: i64,
     #[serde(deserialize_with = "duration")]
     pub raw_retention: Duration,
+    /// Burrow's partition rules to apply: "1.3.7" (and later, the default) or "1.2.1".
+    pub burrow_rules: String,
 }
 
 impl Default for MonitorSection {
@@ -125,6 +127,7 @@ impl Default for MonitorSection {
             expire_group: Duration::from_secs(7 * 86_400),
             allowed_lag: 0,
             raw_retention: Duration::from_secs(86_400),
+            burrow_rules: "1.3.7".into(),
         }
     }
 }
@@ -217,6 +220,8 @@ pub struct Config {
     pub monitor: MonitorSection,
     pub external_clusters: Vec<ExternalCluster>,
     pub alerts: AlertsSection,
+    /// This machine's name (Burrow's `request.host`); the command line fills it in.
+    pub hostname: String,
 }
 
 /// Merges `WARREN_<SECTION>__<KEY>` variables from `env` into the file's table. Values parse as
@@ -342,6 +347,12 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
     if file.monitor.intervals < 2 {
         return Err(ConfigError::Invalid { key: "monitor.intervals".into(), reason: "must be at least 2".into() });
     }
+    if !matches!(file.monitor.burrow_rules.as_str(), "1.3.7" | "1.2.1") {
+        return Err(ConfigError::Invalid {
+            key: "monitor.burrow_rules".into(),
+            reason: format!("'{}' is not \"1.3.7\" or \"1.2.1\"", file.monitor.burrow_rules),
+        });
+    }
     if file.monitor.sample_interval.is_zero() {
         return Err(ConfigError::Invalid { key: "monitor.sample_interval".into(), reason: "must be positive".into() });
     }
@@ -366,6 +377,7 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
         monitor: file.monitor,
         external_clusters: file.clusters,
         alerts: file.alerts,
+        hostname: "localhost".into(),
     })
 }
 

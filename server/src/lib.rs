@@ -5,6 +5,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod evaluator;
+pub mod monitor;
+pub mod store;
+pub mod time;
 pub mod web;
 
 use std::future::Future;
@@ -55,11 +59,28 @@ pub async fn run(
         .with_context(|| format!("cannot open the cluster in {}", data_dir.display()))?;
     let bound = Bound { kafka, http: http.local_addr()?, cluster: Arc::clone(&embedded.cluster) };
     let ready = Arc::new(AtomicBool::new(false));
+    let db_path = data_dir.join("warren.db");
+    let store = store::Store::open(&db_path)
+        .await
+        .with_context(|| format!("cannot open the database {}", db_path.display()))?;
+    let monitor = Arc::new(monitor::Monitor::default());
+    let monitor_config = monitor::MonitorConfig::from_section(&config.monitor);
+    let sampler = tokio::spawn(monitor::run_sampler(
+        Arc::clone(&monitor),
+        config.cluster.name.clone(),
+        monitor::Source::Embedded(Arc::clone(&embedded.cluster)),
+        store.clone(),
+        monitor_config,
+    ));
     let state = web::AppState {
         cluster: Arc::clone(&embedded.cluster),
         ready: Arc::clone(&ready),
         read_only: config.read_only,
         admin_token: config.admin_token.clone(),
+        monitor,
+        store: store.clone(),
+        hostname: config.hostname.clone(),
+        sample_interval_s: config.monitor.sample_interval.as_secs(),
     };
     let app = web::router(state);
     tracing::info!(kafka = ?bound.kafka, http = %bound.http, data_dir = %data_dir.display(), "warren is up");
@@ -67,7 +88,9 @@ pub async fn run(
     ready.store(true, Ordering::Release);
     axum::serve(http, app).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;
     tracing::info!("shutting down: flushing logs");
+    sampler.abort();
     embedded.shutdown().await;
+    store.close().await;
     tracing::info!("clean shutdown complete");
     Ok(())
 }

@@ -6,6 +6,7 @@ mod crash;
 mod group_wire;
 mod groups;
 mod http_api;
+mod monitor;
 mod rdkafka_roundtrip;
 mod replication;
 mod support;

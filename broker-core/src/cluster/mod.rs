@@ -46,6 +46,16 @@ impl AdminError {
     }
 }
 
+/// One partition's offsets as the monitor samples them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionOffsets {
+    pub topic: String,
+    pub partition: i32,
+    pub internal: bool,
+    pub log_start_offset: i64,
+    pub high_watermark: i64,
+}
+
 /// A request to create a topic.
 #[derive(Debug, Clone, Default)]
 pub struct NewTopic {
@@ -261,6 +271,32 @@ impl Cluster {
             return None;
         }
         broker.partition(topic, index)
+    }
+
+    /// Log start offset and high watermark of every partition that has a leader, from the leader:
+    /// what a monitor samples.
+    pub fn partition_offsets(&self) -> Vec<PartitionOffsets> {
+        let md = self.metadata();
+        let mut out = Vec::new();
+        for topic in md.topics.values() {
+            for index in 0..topic.partitions.len() as i32 {
+                if let Some(replica) = self.leader_replica(&topic.name, index) {
+                    out.push(PartitionOffsets {
+                        topic: topic.name.clone(),
+                        partition: index,
+                        internal: topic.internal,
+                        log_start_offset: replica.log_start_offset(),
+                        high_watermark: replica.high_watermark(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// When the record at `offset` of a partition was written (see [`Partition::timestamp_at`]).
+    pub fn record_timestamp(&self, topic: &str, partition: i32, offset: i64) -> Option<i64> {
+        self.leader_replica(topic, partition)?.timestamp_at(offset)
     }
 
     /// Pushes a partition's metadata to each of its replicas on brokers that are up.

@@ -389,7 +389,21 @@ impl Log {
         Ok(None)
     }
 
-    /// The newest record timestamp in the log and the offset of the batch holding it.
+    /// The header of the batch holding `offset` (`None` below the log start or at the end).
+    pub fn batch_header_at(&self, offset: i64) -> Result<Option<BatchHeader>, LogError> {
+        if offset < self.log_start_offset || offset >= self.log_end_offset() {
+            return Ok(None);
+        }
+        let start = self.segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+        for segment in &self.segments[start..] {
+            if let Some((_, header)) = segment.find_batch(offset)? {
+                return Ok((header.base_offset <= offset).then_some(header));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The newest record timestamp in the log.
     pub fn max_timestamp(&self) -> i64 {
         self.segments.iter().map(Segment::max_timestamp).max().unwrap_or(-1)
     }

@@ -488,6 +488,20 @@ impl Partition {
             .map(|r| (r.offset, r.timestamp)))
     }
 
+    /// When the record at `offset` was written, from its batch header alone: exact for a batch's
+    /// first and last records, interpolated between them otherwise (a batch spans a producer's
+    /// linger time). `None` when the record is gone (retention) or not below the high watermark.
+    pub fn timestamp_at(&self, offset: i64) -> Option<i64> {
+        if offset >= self.high_watermark() {
+            return None;
+        }
+        let header = self.lock().log.batch_header_at(offset).ok()??;
+        let delta = i64::from(header.last_offset_delta.max(1));
+        let position = (offset - header.base_offset).clamp(0, delta);
+        let span = header.max_timestamp.saturating_sub(header.base_timestamp).max(0);
+        Some(header.base_timestamp + span * position / delta)
+    }
+
     /// The newest timestamp in the log (ListOffsets -3).
     pub fn max_timestamp(&self) -> i64 {
         self.lock().log.max_timestamp()

@@ -5,6 +5,8 @@
 
 pub mod api;
 pub mod auth;
+mod burrow;
+mod groups;
 mod pages;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +26,21 @@ pub struct AppState {
     pub read_only: bool,
     /// `--admin-token`: mutating actions need it.
     pub admin_token: Option<String>,
+    pub monitor: Arc<crate::monitor::Monitor>,
+    pub store: crate::store::Store,
+    /// This machine's host name, for Burrow's `request.host`.
+    pub hostname: String,
+    pub sample_interval_s: u64,
+}
+
+impl AppState {
+    /// The bootstrap servers of a monitored cluster (the embedded brokers for the embedded one).
+    pub fn cluster_servers(&self, name: &str) -> Vec<String> {
+        if name == self.cluster.config.name {
+            return self.cluster.brokers().iter().map(|b| b.addr.to_string()).collect();
+        }
+        Vec::new()
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -33,13 +50,29 @@ pub fn router(state: AppState) -> Router {
         .route("/topics/{topic}", get(api::get_topic).delete(api::delete_topic))
         .route("/brokers/{id}/stop", post(api::stop_broker))
         .route("/brokers/{id}/start", post(api::start_broker))
+        .route("/groups", get(groups::list_groups))
+        .route("/groups/{group}", get(groups::get_group))
+        .route("/groups/{group}/history", get(groups::group_history))
+        .route("/groups/{group}/reset-offsets", post(groups::reset_offsets))
         .fallback(api::not_found);
+    let burrow = Router::new()
+        .route("/kafka", get(burrow::clusters))
+        .route("/kafka/{cluster}", get(burrow::cluster_detail))
+        .route("/kafka/{cluster}/topic", get(burrow::topics))
+        .route("/kafka/{cluster}/topic/{topic}", get(burrow::topic_detail))
+        .route("/kafka/{cluster}/topic/{topic}/consumers", get(burrow::topic_consumers))
+        .route("/kafka/{cluster}/consumer", get(burrow::consumers))
+        .route("/kafka/{cluster}/consumer/{group}", get(burrow::consumer_detail))
+        .route("/kafka/{cluster}/consumer/{group}/status", get(burrow::consumer_status_route))
+        .route("/kafka/{cluster}/consumer/{group}/lag", get(burrow::consumer_lag_route))
+        .fallback(burrow::invalid);
     Router::new()
         .route("/", get(pages::page_overview))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/static/warren.css", get(stylesheet))
         .nest("/api/v1", api)
+        .nest("/v3", burrow)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard_mutations))
         .with_state(state)
 }

@@ -1,0 +1,364 @@
+//! One cluster's monitor state between ticks, and the step that turns a snapshot into a view and
+//! the rows to store.
+//!
+//! Burrow's windows live here: a broker ring per partition (one sample per tick) and a commit
+//! ring per group partition. A commit is ingested once, when its (offset, commit timestamp) first
+//! appears in a snapshot, so sampling the same commit again never changes a window. Lag in
+//! seconds is the age of the record at the committed offset, read from the log where the source
+//! can; otherwise it is interpolated from the high-watermark history kept here (bounded: older
+//! points are thinned, so the history spans long periods at a fixed cost per partition).
+//!
+//! No I/O: record timestamps come through the `timestamp` callback, and `rebuild` takes stored
+//! rows, so the same state results after a restart.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::snapshot::Snapshot;
+use super::view::{ClusterView, GroupPartitionView, GroupView, PartitionView, RingView};
+use crate::evaluator::{
+    self, diagnose, evaluate_group, BrokerSample, BrokerWindow, BrokerWindows, CommitEntry, CommitWindow, EvalConfig,
+    GroupWindows, OffsetCommit,
+};
+use crate::store::{GroupPartitionSample, GroupStatusSample, PartitionSample, Tick};
+
+/// High-watermark points kept per partition for interpolation.
+const HISTORY_POINTS: usize = 64;
+
+/// A partition's high-watermark history, ascending in time. When full, every other point of the
+/// older half goes: recent points stay dense, old ones sparse, the span keeps growing.
+#[derive(Debug, Default, Clone)]
+struct History {
+    points: Vec<(i64, i64)>,
+}
+
+impl History {
+    fn push(&mut self, ts_ms: i64, high_watermark: i64) {
+        if self.points.last().is_some_and(|(ts, _)| *ts >= ts_ms) {
+            return;
+        }
+        self.points.push((ts_ms, high_watermark));
+        if self.points.len() > HISTORY_POINTS {
+            let half = self.points.len() / 2;
+            let mut kept: Vec<(i64, i64)> = self.points[..half].iter().step_by(2).copied().collect();
+            kept.extend_from_slice(&self.points[half..]);
+            self.points = kept;
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct GroupState {
+    windows: GroupWindows,
+    /// The last (offset, commit timestamp) ingested per partition.
+    seen: HashMap<(String, i32), (i64, i64)>,
+}
+
+/// One cluster's windows and histories.
+pub struct ClusterState {
+    pub name: String,
+    config: EvalConfig,
+    brokers: BrokerWindows,
+    history: HashMap<(String, i32), History>,
+    groups: BTreeMap<String, GroupState>,
+    /// The record timestamp last read per partition, keyed by the offset it was read for.
+    timestamps: HashMap<(String, i32), (i64, i64)>,
+}
+
+impl ClusterState {
+    pub fn new(name: &str, config: EvalConfig) -> ClusterState {
+        ClusterState {
+            name: name.to_string(),
+            config,
+            brokers: BrokerWindows::new(),
+            history: HashMap::new(),
+            groups: BTreeMap::new(),
+            timestamps: HashMap::new(),
+        }
+    }
+
+    /// Restores windows and histories from stored raw rows (ascending in time), as they were
+    /// before a restart.
+    pub fn rebuild(&mut self, partitions: &[PartitionSample], group_partitions: &[GroupPartitionSample]) {
+        for p in partitions {
+            broker_window(&mut self.brokers, &p.topic, p.partition)
+                .push(BrokerSample { offset: p.high_watermark, timestamp_ms: p.ts_ms }, &self.config);
+            self.history.entry((p.topic.clone(), p.partition)).or_default().push(p.ts_ms, p.high_watermark);
+        }
+        // Each commit once, in the order it was first seen, with the lag it had then.
+        let mut entries: BTreeMap<(String, String, i32), Vec<CommitEntry>> = BTreeMap::new();
+        for s in group_partitions {
+            let ring = entries.entry((s.group_id.clone(), s.topic.clone(), s.partition)).or_default();
+            if ring.last().is_some_and(|e| e.offset == s.committed_offset && e.timestamp_ms == s.commit_ts_ms) {
+                continue;
+            }
+            ring.push(CommitEntry { offset: s.committed_offset, timestamp_ms: s.commit_ts_ms, lag: Some(s.lag) });
+        }
+        for ((group, topic, partition), ring) in entries {
+            let state = self.groups.entry(group).or_default();
+            if let Some(newest) = ring.last() {
+                state.seen.insert((topic.clone(), partition), (newest.offset, newest.timestamp_ms));
+                state.windows.last_commit_ms = state.windows.last_commit_ms.max(Some(newest.timestamp_ms));
+            }
+            let consumer = state.windows.topics.entry(topic).or_default().entry(partition).or_default();
+            consumer.commits = CommitWindow::from_entries(ring, self.config.intervals);
+        }
+    }
+
+    /// Applies one snapshot: updates the windows, evaluates every group, and returns the view to
+    /// publish and the rows to store.
+    pub fn apply(
+        &mut self,
+        snapshot: &Snapshot,
+        mut timestamp: impl FnMut(&str, i32, i64) -> Option<i64>,
+    ) -> (ClusterView, Tick) {
+        let now = snapshot.ts_ms;
+        // Deleted topics leave the windows, Burrow-style; so do deleted groups (Burrow kept
+        // alerting on those for days).
+        self.brokers.retain(|topic, _| snapshot.topics.contains_key(topic));
+        self.history.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
+        self.timestamps.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
+        let known: std::collections::HashSet<&str> = snapshot.groups.iter().map(|g| g.group_id.as_str()).collect();
+        self.groups.retain(|g, _| known.contains(g.as_str()));
+        for state in self.groups.values_mut() {
+            state.windows.topics.retain(|topic, _| snapshot.topics.contains_key(topic));
+        }
+
+        let mut tick = Tick {
+            cluster: self.name.clone(),
+            ts_ms: now,
+            partitions: Vec::with_capacity(snapshot.partitions.len()),
+            group_partitions: Vec::new(),
+            groups: Vec::with_capacity(snapshot.groups.len()),
+        };
+        let mut partitions = Vec::with_capacity(snapshot.partitions.len());
+        for p in &snapshot.partitions {
+            broker_window(&mut self.brokers, &p.topic, p.partition)
+                .push(BrokerSample { offset: p.high_watermark, timestamp_ms: now }, &self.config);
+            self.history.entry((p.topic.clone(), p.partition)).or_default().push(now, p.high_watermark);
+            tick.partitions.push(PartitionSample {
+                topic: p.topic.clone(),
+                partition: p.partition,
+                ts_ms: now,
+                log_start_offset: p.log_start_offset,
+                high_watermark: p.high_watermark,
+            });
+            partitions.push(PartitionView {
+                topic: p.topic.clone(),
+                partition: p.partition,
+                internal: p.internal,
+                log_start_offset: p.log_start_offset,
+                high_watermark: p.high_watermark,
+            });
+        }
+        let high_watermark: HashMap<(&str, i32), i64> =
+            snapshot.partitions.iter().map(|p| ((p.topic.as_str(), p.partition), p.high_watermark)).collect();
+
+        let mut groups = BTreeMap::new();
+        for g in &snapshot.groups {
+            // Out of the map while it is worked on, so `self` stays free for the lookups below.
+            let mut state = self.groups.remove(&g.group_id).unwrap_or_default();
+            for c in &g.offsets {
+                let key = (c.topic.clone(), c.partition);
+                if state.seen.get(&key) == Some(&(c.offset, c.commit_ts_ms)) {
+                    continue;
+                }
+                let broker = self
+                    .brokers
+                    .get(&c.topic)
+                    .and_then(|rings| rings.get(usize::try_from(c.partition).ok()?))
+                    .cloned()
+                    .unwrap_or_default();
+                let commit = OffsetCommit { offset: c.offset, timestamp_ms: c.commit_ts_ms };
+                state.windows.ingest_commit(&c.topic, c.partition, commit, &broker, now, &self.config);
+                state.seen.insert(key, (c.offset, c.commit_ts_ms));
+            }
+            // Owners from the members' assignments (Burrow's owner is the member's host).
+            let mut owners: HashMap<(&str, i32), (&str, &str)> = HashMap::new();
+            for m in &g.members {
+                for (topic, ps) in &m.partitions {
+                    for p in ps {
+                        owners.insert((topic.as_str(), *p), (m.client_host.as_str(), m.client_id.as_str()));
+                    }
+                }
+            }
+            for (topic, consumed) in &mut state.windows.topics {
+                for (p, consumer) in consumed.iter_mut() {
+                    let (owner, client) = owners.get(&(topic.as_str(), *p)).copied().unwrap_or(("", ""));
+                    consumer.owner = owner.to_string();
+                    consumer.client_id = client.to_string();
+                }
+            }
+
+            let evaluation = evaluate_group(&state.windows, &self.brokers, now, &self.config);
+            let committed: HashMap<(&str, i32), (i64, i64)> =
+                g.offsets.iter().map(|c| ((c.topic.as_str(), c.partition), (c.offset, c.commit_ts_ms))).collect();
+            let mut views = Vec::with_capacity(evaluation.partitions.len());
+            for ps in &evaluation.partitions {
+                let end = high_watermark.get(&(ps.topic.as_str(), ps.partition)).copied().unwrap_or(-1);
+                let commit = committed.get(&(ps.topic.as_str(), ps.partition)).copied();
+                let lag = match commit {
+                    Some((offset, _)) if end >= 0 => (end - offset).max(0),
+                    _ => ps.current_lag,
+                };
+                let lag_seconds = commit.and_then(|(offset, _)| {
+                    let key = (ps.topic.clone(), ps.partition);
+                    self.lag_seconds(&key, offset, end, now, &mut timestamp)
+                });
+                let (owner, client_id) = owners.get(&(ps.topic.as_str(), ps.partition)).copied().unwrap_or(("", ""));
+                let view = GroupPartitionView {
+                    topic: ps.topic.clone(),
+                    partition: ps.partition,
+                    committed_offset: commit.map(|(o, _)| o),
+                    commit_ts_ms: commit.map(|(_, ts)| ts),
+                    end_offset: end,
+                    lag,
+                    lag_seconds,
+                    status: ps.status,
+                    owner: (!owner.is_empty()).then(|| owner.to_string()),
+                    client_id: (!client_id.is_empty()).then(|| client_id.to_string()),
+                };
+                if let (Some((offset, commit_ts)), true) = (commit, end >= 0) {
+                    tick.group_partitions.push(crate::store::GroupPartitionSample {
+                        group_id: g.group_id.clone(),
+                        topic: view.topic.clone(),
+                        partition: view.partition,
+                        ts_ms: now,
+                        committed_offset: offset,
+                        commit_ts_ms: commit_ts,
+                        high_watermark: end,
+                        lag,
+                        lag_seconds,
+                        status: view.status.as_str().to_string(),
+                        owner: view.owner.clone(),
+                        client_id: view.client_id.clone(),
+                    });
+                }
+                views.push(view);
+            }
+            let total_lag = views.iter().map(|v| v.lag).sum();
+            let max_lag = views.iter().map(|v| v.lag).max().unwrap_or(0);
+            let max_lag_seconds = views
+                .iter()
+                .filter_map(|v| v.lag_seconds)
+                .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+            let diagnosis = if g.offsets.is_empty() {
+                (!g.members.is_empty()).then(|| "no offsets committed yet".to_string())
+            } else {
+                diagnose(&evaluation, g.members.len(), now)
+            };
+            tick.groups.push(GroupStatusSample {
+                group_id: g.group_id.clone(),
+                ts_ms: now,
+                status: evaluation.status.as_str().to_string(),
+                total_lag,
+                max_lag,
+                max_lag_seconds,
+                partitions: evaluation.partition_count as i64,
+                members: g.members.len() as i64,
+                complete: evaluation.complete,
+            });
+            let rings = self.rings(&state.windows, &evaluation.partitions);
+            self.groups.insert(g.group_id.clone(), state);
+            groups.insert(
+                g.group_id.clone(),
+                GroupView {
+                    group: g.group_id.clone(),
+                    status: evaluation.status,
+                    complete: evaluation.complete,
+                    total_lag,
+                    max_lag,
+                    max_lag_seconds,
+                    members: g.members.len(),
+                    kafka_state: g.state.clone(),
+                    partitions: views,
+                    diagnosis,
+                    evaluation,
+                    rings,
+                },
+            );
+        }
+        let view = ClusterView {
+            name: self.name.clone(),
+            ts_ms: now,
+            reachable: true,
+            error: None,
+            tick_ms: 0.0,
+            topics: snapshot.topics.clone(),
+            partitions,
+            groups,
+        };
+        (view, tick)
+    }
+
+    /// Seconds behind: the age of the record at the committed offset when the log still has it,
+    /// else interpolated from the high-watermark history; 0 when caught up.
+    fn lag_seconds(
+        &mut self,
+        key: &(String, i32),
+        committed: i64,
+        end: i64,
+        now: i64,
+        timestamp: &mut impl FnMut(&str, i32, i64) -> Option<i64>,
+    ) -> Option<f64> {
+        if end >= 0 && committed >= end {
+            return Some(0.0);
+        }
+        let cached = self.timestamps.get(key).filter(|(offset, _)| *offset == committed).map(|(_, ts)| *ts);
+        let read = cached.or_else(|| {
+            let ts = timestamp(&key.0, key.1, committed)?;
+            self.timestamps.insert(key.clone(), (committed, ts));
+            Some(ts)
+        });
+        match read {
+            Some(ts) => Some(((now - ts) as f64 / 1000.0).max(0.0)),
+            None => evaluator::lag_seconds(&self.history.get(key)?.points, committed, now),
+        }
+    }
+
+    /// Burrow's per-partition rings for the consumer detail route.
+    fn rings(
+        &self,
+        windows: &GroupWindows,
+        partitions: &[evaluator::PartitionStatus],
+    ) -> BTreeMap<String, Vec<RingView>> {
+        let intervals = self.config.intervals.max(1);
+        let mut rings: BTreeMap<String, Vec<RingView>> = BTreeMap::new();
+        for ps in partitions {
+            let entries: Vec<CommitEntry> = windows
+                .topics
+                .get(&ps.topic)
+                .and_then(|t| t.get(&ps.partition))
+                .map(|c| c.commits.entries().rev().take(intervals).rev().copied().collect())
+                .unwrap_or_default();
+            let mut offsets: Vec<Option<CommitEntry>> = vec![None; intervals.saturating_sub(entries.len())];
+            offsets.extend(entries.into_iter().map(Some));
+            let list = rings.entry(ps.topic.clone()).or_default();
+            let index = usize::try_from(ps.partition).unwrap_or(0);
+            while list.len() <= index {
+                list.push(RingView {
+                    offsets: vec![None; intervals],
+                    owner: String::new(),
+                    client_id: String::new(),
+                    current_lag: 0,
+                });
+            }
+            list[index] = RingView {
+                offsets,
+                owner: ps.owner.clone(),
+                client_id: ps.client_id.clone(),
+                current_lag: ps.current_lag,
+            };
+        }
+        rings
+    }
+}
+
+/// The broker ring of a partition, created (with empty rings below it) when new.
+fn broker_window<'a>(brokers: &'a mut BrokerWindows, topic: &str, partition: i32) -> &'a mut BrokerWindow {
+    let rings = brokers.entry(topic.to_string()).or_default();
+    let index = usize::try_from(partition).unwrap_or(0);
+    if rings.len() <= index {
+        rings.resize_with(index + 1, BrokerWindow::default);
+    }
+    &mut rings[index]
+}
