@@ -22,7 +22,7 @@ use crate::evaluator::{
 use crate::store::{GroupPartitionSample, GroupStatusSample, PartitionSample, Tick};
 
 /// High-watermark points kept per partition for interpolation.
-const HISTORY_POINTS: usize = 64;
+const HISTORY_POINTS: usize = 32;
 
 /// A partition's high-watermark history, ascending in time. When full, every other point of the
 /// older half goes: recent points stay dense, old ones sparse, the span keeps growing.
@@ -330,7 +330,8 @@ impl ClusterState {
                 .and_then(|t| t.get(&ps.partition))
                 .map(|c| c.commits.entries().rev().take(intervals).rev().copied().collect())
                 .unwrap_or_default();
-            let mut offsets: Vec<Option<CommitEntry>> = vec![None; intervals.saturating_sub(entries.len())];
+            let mut offsets: Vec<Option<CommitEntry>> = Vec::with_capacity(intervals);
+            offsets.resize(intervals.saturating_sub(entries.len()), None);
             offsets.extend(entries.into_iter().map(Some));
             let list = rings.entry(ps.topic.clone()).or_default();
             let index = usize::try_from(ps.partition).unwrap_or(0);

@@ -1,7 +1,7 @@
 //! Reads for a restarted sampler and evaluator: the raw samples of the last few ticks (to refill
-//! Burrow's sliding windows) and each group's newest status. These read the raw tables only,
-//! through their primary keys: `(cluster, ts_ms, ..)` for the time-ordered replays, and a
-//! skip-scan over `(cluster, group_id, ts_ms)` for the newest status per group.
+//! Burrow's sliding windows) and each group's newest status, all as range reads of a primary
+//! key: `(cluster, ts_ms, ..)` for the time-ordered replays, `(cluster, group_id)` of
+//! `latest_group_statuses` for the newest status per group.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
@@ -19,21 +19,9 @@ pub(super) const RECENT_GROUP_PARTITIONS_SQL: &str =
             lag_seconds, status, owner, client_id \
      FROM group_partition_samples WHERE cluster = ?1 AND ts_ms >= ?2 ORDER BY ts_ms, group_id, topic, partition";
 
-/// Walks the distinct group ids of a cluster one index seek at a time (a `SELECT DISTINCT` would
-/// read every row), then takes each group's newest row with two more seeks. `CROSS JOIN` pins
-/// the walk as the outer loop: left to itself the planner reads every row of the cluster once
-/// per group. The walk yields ids in ascending order; the caller sorts anyway rather than rely on it.
-pub(super) const LAST_GROUP_STATUSES_SQL: &str = "WITH RECURSIVE ids(group_id) AS ( \
-         SELECT min(group_id) FROM group_statuses WHERE cluster = ?1 \
-         UNION ALL \
-         SELECT (SELECT min(g.group_id) FROM group_statuses g WHERE g.cluster = ?1 AND g.group_id > ids.group_id) \
-         FROM ids WHERE ids.group_id IS NOT NULL \
-     ) \
-     SELECT s.group_id, s.ts_ms, s.status, s.total_lag, s.max_lag, s.max_lag_seconds, s.partitions, s.members, \
-            s.complete \
-     FROM ids CROSS JOIN group_statuses s \
-     WHERE s.cluster = ?1 AND s.group_id = ids.group_id \
-         AND s.ts_ms = (SELECT max(m.ts_ms) FROM group_statuses m WHERE m.cluster = ?1 AND m.group_id = ids.group_id)";
+pub(super) const LAST_GROUP_STATUSES_SQL: &str =
+    "SELECT group_id, ts_ms, status, total_lag, max_lag, max_lag_seconds, partitions, members, complete \
+     FROM latest_group_statuses WHERE cluster = ?1 ORDER BY group_id";
 
 impl Store {
     /// Raw partition samples of `cluster` with `ts_ms >= since_ms`, oldest first.
@@ -76,15 +64,15 @@ impl Store {
             .map_err(query_error("decoding recent group-partition samples"))
     }
 
-    /// The newest stored status of every group of `cluster` (expired groups included), by group id.
+    /// The newest stored status of every group of `cluster`, by group id: groups that stopped
+    /// being sampled stay until raw retention passes their last status.
     pub async fn last_group_statuses(&self, cluster: &str) -> Result<Vec<GroupStatusSample>, StoreError> {
         let rows = sqlx::query(LAST_GROUP_STATUSES_SQL)
             .bind(cluster)
             .fetch_all(&self.pool)
             .await
             .map_err(query_error("reading the newest group statuses"))?;
-        let mut statuses = rows
-            .iter()
+        rows.iter()
             .map(|row| {
                 Ok(GroupStatusSample {
                     group_id: row.try_get(0)?,
@@ -98,10 +86,8 @@ impl Store {
                     complete: row.try_get(8)?,
                 })
             })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(query_error("decoding the newest group statuses"))?;
-        statuses.sort_by(|a, b| a.group_id.cmp(&b.group_id));
-        Ok(statuses)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(query_error("decoding the newest group statuses"))
     }
 }
 

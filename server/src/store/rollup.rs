@@ -70,7 +70,7 @@ pub(super) const GROUP_COLUMNS: &[&str] = &[
 /// right-hand side sees the old row, so `last_ts_ms` is compared before it is advanced. SQLite's
 /// two-argument `max` is NULL if either side is, hence the `coalesce`. Severity:
 /// NOTFOUND 0 < OK 1 < WARN 2 < ERR 3.
-pub(super) const GROUP_MERGE: &str = "ON CONFLICT (cluster, group_id, window_start_ms) DO UPDATE SET
+pub(super) const GROUP_MERGE: &str = "ON CONFLICT (cluster, window_start_ms, group_id) DO UPDATE SET
     samples = samples + excluded.samples,
     total_lag_max = max(total_lag_max, excluded.total_lag_max),
     max_lag_seconds_max = coalesce(max(max_lag_seconds_max, excluded.max_lag_seconds_max),
@@ -100,7 +100,7 @@ pub(super) const PARTITION_COLUMNS: &[&str] = &[
 ];
 
 /// Merges one inserted sample into an existing partition window (see [`GROUP_MERGE`]).
-pub(super) const PARTITION_MERGE: &str = "ON CONFLICT (cluster, topic, partition, window_start_ms) DO UPDATE SET
+pub(super) const PARTITION_MERGE: &str = "ON CONFLICT (cluster, window_start_ms, topic, partition) DO UPDATE SET
     samples = samples + excluded.samples,
     high_watermark_first = CASE WHEN excluded.first_ts_ms < first_ts_ms
                                 THEN excluded.high_watermark_first ELSE high_watermark_first END,

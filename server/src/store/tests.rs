@@ -278,6 +278,7 @@ async fn retention_deletes_exactly_what_is_older_than_each_horizon() {
         partition_samples: 2 * 5,
         group_partition_samples: 2 * 2 * 5,
         group_statuses: 2 * 2 * 5,
+        latest_group_statuses: 0,
         group_rollups_1m: 2 * 2 * 3,
         group_rollups_1h: 2 * 2,
         partition_rollups_1m: 2 * 3,
@@ -294,6 +295,24 @@ async fn retention_deletes_exactly_what_is_older_than_each_horizon() {
 
     let again = store.apply_retention(NOW, Duration::from_millis(DAY as u64)).await.expect("retention");
     assert_eq!(again.total(), 0);
+
+    // Half a minute later the 7-day horizon falls inside the window starting at NOW - 7d: that
+    // window still holds samples newer than the horizon, so it stays; the raw rows at NOW - 1d go.
+    let later = store.apply_retention(NOW + 30_000, Duration::from_millis(DAY as u64)).await.expect("retention");
+    let expected = Pruned { partition_samples: 2, group_partition_samples: 4, group_statuses: 4, ..Pruned::default() };
+    assert_eq!(later, expected);
+}
+
+#[tokio::test]
+async fn latest_statuses_go_with_the_raw_horizon() {
+    let store = Store::open_in_memory().await.expect("open");
+    store.write_tick(&full_tick("local", "gone", NOW - DAY - 1)).await.expect("old");
+    store.write_tick(&full_tick("local", "live", NOW - DAY)).await.expect("live");
+    let names = |statuses: Vec<GroupStatusSample>| statuses.into_iter().map(|g| g.group_id).collect::<Vec<_>>();
+    assert_eq!(names(store.last_group_statuses("local").await.expect("before")), ["gone", "live"]);
+    let pruned = store.apply_retention(NOW, Duration::from_millis(DAY as u64)).await.expect("retention");
+    assert_eq!((pruned.group_statuses, pruned.latest_group_statuses), (1, 1));
+    assert_eq!(names(store.last_group_statuses("local").await.expect("after")), ["live"]);
 }
 
 #[tokio::test]

@@ -6,14 +6,15 @@ use sqlx::Row;
 
 use super::history::{group_rollup_sql, partition_rollup_sql, GROUP_RAW_SQL};
 use super::recent::{LAST_GROUP_STATUSES_SQL, RECENT_GROUP_PARTITIONS_SQL, RECENT_PARTITIONS_SQL};
-use super::retention::all_series;
+use super::retention::{all_horizons, LATEST_GROUP_STATUSES};
 use super::rollup::ROLLUPS;
 use super::Store;
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "partition_samples",
     "group_partition_samples",
     "group_statuses",
+    "latest_group_statuses",
     "group_rollups_1m",
     "group_rollups_1h",
     "partition_rollups_1m",
@@ -36,6 +37,9 @@ fn full_scan(plan: &[String]) -> Option<&String> {
 /// line (a SEARCH naming how much of the key it seeks by).
 async fn check(store: &Store, sql: &str, expected: &[&str]) {
     let plan = plan(store, sql).await;
+    if std::env::var_os("STORE_PRINT_PLANS").is_some() {
+        eprintln!("{sql}\n    {}", plan.join("\n    "));
+    }
     assert!(full_scan(&plan).is_none(), "{sql}\nplan: {plan:#?}");
     for line in expected {
         assert!(plan.iter().any(|l| l == line), "{sql}\nmissing {line}\nplan: {plan:#?}");
@@ -52,19 +56,18 @@ async fn the_checker_flags_a_full_scan() {
 #[tokio::test]
 async fn history_reads_seek_their_primary_keys() {
     let store = Store::open_in_memory().await.expect("open");
-    check(
-        &store,
-        GROUP_RAW_SQL,
-        &["SEARCH group_statuses USING PRIMARY KEY (cluster=? AND group_id=? AND ts_ms>? AND ts_ms<?)"],
-    )
-    .await;
+    let lines = [
+        "SEARCH group_statuses USING PRIMARY KEY (cluster=? AND ts_ms>? AND ts_ms<?)",
+        "SCAN ticks",
+        "SEARCH s USING PRIMARY KEY (cluster=? AND ts_ms=? AND group_id=?)",
+    ];
+    check(&store, GROUP_RAW_SQL, &lines).await;
+    // The generated window starts drive one point seek each (`r` is the rollup table).
     for rollup in ROLLUPS {
-        let (groups, partitions) = (rollup.group_table, rollup.partition_table);
-        let seek = "window_start_ms>? AND window_start_ms<?";
-        let line = format!("SEARCH {groups} USING PRIMARY KEY (cluster=? AND group_id=? AND {seek})");
-        check(&store, &group_rollup_sql(&rollup), &[&line]).await;
-        let line = format!("SEARCH {partitions} USING PRIMARY KEY (cluster=? AND topic=? AND partition=? AND {seek})");
-        check(&store, &partition_rollup_sql(&rollup), &[&line]).await;
+        let line = "SEARCH r USING PRIMARY KEY (cluster=? AND window_start_ms=? AND group_id=?)";
+        check(&store, &group_rollup_sql(&rollup), &["SCAN windows", line]).await;
+        let line = "SEARCH r USING PRIMARY KEY (cluster=? AND window_start_ms=? AND topic=? AND partition=?)";
+        check(&store, &partition_rollup_sql(&rollup), &["SCAN windows", line]).await;
     }
 }
 
@@ -74,30 +77,23 @@ async fn restart_reads_seek_their_primary_keys() {
     check(&store, RECENT_PARTITIONS_SQL, &["SEARCH partition_samples USING PRIMARY KEY (cluster=? AND ts_ms>?)"]).await;
     let line = "SEARCH group_partition_samples USING PRIMARY KEY (cluster=? AND ts_ms>?)";
     check(&store, RECENT_GROUP_PARTITIONS_SQL, &[line]).await;
-    let lines = [
-        "SEARCH g USING PRIMARY KEY (cluster=? AND group_id>?)",
-        "SEARCH s USING PRIMARY KEY (cluster=? AND group_id=? AND ts_ms=?)",
-        "SEARCH m USING PRIMARY KEY (cluster=? AND group_id=?)",
-    ];
-    check(&store, LAST_GROUP_STATUSES_SQL, &lines).await;
+    check(&store, LAST_GROUP_STATUSES_SQL, &["SEARCH latest_group_statuses USING PRIMARY KEY (cluster=?)"]).await;
 }
 
 #[tokio::test]
-async fn retention_seeks_one_series_at_a_time() {
+async fn retention_deletes_ranges_of_the_primary_key() {
     let store = Store::open_in_memory().await.expect("open");
-    for series in all_series() {
-        let (table, key, time) = series.parts();
-        // SQLite prints a one-column range as `(cluster>?)`, a row-value one as `((a,b)>(?,?))`.
-        let range = match key.as_slice() {
-            [column] => format!("{column}>?"),
-            columns => format!("({})>({})", columns.join(","), vec!["?"; columns.len()].join(",")),
-        };
-        check(&store, &series.next_key_sql(true), &[&format!("SEARCH {table} USING PRIMARY KEY ({range})")]).await;
-        let seek: Vec<String> = key.iter().map(|k| format!("{k}=?")).chain([format!("{time}<?")]).collect();
-        let delete = format!("SEARCH {table} USING PRIMARY KEY ({})", seek.join(" AND "));
-        check(&store, &series.delete_sql(), &[&delete]).await;
-        // The first key: the index's first entry, read in order without sorting.
-        let first = plan(&store, &series.next_key_sql(false)).await;
+    for horizon in all_horizons() {
+        let table = horizon.table;
+        let next = format!("SEARCH {table} USING PRIMARY KEY (cluster>?)");
+        check(&store, &horizon.next_cluster_sql(true), &[&next]).await;
+        // latest_group_statuses is keyed by group: its delete reads the cluster's rows (one per group).
+        let time =
+            if table == LATEST_GROUP_STATUSES.table { String::new() } else { format!(" AND {}<?", horizon.time) };
+        let delete = format!("SEARCH {table} USING PRIMARY KEY (cluster=?{time})");
+        check(&store, &horizon.delete_sql(), &[&delete]).await;
+        // The first cluster: the index's first entry, read in order without sorting.
+        let first = plan(&store, &horizon.next_cluster_sql(false)).await;
         assert!(!first.iter().any(|line| line.contains("TEMP B-TREE")), "{first:#?}");
     }
 }
