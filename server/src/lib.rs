@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+mod demo;
 pub mod evaluator;
 pub mod monitor;
 pub mod store;
@@ -72,6 +73,7 @@ pub async fn run(
         store.clone(),
         monitor_config,
     ));
+    let demo = config.demo.then(|| tokio::spawn(demo::run(Arc::clone(&embedded.cluster))));
     let state = web::AppState {
         cluster: Arc::clone(&embedded.cluster),
         ready: Arc::clone(&ready),
@@ -79,6 +81,7 @@ pub async fn run(
         admin_token: config.admin_token.clone(),
         monitor,
         store: store.clone(),
+        alerts_config: Arc::new(config.alerts.clone()),
         hostname: config.hostname.clone(),
         sample_interval_s: config.monitor.sample_interval.as_secs(),
     };
@@ -89,6 +92,9 @@ pub async fn run(
     axum::serve(http, app).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;
     tracing::info!("shutting down: flushing logs");
     sampler.abort();
+    if let Some(demo) = demo {
+        demo.abort();
+    }
     embedded.shutdown().await;
     store.close().await;
     tracing::info!("clean shutdown complete");

@@ -56,6 +56,14 @@ pub struct PartitionOffsets {
     pub high_watermark: i64,
 }
 
+/// Where the message browser starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordPosition {
+    Offset(i64),
+    /// The first record at or after this time (Unix ms).
+    Timestamp(i64),
+}
+
 /// A request to create a topic.
 #[derive(Debug, Clone, Default)]
 pub struct NewTopic {
@@ -297,6 +305,111 @@ impl Cluster {
     /// When the record at `offset` of a partition was written (see [`Partition::timestamp_at`]).
     pub fn record_timestamp(&self, topic: &str, partition: i32, offset: i64) -> Option<i64> {
         self.leader_replica(topic, partition)?.timestamp_at(offset)
+    }
+
+    /// Up to `limit` records of a partition from `offset` (or from the first record at or after
+    /// `timestamp` ms), below the high watermark: the dashboard's message browser.
+    pub fn read_records(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: RecordPosition,
+        limit: usize,
+    ) -> Result<Vec<kafka_protocol::records::Record>, AdminError> {
+        let replica = self.leader_replica(topic, partition).ok_or_else(|| {
+            AdminError::new(
+                ResponseError::LeaderNotAvailable,
+                format!("{topic}-{partition} has no leader (or does not exist)"),
+            )
+        })?;
+        let (start, end) = (replica.log_start_offset(), replica.high_watermark());
+        let mut offset = match from {
+            RecordPosition::Offset(o) => o.clamp(start, end),
+            RecordPosition::Timestamp(ts) => replica
+                .offset_for_timestamp(ts)
+                .map_err(|e| AdminError::new(e, "cannot search the log by time"))?
+                .map_or(end, |(o, _)| o),
+        };
+        let first = offset;
+        let mut out = Vec::new();
+        while out.len() < limit && offset < end {
+            let mut bytes =
+                replica.read_committed(offset, 1 << 20).map_err(|e| AdminError::new(e, "cannot read the log"))?;
+            if bytes.is_empty() {
+                break;
+            }
+            let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut bytes)
+                .map_err(|e| AdminError::new(ResponseError::CorruptMessage, format!("cannot decode a batch: {e}")))?;
+            let before = offset;
+            for record in batches.into_iter().flat_map(|b| b.records) {
+                offset = offset.max(record.offset + 1);
+                if record.offset >= first && !record.control && out.len() < limit {
+                    out.push(record);
+                }
+            }
+            if offset == before {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends one record to a partition's leader (the dashboard's produce form), acks=all.
+    /// Returns its offset.
+    pub async fn produce_record(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: Option<bytes::Bytes>,
+        value: Option<bytes::Bytes>,
+        headers: Vec<(String, Option<bytes::Bytes>)>,
+    ) -> Result<i64, AdminError> {
+        use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+        let replica = self.leader_replica(topic, partition).ok_or_else(|| {
+            AdminError::new(
+                ResponseError::LeaderNotAvailable,
+                format!("{topic}-{partition} has no leader (or does not exist)"),
+            )
+        })?;
+        let record = Record {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: maintenance::now_ms(),
+            key,
+            value,
+            headers: headers
+                .into_iter()
+                .map(|(k, v)| (kafka_protocol::protocol::StrBytes::from_string(k), v))
+                .collect(),
+            delete_horizon: false,
+        };
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            [&record],
+            &RecordEncodeOptions { version: 2, compression: Compression::None },
+        )
+        .map_err(|e| AdminError::new(ResponseError::UnknownServerError, format!("cannot encode the record: {e}")))?;
+        let appended = replica
+            .append_as_leader(&buf, -1)
+            .map_err(|e| AdminError::new(e, format!("the append was refused: {e}")))?;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        if let Some(e) = replica.await_replication(appended.next_offset, deadline).await {
+            return Err(AdminError::new(
+                e,
+                format!(
+                    "the record was appended at offset {} but not acknowledged by the ISR: {e}",
+                    appended.base_offset
+                ),
+            ));
+        }
+        Ok(appended.base_offset)
     }
 
     /// Pushes a partition's metadata to each of its replicas on brokers that are up.

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::snapshot::Snapshot;
-use super::view::{ClusterView, GroupPartitionView, GroupView, PartitionView, RingView};
+use super::view::{ClusterView, GroupPartitionView, GroupView, MemberView, PartitionView, RingView};
 use crate::evaluator::{
     self, diagnose, evaluate_group, BrokerSample, BrokerWindow, BrokerWindows, CommitEntry, CommitWindow, EvalConfig,
     GroupWindows, OffsetCommit,
@@ -46,11 +46,18 @@ impl History {
     }
 }
 
+/// Total-lag points kept per group for sparklines.
+const TREND_POINTS: usize = 60;
+
 #[derive(Debug, Default)]
 struct GroupState {
     windows: GroupWindows,
     /// The last (offset, commit timestamp) ingested per partition.
     seen: HashMap<(String, i32), (i64, i64)>,
+    /// Total lag at each recent tick, oldest first.
+    trend: std::collections::VecDeque<i64>,
+    /// Sum of committed offsets and when, at the previous tick (for the consume rate).
+    committed: Option<(i64, i64)>,
 }
 
 /// One cluster's windows and histories.
@@ -62,6 +69,8 @@ pub struct ClusterState {
     groups: BTreeMap<String, GroupState>,
     /// The record timestamp last read per partition, keyed by the offset it was read for.
     timestamps: HashMap<(String, i32), (i64, i64)>,
+    /// Each partition's previous (sample time, high watermark), for produce rates.
+    previous: HashMap<(String, i32), (i64, i64)>,
 }
 
 impl ClusterState {
@@ -73,6 +82,7 @@ impl ClusterState {
             history: HashMap::new(),
             groups: BTreeMap::new(),
             timestamps: HashMap::new(),
+            previous: HashMap::new(),
         }
     }
 
@@ -117,6 +127,7 @@ impl ClusterState {
         self.brokers.retain(|topic, _| snapshot.topics.contains_key(topic));
         self.history.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
         self.timestamps.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
+        self.previous.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
         let known: std::collections::HashSet<&str> = snapshot.groups.iter().map(|g| g.group_id.as_str()).collect();
         self.groups.retain(|g, _| known.contains(g.as_str()));
         for state in self.groups.values_mut() {
@@ -142,12 +153,18 @@ impl ClusterState {
                 log_start_offset: p.log_start_offset,
                 high_watermark: p.high_watermark,
             });
+            let key = (p.topic.clone(), p.partition);
+            let produce_rate = match self.previous.insert(key, (now, p.high_watermark)) {
+                Some((ts, hw)) if now > ts => ((p.high_watermark - hw).max(0) as f64) * 1000.0 / (now - ts) as f64,
+                _ => 0.0,
+            };
             partitions.push(PartitionView {
                 topic: p.topic.clone(),
                 partition: p.partition,
                 internal: p.internal,
                 log_start_offset: p.log_start_offset,
                 high_watermark: p.high_watermark,
+                produce_rate,
             });
         }
         let high_watermark: HashMap<(&str, i32), i64> =
@@ -258,6 +275,16 @@ impl ClusterState {
                 complete: evaluation.complete,
             });
             let rings = self.rings(&state.windows, &evaluation.partitions);
+            state.trend.push_back(total_lag);
+            if state.trend.len() > TREND_POINTS {
+                state.trend.pop_front();
+            }
+            let committed_sum: i64 = g.offsets.iter().map(|c| c.offset).sum();
+            let consume_rate = match state.committed.replace((now, committed_sum)) {
+                Some((ts, sum)) if now > ts => ((committed_sum - sum).max(0) as f64) * 1000.0 / (now - ts) as f64,
+                _ => 0.0,
+            };
+            let trend = state.trend.iter().copied().collect();
             self.groups.insert(g.group_id.clone(), state);
             groups.insert(
                 g.group_id.clone(),
@@ -269,14 +296,28 @@ impl ClusterState {
                     max_lag,
                     max_lag_seconds,
                     members: g.members.len(),
+                    member_list: g
+                        .members
+                        .iter()
+                        .map(|m| MemberView {
+                            member_id: m.member_id.clone(),
+                            client_id: m.client_id.clone(),
+                            host: m.client_host.clone(),
+                            partitions: m.partitions.clone(),
+                        })
+                        .collect(),
                     kafka_state: g.state.clone(),
                     partitions: views,
                     diagnosis,
+                    consume_rate,
+                    trend,
                     evaluation,
                     rings,
                 },
             );
         }
+        let produce_rate = partitions.iter().filter(|p| !p.internal).map(|p| p.produce_rate).sum();
+        let consume_rate = groups.values().map(|g: &GroupView| g.consume_rate).sum();
         let view = ClusterView {
             name: self.name.clone(),
             ts_ms: now,
@@ -286,6 +327,8 @@ impl ClusterState {
             topics: snapshot.topics.clone(),
             partitions,
             groups,
+            produce_rate,
+            consume_rate,
         };
         (view, tick)
     }

@@ -15,6 +15,8 @@ pub struct PartitionView {
     pub internal: bool,
     pub log_start_offset: i64,
     pub high_watermark: i64,
+    /// Records per second appended since the previous sample.
+    pub produce_rate: f64,
 }
 
 /// One partition of a group, as the dashboard and `/api/v1/groups/{group}` show it.
@@ -45,6 +47,15 @@ pub struct RingView {
     pub current_lag: i64,
 }
 
+/// A group member and what it was assigned.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub member_id: String,
+    pub client_id: String,
+    pub host: String,
+    pub partitions: Vec<(String, Vec<i32>)>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupView {
     pub group: String,
@@ -54,11 +65,16 @@ pub struct GroupView {
     pub max_lag: i64,
     pub max_lag_seconds: Option<f64>,
     pub members: usize,
+    pub member_list: Vec<MemberView>,
     /// Kafka's group state (`Stable`, `Empty`, ...).
     pub kafka_state: String,
     pub partitions: Vec<GroupPartitionView>,
     /// One plain-English line for an unhealthy group.
     pub diagnosis: Option<String>,
+    /// Records per second committed since the previous sample (over all partitions).
+    pub consume_rate: f64,
+    /// Total lag of the last ticks, oldest first (for sparklines).
+    pub trend: Vec<i64>,
     /// Burrow's verdict, as `/v3/kafka/{cluster}/consumer/{group}/status` serves it.
     #[serde(skip)]
     pub evaluation: GroupStatus,
@@ -80,6 +96,10 @@ pub struct ClusterView {
     pub topics: BTreeMap<String, i32>,
     pub partitions: Vec<PartitionView>,
     pub groups: BTreeMap<String, GroupView>,
+    /// Records per second, all partitions (internal topics excluded).
+    pub produce_rate: f64,
+    /// Records per second committed, all groups.
+    pub consume_rate: f64,
 }
 
 impl ClusterView {

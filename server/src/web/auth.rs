@@ -18,22 +18,19 @@ pub async fn guard_mutations(State(state): State<AppState>, request: Request, ne
     if matches!(*request.method(), Method::GET | Method::HEAD) {
         return next.run(request).await;
     }
-    if state.read_only {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "read_only",
-            "warren runs with --read-only: changes through HTTP are disabled",
-        )
-        .into_response();
+    let json = request.uri().path().starts_with("/api/");
+    if let Some(reason) = cross_site(&request) {
+        return refuse(&state, &request, json, StatusCode::FORBIDDEN, "cross_site", &reason);
     }
+    if state.read_only {
+        let message = "warren runs with --read-only: changes through HTTP are disabled";
+        return refuse(&state, &request, json, StatusCode::FORBIDDEN, "read_only", message);
+    }
+    let login = matches!(request.uri().path(), "/login" | "/logout");
     if let Some(token) = &state.admin_token {
-        if !presents_token(&request, token) {
-            let mut response = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this action needs the admin token: send 'Authorization: Bearer <token>' or log in",
-            )
-            .into_response();
+        if !login && !presents_token(&request, token) {
+            let message = "this action needs the admin token: send 'Authorization: Bearer <token>' or log in";
+            let mut response = refuse(&state, &request, json, StatusCode::UNAUTHORIZED, "unauthorized", message);
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
             return response;
         }
@@ -41,9 +38,45 @@ pub async fn guard_mutations(State(state): State<AppState>, request: Request, ne
     next.run(request).await
 }
 
+/// A refusal as JSON for the API, as a readable page for the dashboard's forms.
+fn refuse(
+    state: &AppState,
+    request: &Request,
+    json: bool,
+    status: StatusCode,
+    error: &'static str,
+    message: &str,
+) -> Response {
+    if json {
+        ApiError::new(status, error, message).into_response()
+    } else {
+        let back = if status == StatusCode::UNAUTHORIZED { "/login" } else { "/" };
+        super::pages::message_page(state, request.headers(), status, "Not allowed", message, back)
+    }
+}
+
+/// Why a request comes from another site, if it does: browsers send `Origin` (and
+/// `Sec-Fetch-Site`) with form posts, so a page elsewhere cannot drive warren's forms with the
+/// visitor's cookie. Clients that send neither (curl, scripts) are not browsers and pass.
+fn cross_site(request: &Request) -> Option<String> {
+    let headers = request.headers();
+    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
+        return Some("cross-site requests are refused".into());
+    }
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    (origin == "null" || origin_host != host)
+        .then(|| format!("a request from {origin} may not change warren at {host}"))
+}
+
 /// Whether the request carries `token` as a bearer token or in the admin cookie.
 pub fn presents_token(request: &Request, token: &str) -> bool {
-    let headers = request.headers();
+    headers_present_token(request.headers(), token)
+}
+
+/// Whether `headers` carry `token` as a bearer token or in the admin cookie.
+pub fn headers_present_token(headers: &axum::http::HeaderMap, token: &str) -> bool {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -1,19 +1,25 @@
-//! The HTTP surface: health probes, the server-rendered pages and static files.
+//! The HTTP surface: health probes, the server-rendered pages and their htmx partials, the form
+//! actions, the JSON API, Burrow's v3 API and static files.
 //!
 //! Handlers read state through `AppState`; they never write to the broker except through its
-//! public operations, and every page escapes what it shows (askama's HTML escaping is on).
+//! public operations, and every page escapes what it shows (askama's HTML escaping is on). Every
+//! request that is not GET or HEAD passes `auth::guard_mutations` first.
 
+mod actions;
 pub mod api;
 pub mod auth;
 mod burrow;
+mod charts;
+mod format;
 mod groups;
+mod messages;
 mod pages;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -28,6 +34,7 @@ pub struct AppState {
     pub admin_token: Option<String>,
     pub monitor: Arc<crate::monitor::Monitor>,
     pub store: crate::store::Store,
+    pub alerts_config: Arc<crate::config::AlertsSection>,
     /// This machine's host name, for Burrow's `request.host`.
     pub hostname: String,
     pub sample_interval_s: u64,
@@ -68,11 +75,32 @@ pub fn router(state: AppState) -> Router {
         .fallback(burrow::invalid);
     Router::new()
         .route("/", get(pages::page_overview))
+        .route("/brokers", get(pages::page_brokers))
+        .route("/brokers/{id}/stop", post(actions::stop_broker))
+        .route("/brokers/{id}/start", post(actions::start_broker))
+        .route("/topics", get(pages::page_topics).post(actions::create_topic))
+        .route("/topics/{topic}", get(pages::page_topic))
+        .route("/topics/{topic}/partitions", post(actions::add_partitions))
+        .route("/topics/{topic}/delete", post(actions::delete_topic))
+        .route("/topics/{topic}/messages", get(pages::page_messages).post(actions::produce))
+        .route("/groups", get(pages::page_groups))
+        .route("/groups/{group}", get(pages::page_group))
+        .route("/groups/{group}/reset-offsets", post(actions::reset_offsets))
+        .route("/alerts", get(pages::page_alerts))
+        .route("/login", get(actions::page_login).post(actions::login))
+        .route("/logout", post(actions::logout))
+        .route("/partials/overview", get(pages::partial_overview))
+        .route("/partials/brokers", get(pages::partial_brokers))
+        .route("/partials/topics/{topic}", get(pages::partial_topic))
+        .route("/partials/groups", get(pages::partial_groups))
+        .route("/partials/groups/{group}", get(pages::partial_group))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/static/warren.css", get(stylesheet))
+        .route("/static/htmx-2.0.4.min.js", get(htmx))
         .nest("/api/v1", api)
         .nest("/v3", burrow)
+        .fallback(not_found_page)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard_mutations))
         .with_state(state)
 }
@@ -85,23 +113,31 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
     }
 }
 
+const CACHE: &str = "public, max-age=3600";
+
 async fn stylesheet() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../../static/warren.css")).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, CACHE)],
+        include_str!("../../../static/warren.css"),
+    )
+        .into_response()
 }
 
-/// A page handler's error: logged, shown as a plain message, never with internals.
-pub struct AppError(anyhow::Error);
-
-impl<E: Into<anyhow::Error>> From<E> for AppError {
-    fn from(e: E) -> Self {
-        AppError(e.into())
-    }
+/// htmx, vendored and pinned (2.0.4, BSD Zero Clause; `static/htmx-LICENSE`).
+async fn htmx() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        include_str!("../../../static/htmx-2.0.4.min.js"),
+    )
+        .into_response()
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        tracing::error!(error = %self.0, "request failed");
-        (StatusCode::INTERNAL_SERVER_ERROR, Html("<h1>Something went wrong</h1><p>The error was logged.</p>"))
-            .into_response()
-    }
+async fn not_found_page(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    pages::message_page(&state, &headers, StatusCode::NOT_FOUND, "Not found", "There is no page here.", "/")
 }

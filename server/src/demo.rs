@@ -1,0 +1,117 @@
+//! `--demo`: built-in traffic through the embedded broker, so a new user sees every state, chart
+//! and alert within two minutes. A producer appends to `demo-orders` (6 partitions) and
+//! `demo-payments` (3); five consumer groups commit through the real group coordinator and
+//! `__consumer_offsets`, each behaving like one row of Burrow's verdict table:
+//! `demo-healthy` keeps up (OK), `demo-lagging` falls further behind every interval (WARN),
+//! `demo-stalled` commits the same offsets while the topic grows (STALL, ERR), `demo-stopping`
+//! commits for a minute and then stops (STOP, ERR), `demo-rewinding` moves forward and jumps back
+//! (REWIND, ERR).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_core::cluster::NewTopic;
+use broker_core::group::coordinator::{Committer, OffsetCommit};
+use broker_core::Cluster;
+
+const TOPICS: [(&str, i32); 2] = [("demo-orders", 6), ("demo-payments", 3)];
+
+/// Runs the demo until the task is aborted.
+pub async fn run(cluster: Arc<Cluster>) {
+    for (name, partitions) in TOPICS {
+        let topic = NewTopic { name: name.into(), partitions: Some(partitions), ..NewTopic::default() };
+        if let Err(e) = cluster.create_topic(&topic, false) {
+            if e.code != kafka_protocol::ResponseError::TopicAlreadyExists {
+                tracing::warn!(topic = name, error = %e, "demo: cannot create topic");
+            }
+        }
+    }
+    tracing::info!("demo traffic started: topics demo-orders and demo-payments, groups demo-*");
+    let producer = tokio::spawn(produce(Arc::clone(&cluster)));
+    let consumers = tokio::spawn(consume(Arc::clone(&cluster)));
+    let _ = tokio::join!(producer, consumers);
+}
+
+/// About 40 records a second, spread over the partitions, with JSON values and a header.
+async fn produce(cluster: Arc<Cluster>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        for (topic, partitions) in TOPICS {
+            for _ in 0..2 {
+                n += 1;
+                let partition = (n % partitions as u64) as i32;
+                let key = bytes::Bytes::from(format!("customer-{}", n % 97));
+                let value =
+                    bytes::Bytes::from(format!(r#"{{"id":{n},"amount":{}.{:02},"currency":"EUR"}}"#, n % 500, n % 100));
+                let headers = vec![("source".to_string(), Some(bytes::Bytes::from_static(b"warren-demo")))];
+                if let Err(e) = cluster.produce_record(topic, partition, Some(key), Some(value), headers).await {
+                    tracing::debug!(topic, partition, error = %e, "demo: produce failed");
+                }
+            }
+        }
+    }
+}
+
+/// The five groups, each committing every two seconds in its own way.
+async fn consume(cluster: Arc<Cluster>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let started = tokio::time::Instant::now();
+    let mut lagging: BTreeMap<(String, i32), (i64, i64)> = BTreeMap::new();
+    let mut stalled: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut rewinding: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut round: u64 = 0;
+    loop {
+        tick.tick().await;
+        round += 1;
+        let elapsed = started.elapsed();
+        let mut healthy = Vec::new();
+        let (mut lag, mut stall, mut stop, mut rewind) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (topic, partitions) in TOPICS {
+            for p in 0..partitions {
+                let Some(hw) = cluster.leader_replica(topic, p).map(|r| r.high_watermark()) else {
+                    continue;
+                };
+                let key = (topic.to_string(), p);
+                healthy.push(commit(topic, p, hw));
+                // Half the producer's pace: lag grows every interval.
+                let (l, seen) = lagging.entry(key.clone()).or_insert((hw / 2, hw));
+                *l = (*l + (hw - *seen) / 2).min(hw);
+                *seen = hw;
+                lag.push(commit(topic, p, *l));
+                // The same offset forever, once the topic has moved past it.
+                let s = *stalled.entry(key.clone()).or_insert(hw);
+                stall.push(commit(topic, p, s));
+                if elapsed < Duration::from_secs(60) {
+                    stop.push(commit(topic, p, hw));
+                }
+                // Forward in steps, then back by a few hundred every 15 rounds.
+                let r = rewinding.entry(key).or_insert(hw / 2);
+                *r = if round % 15 == 0 { (*r - 300).max(0) } else { (*r + 10).min(hw) };
+                rewind.push(commit(topic, p, *r));
+            }
+        }
+        for (group, commits) in [
+            ("demo-healthy", healthy),
+            ("demo-lagging", lag),
+            ("demo-stalled", stall),
+            ("demo-stopping", stop),
+            ("demo-rewinding", rewind),
+        ] {
+            if commits.is_empty() {
+                continue;
+            }
+            for result in cluster.commit_offsets(None, group, &Committer::standalone(), commits).await {
+                if let Err(e) = result {
+                    tracing::debug!(group, error = %e, "demo: commit failed");
+                }
+            }
+        }
+    }
+}
+
+fn commit(topic: &str, partition: i32, offset: i64) -> OffsetCommit {
+    OffsetCommit { topic: topic.to_string(), partition, offset, leader_epoch: -1, metadata: Some("warren demo".into()) }
+}

@@ -1,0 +1,319 @@
+//! The dashboard's forms: log in and out, stop and start brokers, create, grow and delete topics,
+//! produce one record, reset a group's offsets. Every one passes the mutation guard first
+//! (`--read-only`, `--admin-token`, same-origin); destructive ones ask for confirmation on a page
+//! of their own (no JavaScript needed); errors come back as readable pages, never internals.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use broker_core::cluster::{AdminError, NewTopic};
+use serde::Deserialize;
+
+use super::auth::{headers_present_token, ADMIN_COOKIE};
+use super::pages::{message_page, render, urlencode, Layout};
+use super::AppState;
+
+type Fields = BTreeMap<String, String>;
+
+fn fields(form: Result<Form<Fields>, FormRejection>) -> Result<Fields, String> {
+    form.map(|Form(f)| f).map_err(|e| format!("the form could not be read: {}", e.body_text()))
+}
+
+fn refused(state: &AppState, headers: &HeaderMap, back: &str, e: AdminError) -> Response {
+    let status = match e.code {
+        kafka_protocol::ResponseError::UnknownTopicOrPartition | kafka_protocol::ResponseError::BrokerNotAvailable => {
+            StatusCode::NOT_FOUND
+        }
+        kafka_protocol::ResponseError::TopicAlreadyExists | kafka_protocol::ResponseError::NonEmptyGroup => {
+            StatusCode::CONFLICT
+        }
+        kafka_protocol::ResponseError::KafkaStorageError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    message_page(state, headers, status, "That did not work", &e.message, back)
+}
+
+fn bad_form(state: &AppState, headers: &HeaderMap, back: &str, message: &str) -> Response {
+    message_page(state, headers, StatusCode::BAD_REQUEST, "Please check the form", message, back)
+}
+
+#[derive(Template)]
+#[template(path = "pages/confirm.html")]
+pub struct ConfirmPage {
+    pub layout: Layout,
+    pub question: String,
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+    pub back: String,
+}
+
+/// `None` when the form carries `confirm=yes`; otherwise the page asking for it.
+fn confirmation(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &Fields,
+    question: &str,
+    action: &str,
+    back: &str,
+) -> Option<Response> {
+    if form.get("confirm").map(String::as_str) == Some("yes") {
+        return None;
+    }
+    Some(render(&ConfirmPage {
+        layout: Layout::new(state, headers, "Please confirm", None),
+        question: question.to_string(),
+        action: action.to_string(),
+        fields: form.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        back: back.to_string(),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "pages/login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub error: String,
+}
+
+pub async fn page_login(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    render(&LoginPage { layout: Layout::new(&state, &headers, "Log in", None), error: String::new() })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    pub token: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let Some(token) = state.admin_token.clone() else {
+        return Redirect::to("/").into_response();
+    };
+    let given = form.map(|Form(f)| f.token).unwrap_or_default();
+    let mut probe = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", given.trim())) {
+        probe.insert(header::AUTHORIZATION, v);
+    }
+    if !headers_present_token(&probe, &token) {
+        let mut page = render(&LoginPage {
+            layout: Layout::new(&state, &headers, "Log in", None),
+            error: "That is not the admin token.".into(),
+        });
+        *page.status_mut() = StatusCode::UNAUTHORIZED;
+        return page;
+    }
+    let cookie = format!("{ADMIN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+    let mut response = Redirect::to("/").into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+pub async fn logout() -> Response {
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("warren_admin=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    response
+}
+
+pub async fn stop_broker(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i32>,
+    form: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    let form = fields(form).unwrap_or_default();
+    let question = format!(
+        "Stop broker {id}? Its listener and connections close and the partitions it leads move to in-sync replicas."
+    );
+    if let Some(page) = confirmation(&state, &headers, &form, &question, &format!("/brokers/{id}/stop"), "/brokers") {
+        return page;
+    }
+    let cluster = std::sync::Arc::clone(&state.cluster);
+    match tokio::task::spawn_blocking(move || cluster.stop_broker(id)).await {
+        Ok(Ok(())) => Redirect::to("/brokers").into_response(),
+        Ok(Err(e)) => refused(&state, &headers, "/brokers", e),
+        Err(_) => message_page(
+            &state,
+            &headers,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "That did not work",
+            "stopping the broker failed",
+            "/brokers",
+        ),
+    }
+}
+
+pub async fn start_broker(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i32>) -> Response {
+    match broker_core::net::start_broker(&state.cluster, id).await {
+        Ok(()) => Redirect::to("/brokers").into_response(),
+        Err(e) => refused(&state, &headers, "/brokers", e),
+    }
+}
+
+fn parse_configs(text: &str) -> Result<BTreeMap<String, String>, String> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| format!("config '{kv}' is not name=value"))
+        })
+        .collect()
+}
+
+fn optional_number(form: &Fields, name: &str) -> Result<Option<i32>, String> {
+    match form.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| format!("{name} '{v}' is not a whole number")),
+    }
+}
+
+pub async fn create_topic(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    let parsed = fields(form).and_then(|form| {
+        Ok(NewTopic {
+            name: form.get("name").map(|n| n.trim().to_string()).unwrap_or_default(),
+            partitions: optional_number(&form, "partitions")?,
+            replication_factor: optional_number(&form, "replication_factor")?,
+            config: parse_configs(form.get("config").map_or("", String::as_str))?,
+        })
+    });
+    let new = match parsed {
+        Ok(new) => new,
+        Err(e) => return bad_form(&state, &headers, "/topics", &e),
+    };
+    match state.cluster.create_topic(&new, false) {
+        Ok(_) => Redirect::to(&format!("/topics/{}", urlencode(&new.name))).into_response(),
+        Err(e) => refused(&state, &headers, "/topics", e),
+    }
+}
+
+pub async fn add_partitions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(topic): Path<String>,
+    form: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    let back = format!("/topics/{}", urlencode(&topic));
+    let count = match fields(form).and_then(|f| optional_number(&f, "count")) {
+        Ok(Some(count)) => count,
+        Ok(None) => return bad_form(&state, &headers, &back, "give the new partition count"),
+        Err(e) => return bad_form(&state, &headers, &back, &e),
+    };
+    match state.cluster.create_partitions(&topic, count, false) {
+        Ok(()) => Redirect::to(&back).into_response(),
+        Err(e) => refused(&state, &headers, &back, e),
+    }
+}
+
+pub async fn delete_topic(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(topic): Path<String>,
+    form: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    let back = format!("/topics/{}", urlencode(&topic));
+    let form = fields(form).unwrap_or_default();
+    let question = format!("Delete topic '{topic}' and all of its data on every broker? This cannot be undone.");
+    if let Some(page) = confirmation(&state, &headers, &form, &question, &format!("{back}/delete"), &back) {
+        return page;
+    }
+    match state.cluster.delete_topic(&topic) {
+        Ok(()) => Redirect::to("/topics").into_response(),
+        Err(e) => refused(&state, &headers, &back, e),
+    }
+}
+
+fn parse_headers(text: &str) -> Result<Vec<(String, Option<bytes::Bytes>)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => Ok((k.trim().to_string(), Some(bytes::Bytes::from(v.trim().to_string())))),
+            None => Err(format!("header '{kv}' is not name=value")),
+        })
+        .collect()
+}
+
+pub async fn produce(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(topic): Path<String>,
+    form: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    let back = format!("/topics/{}", urlencode(&topic));
+    let parsed = fields(form).and_then(|f| {
+        let partition = optional_number(&f, "partition")?.unwrap_or(0);
+        let key = f.get("key").filter(|k| !k.is_empty()).map(|k| bytes::Bytes::from(k.clone()));
+        let value = f.get("value").map(|v| bytes::Bytes::from(v.clone()));
+        Ok((partition, key, value, parse_headers(f.get("headers").map_or("", String::as_str))?))
+    });
+    let (partition, key, value, record_headers) = match parsed {
+        Ok(p) => p,
+        Err(e) => return bad_form(&state, &headers, &back, &e),
+    };
+    match state.cluster.produce_record(&topic, partition, key, value, record_headers).await {
+        Ok(offset) => {
+            Redirect::to(&format!("/topics/{}/messages?partition={partition}&offset={offset}", urlencode(&topic)))
+                .into_response()
+        }
+        Err(e) => refused(&state, &headers, &back, e),
+    }
+}
+
+pub async fn reset_offsets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(group): Path<String>,
+    form: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    let back = format!("/groups/{}", urlencode(&group));
+    let form = match fields(form) {
+        Ok(f) => f,
+        Err(e) => return bad_form(&state, &headers, &back, &e),
+    };
+    let topic = form
+        .get("other_topic")
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .or(form.get("topic").map(String::as_str))
+        .unwrap_or("")
+        .to_string();
+    let value = form.get("value").map(|v| v.trim().to_string()).unwrap_or_default();
+    let to = match form.get("to").map(String::as_str) {
+        Some("earliest") => broker_core::group::ResetTo::Earliest,
+        Some("latest") => broker_core::group::ResetTo::Latest,
+        Some("offset") => match value.parse() {
+            Ok(n) => broker_core::group::ResetTo::Offset(n),
+            Err(_) => return bad_form(&state, &headers, &back, &format!("'{value}' is not an offset")),
+        },
+        Some("datetime") => match crate::time::parse_iso8601_ms(&value) {
+            Ok(ms) => broker_core::group::ResetTo::Timestamp(ms),
+            Err(e) => return bad_form(&state, &headers, &back, &e),
+        },
+        other => return bad_form(&state, &headers, &back, &format!("'{}' is not a reset target", other.unwrap_or(""))),
+    };
+    let question = format!("Move the committed offsets of group '{group}' on every partition of '{topic}'? Its consumers will resume from there.");
+    if let Some(page) = confirmation(&state, &headers, &form, &question, &format!("{back}/reset-offsets"), &back) {
+        return page;
+    }
+    match state.cluster.reset_offsets(&group, &topic, to).await {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(e) => refused(&state, &headers, &back, e),
+    }
+}
