@@ -1,6 +1,7 @@
 //! End-to-end scenarios: warren driven by real Kafka clients over loopback.
 
 mod bad_input;
+mod browser;
 mod clients;
 mod crash;
 mod group_wire;

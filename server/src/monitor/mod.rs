@@ -60,7 +60,7 @@ impl Monitor {
         self.views.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
 
-    fn publish(&self, view: ClusterView) {
+    pub fn publish(&self, view: ClusterView) {
         self.views.write().unwrap_or_else(|e| e.into_inner()).insert(view.name.clone(), Arc::new(view));
     }
 

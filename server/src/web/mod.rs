@@ -14,6 +14,8 @@ mod format;
 mod groups;
 mod messages;
 mod pages;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,0 +1,323 @@
+//! The web layer through its router, in process (`tower::ServiceExt::oneshot`): every page and
+//! partial renders, every form does what it says (with confirmation for destructive ones), the
+//! guard refuses what it must, and everything user-controlled (group ids, client ids, keys,
+//! values, headers) comes back escaped. A real embedded cluster, a real SQLite store, a real
+//! monitor tick.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use broker_core::cluster::NewTopic;
+use broker_core::group::coordinator::{Committer, OffsetCommit};
+use broker_core::{ClusterConfig, Embedded};
+use tower::ServiceExt;
+
+use super::{router, AppState};
+use crate::config::AlertsSection;
+use crate::evaluator::EvalConfig;
+use crate::monitor::{ClusterState, Monitor, Source};
+use crate::store::Store;
+
+const XSS: &str = "<script>alert('x')</script>";
+
+struct Fixture {
+    state: AppState,
+    embedded: Option<Embedded>,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new(read_only: bool, admin_token: Option<&str>) -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut listeners = Vec::new();
+        for _ in 0..3 {
+            listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind"));
+        }
+        let mut config = ClusterConfig::new(dir.path().to_path_buf(), 3);
+        config.groups.initial_rebalance_delay = std::time::Duration::ZERO;
+        let embedded = Embedded::start(config, listeners).expect("cluster");
+        let state = AppState {
+            cluster: Arc::clone(&embedded.cluster),
+            ready: Arc::new(AtomicBool::new(true)),
+            read_only,
+            admin_token: admin_token.map(str::to_string),
+            monitor: Arc::new(Monitor::default()),
+            store: Store::open_in_memory().await.expect("store"),
+            alerts_config: Arc::new(AlertsSection::default()),
+            hostname: "test-host".into(),
+            sample_interval_s: 10,
+        };
+        Fixture { state, embedded: Some(embedded), _dir: dir }
+    }
+
+    /// One monitor tick over the embedded cluster, stored and published.
+    async fn tick(&self, monitor_state: &mut ClusterState) {
+        let source = Source::Embedded(Arc::clone(&self.state.cluster));
+        let snapshot = source.snapshot(crate::monitor::now_ms()).await.expect("snapshot");
+        let (view, tick) = monitor_state.apply(&snapshot, |t, p, o| source.record_timestamp(t, p, o));
+        self.state.store.write_tick(&tick).await.expect("store tick");
+        self.state.monitor.publish(view);
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, String) {
+        let mut builder = Request::builder().method(method).uri(uri).header(header::HOST, "127.0.0.1:8080");
+        if body.is_some() {
+            builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let request = builder.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).expect("request");
+        let response = router(self.state.clone()).oneshot(request).await.expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, String) {
+        self.request(Method::GET, uri, None, &[]).await
+    }
+
+    async fn post(&self, uri: &str, body: &str) -> (StatusCode, String) {
+        self.request(Method::POST, uri, Some(body), &[]).await
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(embedded) = self.embedded.take() {
+            embedded.shutdown().await;
+        }
+    }
+}
+
+fn commit(topic: &str, partition: i32, offset: i64) -> OffsetCommit {
+    OffsetCommit { topic: topic.into(), partition, offset, leader_epoch: -1, metadata: None }
+}
+
+fn assert_escaped(html: &str, what: &str) {
+    assert!(!html.contains(XSS), "{what}: raw markup reached the page");
+    assert!(
+        html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"),
+        "{what}: the payload is shown escaped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_and_escapes_what_users_control() {
+    let f = Fixture::new(false, None).await;
+    let cluster = Arc::clone(&f.state.cluster);
+    cluster
+        .create_topic(&NewTopic { name: "orders".into(), partitions: Some(3), ..NewTopic::default() }, false)
+        .expect("topic");
+    // Records whose key, value and header carry markup.
+    let evil = bytes::Bytes::from(XSS);
+    for p in 0..3 {
+        cluster
+            .produce_record("orders", p, Some(evil.clone()), Some(evil.clone()), vec![(XSS.into(), Some(evil.clone()))])
+            .await
+            .expect("produce");
+    }
+    // A group whose id is markup, and a healthy one.
+    for group in [XSS, "healthy"] {
+        let results = cluster.commit_offsets(None, group, &Committer::standalone(), vec![commit("orders", 0, 0)]).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+    }
+    // A member whose client id and host-visible fields are markup.
+    let coordinator = cluster.group_coordinator("members").expect("coordinator");
+    let join = broker_core::group::JoinRequest {
+        group_id: "members".into(),
+        member_id: String::new(),
+        group_instance_id: None,
+        client_id: XSS.into(),
+        client_host: "/127.0.0.1".into(),
+        session_timeout: std::time::Duration::from_secs(30),
+        rebalance_timeout: std::time::Duration::from_secs(30),
+        protocol_type: "consumer".into(),
+        protocols: vec![("range".into(), bytes::Bytes::new())],
+        require_known_member_id: false,
+    };
+    let joined = cluster.join_group(coordinator, join).await;
+    assert_eq!(joined.error, None);
+    let mut monitor = ClusterState::new("local", EvalConfig::default());
+    f.tick(&mut monitor).await;
+    f.tick(&mut monitor).await;
+    let (_, members) = f.get("/groups/members").await;
+    assert_escaped(&members, "member client id");
+
+    for (uri, needle) in [
+        ("/", "Cluster local"),
+        ("/brokers", "Broker"),
+        ("/topics", "orders"),
+        ("/topics?internal=1", "__consumer_offsets"),
+        ("/topics/orders", "Leader and follower layout"),
+        ("/groups", "healthy"),
+        ("/groups/healthy", "Lag trend"),
+        ("/groups/healthy?range=7d", "class=\"current\">7d"),
+        ("/alerts", "No rules configured"),
+        ("/partials/overview", "id=\"overview\""),
+        ("/partials/brokers", "id=\"brokers\""),
+        ("/partials/topics/orders", "id=\"topic\""),
+        ("/partials/groups", "id=\"groups\""),
+        ("/partials/groups/healthy", "id=\"group\""),
+        ("/topics/orders/messages?partition=1&offset=0", "offset 0"),
+    ] {
+        let (status, html) = f.get(uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {html}");
+        assert!(html.contains(needle), "{uri} lacks {needle:?}");
+    }
+    let (_, groups) = f.get("/groups").await;
+    assert_escaped(&groups, "group list");
+    let encoded = super::pages::urlencode(XSS);
+    let (status, group) = f.get(&format!("/groups/{encoded}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_escaped(&group, "group page");
+    let (_, messages) = f.get("/topics/orders/messages?partition=2&offset=0&format=text").await;
+    assert_escaped(&messages, "message browser");
+    let escaped = messages.matches("&lt;script&gt;").count() + messages.matches("&#60;script&#62;").count();
+    assert!(escaped >= 4, "key, value, header name and value are all escaped: {messages}");
+    let (_, overview) = f.get("/").await;
+    assert!(!overview.contains(XSS));
+
+    // Formats, and the plain message when bytes are not what the format expects.
+    let (_, json) = f.get("/topics/orders/messages?partition=0&offset=0&format=json").await;
+    assert!(json.contains("not JSON"), "{json}");
+    let (_, hex) = f.get("/topics/orders/messages?partition=0&offset=0&format=hex").await;
+    assert!(hex.contains("3c 73 63 72"), "hex of '<scr'");
+    let (status, bad) = f.get("/topics/orders/messages?partition=9").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("partition 9 does not exist"));
+    let (status, bad) = f.get("/topics/orders/messages?timestamp=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("ISO 8601"));
+
+    // Missing things are readable 404 pages.
+    for uri in ["/topics/nope", "/groups/nope", "/nope", "/topics/nope/messages"] {
+        let (status, html) = f.get(uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(html.contains("<h1>"), "{uri} is a page");
+    }
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_confirm_destructive_steps_and_report_errors_readably() {
+    let f = Fixture::new(false, None).await;
+    let cluster = Arc::clone(&f.state.cluster);
+
+    // Create a topic, then the same again (a readable conflict), then a bad one.
+    let (status, _) =
+        f.post("/topics", "name=forms&partitions=2&replication_factor=2&config=retention.ms%3D60000").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let topic = cluster.metadata().topics.get("forms").cloned().expect("created");
+    assert_eq!((topic.partitions.len(), topic.partitions[0].replicas.len()), (2, 2));
+    assert_eq!(topic.config.get("retention.ms").map(String::as_str), Some("60000"));
+    let (status, html) = f.post("/topics", "name=forms&partitions=2").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("already exists"), "{html}");
+    let (status, html) = f.post("/topics", "name=bad%20name").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("only ASCII letters"), "{html}");
+    let (status, html) = f.post("/topics", "name=x&partitions=many").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("not a whole number"), "{html}");
+
+    // Grow it; produce one record; it is readable where the redirect says.
+    let (status, _) = f.post("/topics/forms/partitions", "count=4").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(cluster.metadata().topics["forms"].partitions.len(), 4);
+    let (status, _) = f.post("/topics/forms/messages", "partition=1&key=k1&value=hello&headers=trace%3Dabc").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = f.get("/topics/forms/messages?partition=1&offset=0").await;
+    assert!(html.contains("hello") && html.contains("trace: abc"), "{html}");
+
+    // Destructive steps ask first.
+    let (status, html) = f.post("/topics/forms/delete", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Please confirm") && html.contains("name=\"confirm\" value=\"yes\""));
+    assert!(cluster.has_topic("forms"), "nothing deleted before confirmation");
+    let (status, _) = f.post("/topics/forms/delete", "confirm=yes").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(!cluster.has_topic("forms"));
+
+    let (_, html) = f.post("/brokers/3/stop", "").await;
+    assert!(html.contains("Stop broker 3?"));
+    assert!(cluster.broker(3).is_some_and(|b| b.is_up()));
+    let (status, _) = f.post("/brokers/3/stop", "confirm=yes").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(!cluster.broker(3).is_some_and(|b| b.is_up()));
+    let (status, _) = f.post("/brokers/3/start", "confirm=yes").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(cluster.broker(3).is_some_and(|b| b.is_up()));
+    let (status, _) = f.post("/brokers/9/stop", "confirm=yes").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Offset reset: confirmation, then the committed offsets move.
+    cluster
+        .create_topic(&NewTopic { name: "resettable".into(), partitions: Some(1), ..NewTopic::default() }, false)
+        .expect("topic");
+    for _ in 0..5 {
+        cluster
+            .produce_record("resettable", 0, None, Some(bytes::Bytes::from_static(b"v")), vec![])
+            .await
+            .expect("produce");
+    }
+    let results =
+        cluster.commit_offsets(None, "resetme", &Committer::standalone(), vec![commit("resettable", 0, 5)]).await;
+    assert!(results.iter().all(Result::is_ok));
+    let (_, html) = f.post("/groups/resetme/reset-offsets", "topic=resettable&to=earliest").await;
+    assert!(html.contains("Please confirm"));
+    let (status, _) = f.post("/groups/resetme/reset-offsets", "topic=resettable&to=offset&value=2&confirm=yes").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(cluster.committed_offsets("resetme").expect("group")[&("resettable".to_string(), 0)].offset, 2);
+    let (status, html) =
+        f.post("/groups/resetme/reset-offsets", "topic=resettable&to=datetime&value=soon&confirm=yes").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("ISO 8601"));
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_refuses_read_only_tokenless_and_cross_site_changes() {
+    let f = Fixture::new(false, Some("s3cret")).await;
+    let (status, html) = f.post("/topics", "name=t1").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("admin token"), "{html}");
+    let (_, page) = f.get("/topics").await;
+    assert!(!page.contains("Create a topic") && page.contains("Log in"), "no forms before logging in");
+    let (status, html) = f.post("/login", "token=wrong").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("not the admin token"));
+    let (status, _) = f.request(Method::POST, "/login", Some("token=s3cret"), &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = [("Cookie", "warren_admin=s3cret")];
+    let (_, page) = f.request(Method::GET, "/topics", None, &cookie).await;
+    assert!(page.contains("Create a topic") && page.contains("Log out"));
+    let (status, _) = f.request(Method::POST, "/topics", Some("name=t1"), &cookie).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // A form posted from another site is refused even with the cookie.
+    let evil = [("Cookie", "warren_admin=s3cret"), ("Origin", "https://evil.example")];
+    let (status, html) = f.request(Method::POST, "/topics", Some("name=t2"), &evil).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("evil.example"), "{html}");
+    let same = [("Cookie", "warren_admin=s3cret"), ("Origin", "http://127.0.0.1:8080")];
+    let (status, _) = f.request(Method::POST, "/topics", Some("name=t3"), &same).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(!f.state.cluster.has_topic("t2") && f.state.cluster.has_topic("t3"));
+    f.shutdown().await;
+
+    let f = Fixture::new(true, Some("s3cret")).await;
+    let (status, html) =
+        f.request(Method::POST, "/topics", Some("name=t1"), &[("Cookie", "warren_admin=s3cret")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("--read-only"));
+    let (_, page) = f.get("/brokers").await;
+    assert!(!page.contains(">Stop<") && page.contains("read-only"));
+    f.shutdown().await;
+}
