@@ -132,6 +132,20 @@ impl Default for MonitorSection {
     }
 }
 
+/// `/metrics` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Per-partition series (kafka_exporter's); off for very large clusters.
+    pub per_partition: bool,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        MetricsSection { per_partition: true }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
@@ -191,6 +205,7 @@ pub struct FileConfig {
     pub log: LogSection,
     pub groups: GroupsSection,
     pub monitor: MonitorSection,
+    pub metrics: MetricsSection,
     pub http: HttpSection,
     pub clusters: Vec<ExternalCluster>,
     pub alerts: AlertsSection,
@@ -218,6 +233,7 @@ pub struct Config {
     pub admin_token: Option<String>,
     pub demo: bool,
     pub monitor: MonitorSection,
+    pub metrics: MetricsSection,
     pub external_clusters: Vec<ExternalCluster>,
     pub alerts: AlertsSection,
     /// This machine's name (Burrow's `request.host`); the command line fills it in.
@@ -375,6 +391,7 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
         admin_token,
         demo: flags.demo,
         monitor: file.monitor,
+        metrics: file.metrics,
         external_clusters: file.clusters,
         alerts: file.alerts,
         hostname: "localhost".into(),

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 mod demo;
 pub mod evaluator;
+pub mod metrics;
 pub mod monitor;
 pub mod store;
 pub mod time;
@@ -82,6 +83,7 @@ pub async fn run(
         monitor,
         store: store.clone(),
         alerts_config: Arc::new(config.alerts.clone()),
+        metrics: metrics::MetricsConfig { per_partition: config.metrics.per_partition },
         hostname: config.hostname.clone(),
         sample_interval_s: config.monitor.sample_interval.as_secs(),
     };

@@ -7,6 +7,7 @@ mod crash;
 mod group_wire;
 mod groups;
 mod http_api;
+mod metrics;
 mod monitor;
 mod rdkafka_roundtrip;
 mod replication;

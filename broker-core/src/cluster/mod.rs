@@ -84,6 +84,8 @@ pub struct Cluster {
     next_producer_id: AtomicI64,
     /// Consumer groups and their committed offsets (see `crate::group`).
     pub(crate) groups: Groups,
+    /// Request and traffic statistics (for `/metrics`).
+    pub stats: crate::stats::Stats,
 }
 
 impl Cluster {
@@ -105,6 +107,7 @@ impl Cluster {
             .zip(addrs)
             .map(|(id, addr)| Arc::new(Broker::new(id, *addr, config.data_dir.join(format!("broker-{id}")))))
             .collect();
+        let stats = crate::stats::Stats::new(config.brokers as usize);
         let cluster = Arc::new(Cluster {
             config,
             brokers,
@@ -112,6 +115,7 @@ impl Cluster {
             activity: Arc::new(Notify::new()),
             next_producer_id: AtomicI64::new(maintenance::now_ms().saturating_mul(1024)),
             groups: Groups::default(),
+            stats,
         });
         cluster.open_replicas()?;
         cluster.ensure_offsets_topic()?;

@@ -31,6 +31,10 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
     let mut reader = BufReader::with_capacity(64 * 1024, read);
     let mut writer = BufWriter::with_capacity(64 * 1024, write);
     let max = cluster.config.max_request_bytes;
+    let traffic = cluster.stats.broker(broker.id);
+    if let Some(t) = traffic {
+        t.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let mut deferred: VecDeque<Deferred> = VecDeque::new();
     loop {
         // With produces waiting, answer whichever comes first: the oldest one's acks, or more
@@ -49,7 +53,7 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
             };
             deferred.pop_front();
             let flush = reader.buffer().is_empty();
-            if !write_response(&mut writer, response, flush, &broker, peer).await {
+            if !write_response(&mut writer, response, flush, &cluster, &broker, peer).await {
                 return;
             }
         }
@@ -69,6 +73,9 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
             tracing::warn!(broker = broker.id, %peer, error = %e, "truncated request; closing connection");
             return;
         }
+        if let Some(t) = traffic {
+            t.bytes_in.fetch_add(4 + size as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         let decoded = match protocol::decode_request(frame.freeze()) {
             Ok(decoded) => decoded,
             Err(e) => {
@@ -84,7 +91,7 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
                     r = front => r,
                     _ = super::wait_stopped(&mut stopped) => return,
                 };
-                if !write_response(&mut writer, response, false, &broker, peer).await {
+                if !write_response(&mut writer, response, false, &cluster, &broker, peer).await {
                     return;
                 }
             }
@@ -98,7 +105,7 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
             Ok(Handled::Now(response)) => {
                 let flush = reader.buffer().is_empty();
                 let written = match response {
-                    Some(bytes) => write_response(&mut writer, Ok(bytes), flush, &broker, peer).await,
+                    Some(bytes) => write_response(&mut writer, Ok(bytes), flush, &cluster, &broker, peer).await,
                     None => !flush || writer.flush().await.is_ok(),
                 };
                 if !written {
@@ -120,11 +127,17 @@ async fn write_response(
     writer: &mut BufWriter<OwnedWriteHalf>,
     response: Result<BytesMut, protocol::ProtocolError>,
     flush: bool,
+    cluster: &Cluster,
     broker: &Broker,
     peer: SocketAddr,
 ) -> bool {
     match response {
-        Ok(bytes) => writer.write_all(&bytes).await.is_ok() && (!flush || writer.flush().await.is_ok()),
+        Ok(bytes) => {
+            if let Some(t) = cluster.stats.broker(broker.id) {
+                t.bytes_out.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            writer.write_all(&bytes).await.is_ok() && (!flush || writer.flush().await.is_ok())
+        }
         Err(e) => {
             tracing::warn!(broker = broker.id, %peer, error = %e, "cannot encode a response; closing connection");
             let _ = writer.flush().await;

@@ -52,6 +52,7 @@ pub async fn handle(
         Decoded::Request { api, version, header, request } => (api, version, header, request),
     };
     let cid = header.correlation_id;
+    let started = std::time::Instant::now();
     let client_id = header.client_id.as_deref().unwrap_or("");
     let ctx = Ctx { cluster, broker, version, client_id, peer };
     let encode = |body: &dyn ErasedEncode| body.encode_frame(api, version, cid);
@@ -60,14 +61,20 @@ pub async fn handle(
         Request::Metadata(r) => encode(&handlers::metadata::handle(&ctx, r).await)?,
         Request::Produce(r) if r.acks == -1 => {
             let appending = handlers::produce::append(&ctx, r);
+            let cluster = Arc::clone(cluster);
             return Ok(Handled::Later(Box::pin(async move {
-                protocol::encode_response(api, version, cid, &appending.finish().await)
+                let response = appending.finish().await;
+                handlers::produce::count_errors(&cluster, &response);
+                cluster.stats.request(api as i16, started.elapsed());
+                protocol::encode_response(api, version, cid, &response)
             })));
         }
         Request::Produce(r) => {
             let acks = r.acks;
             let response = handlers::produce::handle(&ctx, r).await;
+            handlers::produce::count_errors(cluster, &response);
             if acks == 0 {
+                cluster.stats.request(api as i16, started.elapsed());
                 return Ok(Handled::Now(None));
             }
             encode(&response)?
@@ -94,6 +101,7 @@ pub async fn handle(
         Request::DescribeGroups(r) => encode(&handlers::group::describe_groups(&ctx, r).await)?,
         Request::DeleteGroups(r) => encode(&handlers::group::delete_groups(&ctx, r).await)?,
     };
+    cluster.stats.request(api as i16, started.elapsed());
     Ok(Handled::Now(Some(out)))
 }
 

@@ -37,6 +37,7 @@ pub struct AppState {
     pub monitor: Arc<crate::monitor::Monitor>,
     pub store: crate::store::Store,
     pub alerts_config: Arc<crate::config::AlertsSection>,
+    pub metrics: crate::metrics::MetricsConfig,
     /// This machine's host name, for Burrow's `request.host`.
     pub hostname: String,
     pub sample_interval_s: u64,
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/partials/topics/{topic}", get(pages::partial_topic))
         .route("/partials/groups", get(pages::partial_groups))
         .route("/partials/groups/{group}", get(pages::partial_group))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/static/warren.css", get(stylesheet))
@@ -142,4 +144,19 @@ async fn not_found_page(
     headers: axum::http::HeaderMap,
 ) -> Response {
     pages::message_page(&state, &headers, StatusCode::NOT_FOUND, "Not found", "There is no page here.", "/")
+}
+
+/// Prometheus' text format (version 0.0.4).
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let views = state.monitor.clusters();
+    let database_bytes = state.store.size_bytes().await.ok();
+    let sources =
+        crate::metrics::Sources { embedded: Some(&state.cluster), views: &views, database_bytes, extra: Vec::new() };
+    match crate::metrics::render(&sources, state.metrics) {
+        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render /metrics");
+            (StatusCode::INTERNAL_SERVER_ERROR, "cannot render metrics; see the log\n").into_response()
+        }
+    }
 }

@@ -46,6 +46,7 @@ impl Fixture {
             monitor: Arc::new(Monitor::default()),
             store: Store::open_in_memory().await.expect("store"),
             alerts_config: Arc::new(AlertsSection::default()),
+            metrics: crate::metrics::MetricsConfig { per_partition: true },
             hostname: "test-host".into(),
             sample_interval_s: 10,
         };

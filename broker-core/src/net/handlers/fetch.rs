@@ -81,6 +81,7 @@ fn read_once(ctx: &Ctx<'_>, request: &FetchRequest, max_bytes: usize) -> (FetchR
                 }
                 Err(code) => {
                     errors = true;
+                    ctx.cluster.stats.error(1, code.code());
                     data = data.with_error_code(code.code()).with_records(Some(Bytes::new()));
                     if let Some(r) = ctx.broker.partition(name, p.partition) {
                         data = data.with_high_watermark(r.high_watermark()).with_log_start_offset(r.log_start_offset());

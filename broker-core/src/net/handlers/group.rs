@@ -77,6 +77,7 @@ pub async fn join_group(ctx: &Ctx<'_>, request: JoinGroupRequest) -> JoinGroupRe
         require_known_member_id: ctx.version >= 4,
     };
     let result = ctx.cluster.join_group(ctx.broker.id, req).await;
+    ctx.cluster.stats.error(11, code(result.error));
     let protocol_name = match result.protocol_name {
         Some(name) => Some(str_bytes(name)),
         // Non-nullable before v7.
@@ -115,6 +116,7 @@ pub async fn sync_group(ctx: &Ctx<'_>, request: SyncGroupRequest) -> SyncGroupRe
         assignments: request.assignments.iter().map(|a| (a.member_id.to_string(), a.assignment.clone())).collect(),
     };
     let result = ctx.cluster.sync_group(ctx.broker.id, req).await;
+    ctx.cluster.stats.error(14, result.as_ref().err().map_or(0, |e| e.code()));
     let mut response = match result {
         Ok(assignment) => SyncGroupResponse::default().with_assignment(assignment),
         Err(e) => SyncGroupResponse::default().with_error_code(e.code()),
@@ -135,7 +137,9 @@ pub async fn heartbeat(ctx: &Ctx<'_>, request: HeartbeatRequest) -> HeartbeatRes
         request.group_instance_id.as_deref(),
         request.generation_id,
     );
-    HeartbeatResponse::default().with_error_code(code(result.err()))
+    let error = code(result.err());
+    ctx.cluster.stats.error(12, error);
+    HeartbeatResponse::default().with_error_code(error)
 }
 
 pub async fn leave_group(ctx: &Ctx<'_>, request: LeaveGroupRequest) -> LeaveGroupResponse {
@@ -196,6 +200,7 @@ pub async fn offset_commit(ctx: &Ctx<'_>, request: OffsetCommitRequest) -> Offse
                 .iter()
                 .map(|p| {
                     let error = results.next().and_then(Result::err);
+                    ctx.cluster.stats.error(8, code(error));
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
                         .with_error_code(code(error))

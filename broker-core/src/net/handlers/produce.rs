@@ -94,3 +94,10 @@ pub fn append(ctx: &Ctx<'_>, request: ProduceRequest) -> Appending {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
     Appending { response: ProduceResponse::default().with_responses(responses), pending, deadline }
 }
+
+/// Counts the partition errors of a produce response.
+pub fn count_errors(cluster: &crate::cluster::Cluster, response: &ProduceResponse) {
+    for p in response.responses.iter().flat_map(|t| &t.partition_responses) {
+        cluster.stats.error(0, p.error_code);
+    }
+}
