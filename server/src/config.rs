@@ -372,6 +372,7 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
     if file.monitor.sample_interval.is_zero() {
         return Err(ConfigError::Invalid { key: "monitor.sample_interval".into(), reason: "must be positive".into() });
     }
+    crate::alerts::validate(&file.alerts).map_err(|e| ConfigError::Invalid { key: e.key, reason: e.reason })?;
 
     let kafka_listen = parse_addr("--kafka-listen", flags.kafka_listen.as_deref().unwrap_or("127.0.0.1:9092"))?;
     let http_text = flags.http_listen.clone().or(file.http.listen.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());

@@ -3,6 +3,7 @@
 //! `run` takes a resolved `Config` and a shutdown future; it never reads the environment or
 //! files itself (`cli` does).
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 mod demo;
@@ -75,6 +76,17 @@ pub async fn run(
         monitor_config,
     ));
     let demo = config.demo.then(|| tokio::spawn(demo::run(Arc::clone(&embedded.cluster))));
+    let alert_options =
+        alerts::AlertsOptions { external_url: format!("http://{}", bound.http), ..alerts::AlertsOptions::default() };
+    let alerts = alerts::Alerts::new(store.clone(), &config.alerts, alert_options, Arc::new(monitor::now_ms))
+        .context("invalid alert configuration")?;
+    let delivery = tokio::spawn(Arc::clone(&alerts).run_delivery(std::future::pending()));
+    let alert_feed = tokio::spawn(alerts::feed::run(
+        Arc::clone(&monitor),
+        Arc::clone(&embedded.cluster),
+        Arc::clone(&alerts),
+        config.monitor.sample_interval.min(std::time::Duration::from_secs(1)),
+    ));
     let state = web::AppState {
         cluster: Arc::clone(&embedded.cluster),
         ready: Arc::clone(&ready),
@@ -83,6 +95,7 @@ pub async fn run(
         monitor,
         store: store.clone(),
         alerts_config: Arc::new(config.alerts.clone()),
+        alerts: Arc::clone(&alerts),
         metrics: metrics::MetricsConfig { per_partition: config.metrics.per_partition },
         hostname: config.hostname.clone(),
         sample_interval_s: config.monitor.sample_interval.as_secs(),
@@ -94,6 +107,9 @@ pub async fn run(
     axum::serve(http, app).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;
     tracing::info!("shutting down: flushing logs");
     sampler.abort();
+    alert_feed.abort();
+    // A delivery cut short is sent again after the next start, with the same webhook-id.
+    delivery.abort();
     if let Some(demo) = demo {
         demo.abort();
     }

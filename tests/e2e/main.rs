@@ -1,5 +1,6 @@
 //! End-to-end scenarios: warren driven by real Kafka clients over loopback.
 
+mod alerts;
 mod bad_input;
 mod browser;
 mod clients;

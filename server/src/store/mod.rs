@@ -9,6 +9,7 @@
 //! crash; an OS crash may lose the last ticks, never corrupt the file), foreign keys on and a
 //! busy timeout, so the writer (sampler, retention) and the readers (web) wait rather than fail.
 
+mod alerts;
 mod error;
 mod history;
 mod recent;
@@ -30,6 +31,10 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
 
+pub use alerts::{
+    AlertChanges, AlertPhase, AlertRecord, AttemptOutcome, AttemptRecord, DeliveryLogEntry, NewNotification,
+    NewSilence, OutboxEntry, PendingNotification, PrunedAlerts, SilenceMatcher, SilenceRecord,
+};
 pub use error::StoreError;
 pub use history::{HistoryPoint, HistoryRange, ParseHistoryRangeError, PartitionPoint};
 pub use retention::Pruned;

@@ -111,7 +111,7 @@ async fn migrations_apply_to_a_fresh_file_and_again_to_an_existing_one() {
 
     for _ in 0..2 {
         let store = Store::open(&path).await.expect("reopen");
-        assert_eq!(count(&store, "_sqlx_migrations").await, 1);
+        assert_eq!(count(&store, "_sqlx_migrations").await, 2);
         assert_eq!(count(&store, "group_statuses").await, 1, "data survives reopening");
         store.close().await;
     }

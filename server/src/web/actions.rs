@@ -317,3 +317,52 @@ pub async fn reset_offsets(
         Err(e) => refused(&state, &headers, &back, e),
     }
 }
+
+pub async fn create_silence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    let form = match fields(form) {
+        Ok(f) => f,
+        Err(e) => return bad_form(&state, &headers, "/alerts", &e),
+    };
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let request = match super::api::silence_request(
+        get("matcher"),
+        get("target"),
+        Some(get("cluster").to_string()),
+        get("duration"),
+        get("comment"),
+        "dashboard",
+    ) {
+        Ok(r) => r,
+        Err(e) => return bad_form(&state, &headers, "/alerts", &e.message),
+    };
+    match state.alerts.create_silence(request).await {
+        Ok(_) => Redirect::to("/alerts").into_response(),
+        Err(e) => bad_form(&state, &headers, "/alerts", &e.to_string()),
+    }
+}
+
+pub async fn delete_silence(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    match state.alerts.delete_silence(id).await {
+        Ok(true) => Redirect::to("/alerts").into_response(),
+        Ok(false) => message_page(
+            &state,
+            &headers,
+            StatusCode::NOT_FOUND,
+            "No such silence",
+            &format!("There is no silence {id}."),
+            "/alerts",
+        ),
+        Err(e) => message_page(
+            &state,
+            &headers,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "That did not work",
+            &e.to_string(),
+            "/alerts",
+        ),
+    }
+}

@@ -259,3 +259,75 @@ pub async fn start_broker(State(state): State<AppState>, Path(id): Path<String>)
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such API route; see /api/v1 in the documentation")
 }
+
+fn alerts_error(e: crate::alerts::AlertsError) -> ApiError {
+    match e {
+        crate::alerts::AlertsError::InvalidSilence(m) => ApiError::bad_request(m),
+        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+    }
+}
+
+/// `GET /api/v1/alerts`: `{active, recent}`.
+pub async fn get_alerts(State(state): State<AppState>) -> ApiResult<crate::alerts::AlertsOverview> {
+    state.alerts.overview(100).await.map(Json).map_err(alerts_error)
+}
+
+pub async fn get_silences(State(state): State<AppState>) -> ApiResult<Vec<crate::store::SilenceRecord>> {
+    state.alerts.silences().await.map(Json).map_err(alerts_error)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSilence {
+    /// `group` or `rule`.
+    pub matcher: String,
+    pub target: String,
+    pub cluster: Option<String>,
+    /// `30m`, `2h`, `7d`.
+    pub duration: String,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// A silence from the API's body or the dashboard's form.
+pub fn silence_request(
+    matcher: &str,
+    target: &str,
+    cluster: Option<String>,
+    duration: &str,
+    comment: &str,
+    by: &str,
+) -> Result<crate::alerts::SilenceRequest, ApiError> {
+    let matcher = match matcher {
+        "group" => crate::store::SilenceMatcher::Group,
+        "rule" => crate::store::SilenceMatcher::Rule,
+        other => return Err(ApiError::bad_request(format!("matcher '{other}' is not \"group\" or \"rule\""))),
+    };
+    let duration = crate::config::parse_duration(duration).map_err(ApiError::bad_request)?;
+    Ok(crate::alerts::SilenceRequest {
+        matcher,
+        target: target.trim().to_string(),
+        cluster: cluster.filter(|c| !c.is_empty()),
+        duration,
+        comment: comment.to_string(),
+        created_by: by.to_string(),
+    })
+}
+
+pub async fn create_silence(
+    State(state): State<AppState>,
+    request: Result<Json<CreateSilence>, JsonRejection>,
+) -> Result<(StatusCode, Json<crate::store::SilenceRecord>), ApiError> {
+    let r = body(request)?;
+    let request = silence_request(&r.matcher, &r.target, r.cluster, &r.duration, &r.comment, "api")?;
+    let created = state.alerts.create_silence(request).await.map_err(alerts_error)?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn delete_silence(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request(format!("'{id}' is not a silence id")))?;
+    match state.alerts.delete_silence(id).await.map_err(alerts_error)? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found(format!("no silence {id}"))),
+    }
+}

@@ -37,6 +37,7 @@ pub struct AppState {
     pub monitor: Arc<crate::monitor::Monitor>,
     pub store: crate::store::Store,
     pub alerts_config: Arc<crate::config::AlertsSection>,
+    pub alerts: Arc<crate::alerts::Alerts>,
     pub metrics: crate::metrics::MetricsConfig,
     /// This machine's host name, for Burrow's `request.host`.
     pub hostname: String,
@@ -64,6 +65,9 @@ pub fn router(state: AppState) -> Router {
         .route("/groups/{group}", get(groups::get_group))
         .route("/groups/{group}/history", get(groups::group_history))
         .route("/groups/{group}/reset-offsets", post(groups::reset_offsets))
+        .route("/alerts", get(api::get_alerts))
+        .route("/alerts/silences", get(api::get_silences).post(api::create_silence))
+        .route("/alerts/silences/{id}", axum::routing::delete(api::delete_silence))
         .fallback(api::not_found);
     let burrow = Router::new()
         .route("/kafka", get(burrow::clusters))
@@ -90,6 +94,8 @@ pub fn router(state: AppState) -> Router {
         .route("/groups/{group}", get(pages::page_group))
         .route("/groups/{group}/reset-offsets", post(actions::reset_offsets))
         .route("/alerts", get(pages::page_alerts))
+        .route("/alerts/silences", post(actions::create_silence))
+        .route("/alerts/silences/{id}/delete", post(actions::delete_silence))
         .route("/login", get(actions::page_login).post(actions::login))
         .route("/logout", post(actions::logout))
         .route("/partials/overview", get(pages::partial_overview))
@@ -150,8 +156,8 @@ async fn not_found_page(
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     let views = state.monitor.clusters();
     let database_bytes = state.store.size_bytes().await.ok();
-    let sources =
-        crate::metrics::Sources { embedded: Some(&state.cluster), views: &views, database_bytes, extra: Vec::new() };
+    let extra = crate::alerts::feed::metric_families(&state.alerts).await;
+    let sources = crate::metrics::Sources { embedded: Some(&state.cluster), views: &views, database_bytes, extra };
     match crate::metrics::render(&sources, state.metrics) {
         Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
         Err(e) => {

@@ -38,14 +38,23 @@ impl Fixture {
         let mut config = ClusterConfig::new(dir.path().to_path_buf(), 3);
         config.groups.initial_rebalance_delay = std::time::Duration::ZERO;
         let embedded = Embedded::start(config, listeners).expect("cluster");
+        let store = Store::open_in_memory().await.expect("store");
+        let alerts = crate::alerts::Alerts::new(
+            store.clone(),
+            &AlertsSection::default(),
+            crate::alerts::AlertsOptions::default(),
+            Arc::new(crate::monitor::now_ms),
+        )
+        .expect("alerts");
         let state = AppState {
             cluster: Arc::clone(&embedded.cluster),
             ready: Arc::new(AtomicBool::new(true)),
             read_only,
             admin_token: admin_token.map(str::to_string),
             monitor: Arc::new(Monitor::default()),
-            store: Store::open_in_memory().await.expect("store"),
+            store,
             alerts_config: Arc::new(AlertsSection::default()),
+            alerts,
             metrics: crate::metrics::MetricsConfig { per_partition: true },
             hostname: "test-host".into(),
             sample_interval_s: 10,
