@@ -190,7 +190,8 @@ pub fn render(sources: &Sources<'_>, config: MetricsConfig) -> Result<String, pr
         registry.register(Box::new(db))?;
     }
     let mut families = registry.gather();
-    families.extend(sources.extra.iter().cloned());
+    // The text encoder refuses a family without samples (an empty counter vector, say).
+    families.extend(sources.extra.iter().filter(|f| !f.get_metric().is_empty()).cloned());
     let mut out = Vec::with_capacity(1 << 16);
     TextEncoder::new().encode(&families, &mut out)?;
     let mut text = String::from_utf8(out).unwrap_or_default();

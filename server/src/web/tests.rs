@@ -171,6 +171,8 @@ async fn every_page_renders_and_escapes_what_users_control() {
         ("/groups/healthy", "Lag trend"),
         ("/groups/healthy?range=7d", "class=\"current\">7d"),
         ("/alerts", "No rules configured"),
+        ("/metrics", "kafka_consumergroup_lag{consumergroup=\"healthy\""),
+        ("/api/v1/alerts", "\"active\":[]"),
         ("/partials/overview", "id=\"overview\""),
         ("/partials/brokers", "id=\"brokers\""),
         ("/partials/topics/orders", "id=\"topic\""),
