@@ -63,24 +63,7 @@ pub fn facts(view: &ClusterView, cluster: Option<&broker_core::Cluster>) -> Fact
     facts
 }
 
-/// The engine's counters as Prometheus families, for `/metrics`.
-pub async fn metric_families(alerts: &Alerts) -> Vec<prometheus::proto::MetricFamily> {
-    use prometheus::core::Collector;
-    let Ok(deliveries) = prometheus::IntCounterVec::new(
-        prometheus::Opts::new("warren_alert_deliveries_total", "Webhook delivery attempts by receiver and outcome"),
-        &["receiver", "outcome"],
-    ) else {
-        return Vec::new();
-    };
-    for c in alerts.counters() {
-        deliveries.with_label_values(&[c.receiver.as_str(), c.outcome.as_str()]).inc_by(c.count);
-    }
-    let mut families = deliveries.collect();
-    if let Ok(queued) =
-        prometheus::IntGauge::new("warren_alert_notifications_pending", "Notifications waiting in the outbox")
-    {
-        queued.set(alerts.pending_notifications().await.unwrap_or(0));
-        families.extend(queued.collect());
-    }
-    families
+/// The engine's delivery counters as (receiver, outcome, count), for `/metrics`.
+pub fn delivery_counts(alerts: &Alerts) -> Vec<(String, String, u64)> {
+    alerts.counters().into_iter().map(|c| (c.receiver, c.outcome.as_str().to_string(), c.count)).collect()
 }

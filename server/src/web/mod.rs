@@ -156,13 +156,13 @@ async fn not_found_page(
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     let views = state.monitor.clusters();
     let database_bytes = state.store.size_bytes().await.ok();
-    let extra = crate::alerts::feed::metric_families(&state.alerts).await;
-    let sources = crate::metrics::Sources { embedded: Some(&state.cluster), views: &views, database_bytes, extra };
-    match crate::metrics::render(&sources, state.metrics) {
-        Ok(text) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot render /metrics");
-            (StatusCode::INTERNAL_SERVER_ERROR, "cannot render metrics; see the log\n").into_response()
-        }
-    }
+    let sources = crate::metrics::Sources {
+        embedded: Some(&state.cluster),
+        views: &views,
+        database_bytes,
+        deliveries: crate::alerts::feed::delivery_counts(&state.alerts),
+        pending_notifications: state.alerts.pending_notifications().await.ok(),
+    };
+    let text = crate::metrics::render(&sources, state.metrics);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
