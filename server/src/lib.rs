@@ -8,10 +8,12 @@ pub mod cli;
 pub mod config;
 mod demo;
 pub mod evaluator;
+pub mod kafka;
 pub mod metrics;
 pub mod monitor;
 pub mod store;
 pub mod time;
+pub mod tools;
 pub mod web;
 
 use std::future::Future;
@@ -68,6 +70,25 @@ pub async fn run(
         .with_context(|| format!("cannot open the database {}", db_path.display()))?;
     let monitor = Arc::new(monitor::Monitor::default());
     let monitor_config = monitor::MonitorConfig::from_section(&config.monitor);
+    // One sampler per external cluster ([[clusters]]), read over the Kafka protocol; a tick stops
+    // retrying by the time the next one is due.
+    let external_samplers: Vec<_> = config
+        .external_clusters
+        .iter()
+        .map(|cluster| {
+            let mut client = kafka::ClientConfig::new(cluster.bootstrap_servers.iter().cloned());
+            client.client_id = format!("warren-monitor-{}", cluster.name);
+            client.retry_timeout = config.monitor.sample_interval;
+            let external = monitor::external::External::new(kafka::Client::new(client));
+            tokio::spawn(monitor::run_sampler(
+                Arc::clone(&monitor),
+                cluster.name.clone(),
+                monitor::Source::External(Arc::new(external)),
+                store.clone(),
+                monitor_config.clone(),
+            ))
+        })
+        .collect();
     let sampler = tokio::spawn(monitor::run_sampler(
         Arc::clone(&monitor),
         config.cluster.name.clone(),
@@ -107,6 +128,9 @@ pub async fn run(
     axum::serve(http, app).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;
     tracing::info!("shutting down: flushing logs");
     sampler.abort();
+    for external in &external_samplers {
+        external.abort();
+    }
     alert_feed.abort();
     // A delivery cut short is sent again after the next start, with the same webhook-id.
     delivery.abort();

@@ -3,6 +3,7 @@
 mod alerts;
 mod bad_input;
 mod browser;
+mod cli;
 mod clients;
 mod crash;
 mod group_wire;

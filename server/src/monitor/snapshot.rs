@@ -2,13 +2,15 @@
 //!
 //! A `Snapshot` is plain data: every partition's log start offset and high watermark, and every
 //! group with its members, their assignments and its committed offsets with commit timestamps.
-//! The embedded cluster answers through broker-core's in-process API; external clusters (a later
-//! stage) through the Kafka protocol. Nothing here evaluates anything.
+//! The embedded cluster answers through broker-core's in-process API; external clusters through
+//! the Kafka protocol (`external.rs`). Nothing here evaluates anything.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use broker_core::Cluster;
+
+use super::external::External;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionSnapshot {
@@ -59,6 +61,8 @@ pub struct Snapshot {
 #[derive(Clone)]
 pub enum Source {
     Embedded(Arc<Cluster>),
+    /// A Kafka-compatible cluster elsewhere, read with warren's own protocol client.
+    External(Arc<External>),
 }
 
 impl Source {
@@ -66,6 +70,7 @@ impl Source {
     pub async fn snapshot(&self, now_ms: i64) -> Result<Snapshot, String> {
         match self {
             Source::Embedded(cluster) => Ok(embedded_snapshot(cluster, now_ms)),
+            Source::External(external) => external.snapshot(now_ms).await,
         }
     }
 
@@ -73,6 +78,7 @@ impl Source {
     pub fn record_timestamp(&self, topic: &str, partition: i32, offset: i64) -> Option<i64> {
         match self {
             Source::Embedded(cluster) => cluster.record_timestamp(topic, partition, offset),
+            Source::External(external) => external.record_timestamp(topic, partition, offset),
         }
     }
 }

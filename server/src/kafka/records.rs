@@ -1,0 +1,470 @@
+//! Records in and out: Produce, Fetch and ListOffsets, routed to partition leaders and batched
+//! per leader, and the record-batch encoding on both sides (`RecordBatchEncoder`/`Decoder`).
+//!
+//! A fetch response may end with a batch cut short by `max_bytes`; only whole batches are
+//! decoded (their length is checked first), records below the fetch offset and control records
+//! are dropped, so a consumer sees each offset once and in order.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, ListOffsetsRequest, ProduceRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use super::client::Client;
+use super::error::{check, Error, Result};
+
+/// One record to produce.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProduceRecord {
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Option<Bytes>)>,
+    pub timestamp_ms: i64,
+}
+
+/// One record as fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumedRecord {
+    pub offset: i64,
+    pub timestamp_ms: i64,
+    pub log_append_time: bool,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Option<Bytes>)>,
+}
+
+/// One partition of a fetch response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedPartition {
+    pub topic: String,
+    pub partition: i32,
+    pub error_code: i16,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+    pub records: Vec<ConsumedRecord>,
+}
+
+/// Which offset ListOffsets looks up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSpec {
+    /// The log start offset.
+    Earliest,
+    /// The high watermark.
+    Latest,
+    /// The first offset whose timestamp is at or after this many milliseconds.
+    Timestamp(i64),
+}
+
+impl OffsetSpec {
+    fn wire(self) -> i64 {
+        match self {
+            OffsetSpec::Earliest => -2,
+            OffsetSpec::Latest => -1,
+            OffsetSpec::Timestamp(ms) => ms,
+        }
+    }
+}
+
+/// Per-partition results of a batched operation.
+pub type PartitionResults<T> = BTreeMap<(String, i32), Result<T>>;
+
+fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
+}
+
+/// One v2 record batch holding `records`.
+pub fn encode_batch(records: &[ProduceRecord], compression: Compression) -> Result<Bytes> {
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder starts a new batch whenever offset - sequence changes; this keeps one
+            // batch with baseSequence -1 (no idempotence).
+            sequence: i as i32 - 1,
+            timestamp: r.timestamp_ms,
+            key: r.key.clone(),
+            value: r.value.clone(),
+            headers: r.headers.iter().map(|(k, v)| (StrBytes::from_string(k.clone()), v.clone())).collect(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression })
+        .map_err(|e| Error::Invalid(format!("cannot encode a record batch: {e}")))?;
+    Ok(buf.freeze())
+}
+
+/// The records of every whole batch in `bytes` at or above `from_offset`, control records
+/// skipped. A trailing partial batch is ignored; a corrupt one is an error.
+pub fn decode_batches(mut bytes: Bytes, from_offset: i64) -> std::result::Result<Vec<ConsumedRecord>, String> {
+    let mut out = Vec::new();
+    // baseOffset i64, batchLength i32: the rest of the batch is batchLength bytes.
+    while bytes.len() >= 12 {
+        let length = i32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        let Ok(length) = usize::try_from(length) else { return Err(format!("negative batch length {length}")) };
+        let Some(total) = length.checked_add(12).filter(|t| *t <= bytes.len()) else { break };
+        let mut batch = bytes.split_to(total);
+        let set = RecordBatchDecoder::decode(&mut batch).map_err(|e| format!("record batch: {e}"))?;
+        for r in set.records {
+            if r.control || r.offset < from_offset {
+                continue;
+            }
+            out.push(ConsumedRecord {
+                offset: r.offset,
+                timestamp_ms: r.timestamp,
+                log_append_time: r.timestamp_type == TimestampType::LogAppend,
+                key: r.key,
+                value: r.value,
+                headers: r.headers.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl Client {
+    /// Produces `batches` (partition -> records) to `topic`, one request per leader, retrying
+    /// partitions whose leader moved. Returns each partition's base offset (-1 with acks=0).
+    pub async fn produce(
+        &self,
+        topic: &str,
+        batches: &BTreeMap<i32, Vec<ProduceRecord>>,
+        acks: i16,
+        compression: Compression,
+    ) -> Result<BTreeMap<i32, i64>> {
+        let mut encoded = BTreeMap::new();
+        for (partition, records) in batches.iter().filter(|(_, r)| !r.is_empty()) {
+            encoded.insert((topic.to_string(), *partition), encode_batch(records, compression)?);
+        }
+        let op = LeaderOp::Produce { topic, encoded: &encoded, acks };
+        let results = self.for_leaders(encoded.keys().cloned().collect(), &op).await;
+        let mut offsets = BTreeMap::new();
+        for ((_, partition), result) in results {
+            offsets.insert(partition, result?);
+        }
+        Ok(offsets)
+    }
+
+    /// ListOffsets for many partitions, one request per leader.
+    pub async fn list_offsets(&self, partitions: &[(String, i32)], spec: OffsetSpec) -> PartitionResults<i64> {
+        self.for_leaders(partitions.to_vec(), &LeaderOp::ListOffsets(spec)).await
+    }
+
+    /// One attempt of `op` for `partitions`, all led by `leader`.
+    async fn send_to_leader(
+        &self,
+        leader: i32,
+        partitions: &[(String, i32)],
+        op: &LeaderOp<'_>,
+    ) -> Result<Vec<((String, i32), Result<i64>)>> {
+        let mut out = Vec::new();
+        match op {
+            LeaderOp::Produce { topic, encoded, acks } => {
+                let timeout_ms = super::client::millis_i32(self.config().request_timeout);
+                let build = |_v: i16| {
+                    let data = partitions
+                        .iter()
+                        .map(|key| {
+                            PartitionProduceData::default().with_index(key.1).with_records(encoded.get(key).cloned())
+                        })
+                        .collect();
+                    ProduceRequest::default().with_acks(*acks).with_timeout_ms(timeout_ms).with_topic_data(vec![
+                        TopicProduceData::default().with_name(topic_name(topic)).with_partition_data(data),
+                    ])
+                };
+                if *acks == 0 {
+                    let connection = self.broker(leader).await?;
+                    let version = connection.version(ApiKey::Produce)?;
+                    connection.send_only(version, &build(version), self.config().request_timeout).await?;
+                    return Ok(partitions.iter().map(|k| (k.clone(), Ok(-1))).collect());
+                }
+                let response = self.call_broker(leader, Duration::ZERO, build).await?;
+                for t in response.responses {
+                    for p in t.partition_responses {
+                        let key = (t.name.0.to_string(), p.index);
+                        let result = check(p.error_code, || format!("producing to {}-{}", key.0, key.1));
+                        out.push((key, result.map(|()| p.base_offset)));
+                    }
+                }
+            }
+            LeaderOp::ListOffsets(spec) => {
+                let build = |_v: i16| {
+                    let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
+                    for (t, p) in partitions {
+                        topics.entry(t.as_str()).or_default().push(
+                            ListOffsetsPartition::default()
+                                .with_partition_index(*p)
+                                .with_current_leader_epoch(-1)
+                                .with_timestamp(spec.wire()),
+                        );
+                    }
+                    ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(
+                        topics
+                            .into_iter()
+                            .map(|(t, ps)| ListOffsetsTopic::default().with_name(topic_name(t)).with_partitions(ps))
+                            .collect(),
+                    )
+                };
+                let response = self.call_broker(leader, Duration::ZERO, build).await?;
+                for t in response.topics {
+                    for p in t.partitions {
+                        let key = (t.name.0.to_string(), p.partition_index);
+                        let result = check(p.error_code, || format!("offsets of {}-{}", key.0, key.1));
+                        out.push((key, result.map(|()| p.offset)));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One Fetch per leader for `positions` ((topic, partition) -> offset), waiting up to
+    /// `max_wait` for data. Partition errors come back in `FetchedPartition::error_code`;
+    /// a leader that cannot be reached yields an `Err` for its partitions.
+    pub async fn fetch(
+        &self,
+        positions: &BTreeMap<(String, i32), i64>,
+        max_wait: Duration,
+        partition_max_bytes: i32,
+    ) -> PartitionResults<FetchedPartition> {
+        let (grouped, failed) = self.by_leader(positions.keys().cloned()).await;
+        let mut out: PartitionResults<FetchedPartition> = failed.into_iter().map(|(k, e)| (k, Err(e))).collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (leader, partitions) in grouped {
+            let client = self.clone();
+            let wanted: BTreeMap<(String, i32), i64> =
+                partitions.iter().map(|k| (k.clone(), positions.get(k).copied().unwrap_or(0))).collect();
+            tasks.spawn(async move {
+                let result = client.fetch_from(leader, &wanted, max_wait, partition_max_bytes).await;
+                (wanted, result)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((wanted, result)) = joined else { continue };
+            match result {
+                Ok(fetched) => {
+                    for p in fetched {
+                        out.insert((p.topic.clone(), p.partition), Ok(p));
+                    }
+                }
+                Err(e) => {
+                    self.recover(&e);
+                    for key in wanted.into_keys() {
+                        out.insert(key, Err(e.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    async fn fetch_from(
+        &self,
+        leader: i32,
+        wanted: &BTreeMap<(String, i32), i64>,
+        max_wait: Duration,
+        partition_max_bytes: i32,
+    ) -> Result<Vec<FetchedPartition>> {
+        let max_wait_ms = i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX);
+        let build = |_v: i16| {
+            let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
+            for ((t, p), offset) in wanted {
+                topics.entry(t.as_str()).or_default().push(
+                    FetchPartition::default()
+                        .with_partition(*p)
+                        .with_current_leader_epoch(-1)
+                        .with_fetch_offset(*offset)
+                        .with_log_start_offset(-1)
+                        .with_partition_max_bytes(partition_max_bytes),
+                );
+            }
+            FetchRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_max_wait_ms(max_wait_ms)
+                .with_min_bytes(1)
+                .with_max_bytes(partition_max_bytes.saturating_mul(wanted.len().max(1) as i32))
+                .with_isolation_level(0)
+                .with_session_id(0)
+                .with_session_epoch(-1)
+                .with_topics(
+                    topics
+                        .into_iter()
+                        .map(|(t, ps)| FetchTopic::default().with_topic(topic_name(t)).with_partitions(ps))
+                        .collect(),
+                )
+        };
+        let response = self.call_broker(leader, max_wait, build).await?;
+        check(response.error_code, || format!("fetch from broker {leader}"))?;
+        let mut out = Vec::new();
+        for t in response.responses {
+            let topic = t.topic.0.to_string();
+            for p in t.partitions {
+                let from = wanted.get(&(topic.clone(), p.partition_index)).copied().unwrap_or(0);
+                let records = match p.records {
+                    Some(bytes) if p.error_code == 0 => decode_batches(bytes, from).map_err(|reason| {
+                        Error::Malformed { api: "Fetch", addr: format!("broker {leader}"), reason }
+                    })?,
+                    _ => Vec::new(),
+                };
+                out.push(FetchedPartition {
+                    topic: topic.clone(),
+                    partition: p.partition_index,
+                    error_code: p.error_code,
+                    high_watermark: p.high_watermark,
+                    log_start_offset: p.log_start_offset,
+                    records,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends `op` once per leader with that leader's partitions, and again (after the backoff
+    /// and a metadata refresh) for partitions that failed with a retriable error, until all
+    /// succeeded or `retry_timeout` passed.
+    async fn for_leaders(&self, partitions: Vec<(String, i32)>, op: &LeaderOp<'_>) -> PartitionResults<i64> {
+        let mut results: PartitionResults<i64> = BTreeMap::new();
+        let mut todo = partitions;
+        let mut backoff = super::client::Backoff::new(self.config());
+        loop {
+            let (grouped, failed) = self.by_leader(todo.drain(..)).await;
+            for (key, e) in failed {
+                results.insert(key, Err(e));
+            }
+            for (leader, keys) in grouped {
+                match self.send_to_leader(leader, &keys, op).await {
+                    Ok(answers) => results.extend(answers),
+                    Err(e) => results.extend(keys.into_iter().map(|k| (k, Err(e.clone())))),
+                }
+            }
+            let retry: Vec<(String, i32)> = results
+                .iter()
+                .filter(|(_, r)| r.as_ref().is_err_and(Error::is_retriable))
+                .map(|(k, _)| k.clone())
+                .collect();
+            let Some(Err(first)) = retry.first().and_then(|k| results.get(k)) else { return results };
+            self.recover(first);
+            match backoff.next_delay() {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return results,
+            }
+            todo = retry;
+        }
+    }
+}
+
+/// What `for_leaders` sends: both answer with one offset per partition.
+enum LeaderOp<'a> {
+    /// Pre-encoded batches per partition of `topic`.
+    Produce {
+        topic: &'a str,
+        encoded: &'a BTreeMap<(String, i32), Bytes>,
+        acks: i16,
+    },
+    ListOffsets(OffsetSpec),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: i64) -> ProduceRecord {
+        ProduceRecord {
+            key: (i % 2 == 0).then(|| Bytes::from(format!("k{i}"))),
+            value: Some(Bytes::from(format!("v{i}"))),
+            headers: vec![("h".into(), None)],
+            timestamp_ms: 1_700_000_000_000 + i,
+        }
+    }
+
+    /// Encoded batches decode back, whole batches only, from the asked offset on.
+    #[test]
+    fn batches_round_trip_and_partial_tails_are_ignored() {
+        for compression in
+            [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd]
+        {
+            let records: Vec<ProduceRecord> = (0..5).map(record).collect();
+            let first = encode_batch(&records[..3], compression).expect("encode");
+            // A second batch at base offset 3: patch baseOffset (not under the CRC).
+            let mut second = BytesMut::from(&encode_batch(&records[3..], compression).expect("encode")[..]);
+            second[..8].copy_from_slice(&3i64.to_be_bytes());
+            let mut all = BytesMut::from(&first[..]);
+            all.extend_from_slice(&second);
+            let all = all.freeze();
+
+            assert_eq!(first.len(), 12 + i32::from_be_bytes([first[8], first[9], first[10], first[11]]) as usize);
+            let got = decode_batches(all.clone(), 1).expect("decode");
+            assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), [1, 2, 3, 4], "{compression:?}");
+            assert_eq!(got[0].value.as_deref(), Some(&b"v1"[..]));
+            assert_eq!(got[1].key.as_deref(), Some(&b"k2"[..]));
+            assert_eq!(got[3].timestamp_ms, 1_700_000_000_004);
+            assert_eq!(got[0].headers, vec![("h".to_string(), None)]);
+
+            // Cut inside the second batch: only the first comes back.
+            let cut = all.slice(..first.len() + 20);
+            assert_eq!(decode_batches(cut, 0).expect("decode").len(), 3);
+        }
+    }
+
+    /// Every single-byte corruption of a compressed batch, and every cut of a Fetch response,
+    /// decodes to data or an error; none panics.
+    #[test]
+    fn corrupt_batches_and_cut_responses_never_panic() {
+        use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+        use kafka_protocol::messages::FetchResponse;
+        use kafka_protocol::protocol::{Decodable, Encodable};
+        let records: Vec<ProduceRecord> = (0..20).map(record).collect();
+        for compression in
+            [Compression::None, Compression::Gzip, Compression::Lz4, Compression::Zstd, Compression::Snappy]
+        {
+            let batch = encode_batch(&records, compression).expect("encode");
+            for i in 0..batch.len() {
+                for flip in [0x01, 0x80, 0xff] {
+                    let mut bad = BytesMut::from(&batch[..]);
+                    bad[i] ^= flip;
+                    let _ = decode_batches(bad.freeze(), 0);
+                }
+            }
+        }
+        let batch = encode_batch(&records, Compression::None).expect("encode");
+        let response = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+            .with_topic(topic_name("t"))
+            .with_partitions(vec![PartitionData::default().with_high_watermark(20).with_records(Some(batch))])]);
+        for version in [4i16, 11, 12] {
+            let mut full = BytesMut::new();
+            response.encode(&mut full, version).expect("encode");
+            let full = full.freeze();
+            assert!(FetchResponse::decode(&mut full.clone(), version).is_ok());
+            for cut in 0..full.len() {
+                let _ = FetchResponse::decode(&mut full.slice(..cut), version);
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let mut bad = BytesMut::from(&encode_batch(&[record(1)], Compression::None).expect("encode")[..]);
+        let last = bad.len() - 1;
+        bad[last] ^= 0x5a;
+        assert!(decode_batches(bad.freeze(), 0).is_err());
+        let mut negative = vec![0u8; 12];
+        negative[8..12].copy_from_slice(&(-5i32).to_be_bytes());
+        assert!(decode_batches(Bytes::from(negative), 0).is_err());
+        assert!(decode_batches(Bytes::from_static(&[1, 2, 3]), 0).expect("short").is_empty());
+    }
+}

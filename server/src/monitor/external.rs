@@ -1,0 +1,233 @@
+//! Snapshots of an external Kafka-compatible cluster, read over the Kafka protocol with warren's
+//! own client: the same `Snapshot` the embedded cluster gives, so the sampler, evaluator and
+//! pages treat both alike.
+//!
+//! One snapshot is: Metadata (every topic and partition), ListOffsets latest (high watermark)
+//! and earliest (log start) batched per leader, ListGroups on every broker, DescribeGroups
+//! batched per coordinator (members, client ids, hosts, consumer-protocol assignments), and
+//! OffsetFetch per group.
+//!
+//! Commit timestamps are not in OffsetFetch. An `External` remembers, per group partition, the
+//! committed offset it last saw and when it first saw it: a changed offset is stamped `now_ms`,
+//! an unchanged one keeps its earlier stamp. So a commit's time is known to within one sample
+//! interval, and a consumer that commits the same offset again is indistinguishable from one that
+//! stopped committing; Burrow reads `__consumer_offsets` to tell those apart (STALL vs STOP),
+//! this does not. After a restart every offset is stamped anew on the first tick.
+//!
+//! Lag in seconds needs the timestamp of the record at each committed offset. Like
+//! klag-exporter, each tick fetches one record at every committed offset that changed (a single
+//! Fetch per leader, no waiting) and keeps the answers for `record_timestamp`, which the sampler
+//! calls synchronously.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::snapshot::{CommitSnapshot, GroupSnapshot, MemberSnapshot, PartitionSnapshot, Snapshot};
+use crate::kafka::{Client, OffsetSpec};
+
+/// OffsetFetch requests in flight at once.
+const PARALLEL_GROUPS: usize = 16;
+/// Enough for the first batch at an offset (a larger batch still comes back whole, KIP-74).
+const TIMESTAMP_FETCH_BYTES: i32 = 64 << 10;
+/// Fetch rounds per tick for partitions where several groups sit at different offsets.
+const TIMESTAMP_ROUNDS: usize = 4;
+
+/// An external cluster: its client plus what one snapshot needs to remember for the next.
+pub struct External {
+    client: Client,
+    memory: Mutex<Memory>,
+}
+
+#[derive(Default)]
+struct Memory {
+    /// (group, topic, partition) -> (committed offset, when that offset was first seen).
+    commits: HashMap<(String, String, i32), (i64, i64)>,
+    /// (topic, partition, offset) -> timestamp of the record there, for offsets still committed.
+    record_timestamps: HashMap<(String, i32, i64), i64>,
+}
+
+impl External {
+    pub fn new(client: Client) -> External {
+        External { client, memory: Mutex::new(Memory::default()) }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When the record at `offset` was written, if a snapshot has read it.
+    pub fn record_timestamp(&self, topic: &str, partition: i32, offset: i64) -> Option<i64> {
+        self.memory().record_timestamps.get(&(topic.to_string(), partition, offset)).copied()
+    }
+
+    /// Reads one snapshot, stamped `now_ms`.
+    pub async fn snapshot(&self, now_ms: i64) -> Result<Snapshot, String> {
+        let metadata = self.client.metadata(None).await.map_err(|e| e.to_string())?;
+        let topics = metadata.topics.values().map(|t| (t.name.clone(), t.partitions.len() as i32)).collect();
+        let led: Vec<(String, i32)> = metadata
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.iter().filter(|p| p.leader >= 0).map(|p| (t.name.clone(), p.partition)))
+            .collect();
+        let (ends, starts) = tokio::join!(
+            self.client.list_offsets(&led, OffsetSpec::Latest),
+            self.client.list_offsets(&led, OffsetSpec::Earliest)
+        );
+        let mut partitions = Vec::with_capacity(led.len());
+        for key in &led {
+            // A partition whose offsets cannot be read this tick is left out, like an offline one.
+            let (Some(Ok(high_watermark)), Some(Ok(log_start_offset))) = (ends.get(key), starts.get(key)) else {
+                tracing::debug!(topic = %key.0, partition = key.1, "no offsets this tick");
+                continue;
+            };
+            partitions.push(PartitionSnapshot {
+                topic: key.0.clone(),
+                partition: key.1,
+                internal: metadata.topics.get(&key.0).is_some_and(|t| t.internal),
+                log_start_offset: *log_start_offset,
+                high_watermark: *high_watermark,
+            });
+        }
+
+        let listed = self.client.list_groups().await.map_err(|e| e.to_string())?;
+        let ids: Vec<String> = listed.into_iter().map(|g| g.group_id).collect();
+        let descriptions = self.client.describe_groups(&ids).await.map_err(|e| e.to_string())?;
+        let committed = self.committed_offsets(&ids).await?;
+
+        let mut groups = Vec::with_capacity(descriptions.len());
+        {
+            let mut memory = self.memory();
+            let mut live = HashMap::new();
+            for d in descriptions {
+                let offsets = committed.get(&d.group_id).cloned().unwrap_or_default();
+                let mut commits = Vec::with_capacity(offsets.len());
+                for ((topic, partition), offset) in offsets {
+                    let key = (d.group_id.clone(), topic.clone(), partition);
+                    let commit_ts_ms = match memory.commits.get(&key) {
+                        Some((seen, ts)) if *seen == offset => *ts,
+                        _ => now_ms,
+                    };
+                    live.insert(key, (offset, commit_ts_ms));
+                    commits.push(CommitSnapshot { topic, partition, offset, commit_ts_ms });
+                }
+                let members = d
+                    .members
+                    .into_iter()
+                    .map(|m| MemberSnapshot {
+                        member_id: m.member_id,
+                        client_id: m.client_id,
+                        client_host: m.client_host,
+                        partitions: m.assignment,
+                    })
+                    .collect();
+                groups.push(GroupSnapshot { group_id: d.group_id, state: d.state, members, offsets: commits });
+            }
+            memory.commits = live;
+        }
+        let snapshot = Snapshot { ts_ms: now_ms, topics, partitions, groups };
+        self.read_record_timestamps(&snapshot).await;
+        Ok(snapshot)
+    }
+
+    /// OffsetFetch for every group, a few in flight at once.
+    async fn committed_offsets(
+        &self,
+        groups: &[String],
+    ) -> Result<BTreeMap<String, BTreeMap<(String, i32), i64>>, String> {
+        let mut out = BTreeMap::new();
+        for chunk in groups.chunks(PARALLEL_GROUPS) {
+            let mut tasks = tokio::task::JoinSet::new();
+            for group in chunk {
+                let (client, group) = (self.client.clone(), group.clone());
+                tasks.spawn(async move {
+                    let offsets = client.offset_fetch(&group).await;
+                    (group, offsets)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let (group, offsets) = joined.map_err(|e| format!("offset fetch task failed: {e}"))?;
+                out.insert(group.clone(), offsets.map_err(|e| e.to_string())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads the record timestamp at every committed offset below the high watermark that is
+    /// not known yet, and forgets those no group sits at any more.
+    async fn read_record_timestamps(&self, snapshot: &Snapshot) {
+        let bounds: HashMap<(&str, i32), (i64, i64)> = snapshot
+            .partitions
+            .iter()
+            .map(|p| ((p.topic.as_str(), p.partition), (p.log_start_offset, p.high_watermark)))
+            .collect();
+        let mut wanted: BTreeMap<(String, i32), BTreeSet<i64>> = BTreeMap::new();
+        {
+            let mut memory = self.memory();
+            let mut still: HashMap<(String, i32, i64), i64> = HashMap::new();
+            for g in &snapshot.groups {
+                for c in &g.offsets {
+                    let Some((start, end)) = bounds.get(&(c.topic.as_str(), c.partition)) else { continue };
+                    if c.offset < *start || c.offset >= *end {
+                        continue;
+                    }
+                    let key = (c.topic.clone(), c.partition, c.offset);
+                    match memory.record_timestamps.get(&key) {
+                        Some(ts) => {
+                            still.insert(key, *ts);
+                        }
+                        None => {
+                            wanted.entry((c.topic.clone(), c.partition)).or_default().insert(c.offset);
+                        }
+                    }
+                }
+            }
+            memory.record_timestamps = still;
+        }
+        for _ in 0..TIMESTAMP_ROUNDS {
+            // One offset per partition per Fetch round.
+            let round: BTreeMap<(String, i32), i64> =
+                wanted.iter_mut().filter_map(|(k, offsets)| Some((k.clone(), offsets.pop_first()?))).collect();
+            if round.is_empty() {
+                break;
+            }
+            let fetched = self.client.fetch(&round, Duration::ZERO, TIMESTAMP_FETCH_BYTES).await;
+            let mut memory = self.memory();
+            for (key, result) in fetched {
+                let Some(offset) = round.get(&key) else { continue };
+                let first = result.ok().and_then(|p| p.records.into_iter().find(|r| r.offset >= *offset));
+                if let Some(record) = first {
+                    memory.record_timestamps.insert((key.0, key.1, *offset), record.timestamp_ms);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::ClientConfig;
+
+    /// The sampler runs in a spawned task: a snapshot must be `Send`.
+    #[test]
+    fn snapshots_can_run_in_a_spawned_task() {
+        fn spawnable<T: Send>(_: &T) {}
+        let external = External::new(Client::new(ClientConfig::new(["127.0.0.1:1"])));
+        spawnable(&external.snapshot(0));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_cluster_is_an_error_naming_it() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+        let addr = format!("127.0.0.1:{}", port.expect("free port"));
+        let external = External::new(Client::new(ClientConfig::new([addr.clone()])));
+        let error = external.snapshot(0).await.expect_err("nothing listens");
+        assert_eq!(error, format!("cannot reach any bootstrap server ({addr}: connection refused)"));
+        assert_eq!(external.record_timestamp("t", 0, 0), None);
+    }
+}
