@@ -111,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(server::monitor::now_ms),
     )?;
     let app = server::web::AppState {
-        cluster: Arc::clone(&embedded.cluster),
+        cluster: Some(Arc::clone(&embedded.cluster)),
         ready: Arc::new(AtomicBool::new(true)),
         read_only: false,
         admin_token: None,
@@ -119,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
         store,
         alerts_config: Arc::new(server::config::AlertsSection::default()),
         alerts,
+        external: Arc::new(Vec::new()),
         metrics: server::metrics::MetricsConfig { per_partition: true },
         hostname: "bench".into(),
         sample_interval_s: 10,

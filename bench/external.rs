@@ -35,7 +35,11 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::connect(ClientConfig::from_list(&args.bootstrap)).await?;
     let setup = Instant::now();
     for t in 0..args.topics {
-        let topic = NewTopic { name: format!("ext-{t:04}"), partitions: Some(args.partitions_per_topic), ..NewTopic::default() };
+        let topic = NewTopic {
+            name: format!("ext-{t:04}"),
+            partitions: Some(args.partitions_per_topic),
+            ..NewTopic::default()
+        };
         if let Err(e) = client.create_topic(&topic).await {
             if !e.to_string().contains("already exists") {
                 return Err(e.into());

@@ -37,35 +37,67 @@ impl Options {
     }
 }
 
+/// A warren started in this process, before it is known whether it embeds a cluster.
+struct Started {
+    bound: server::Bound,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start_in_process(data_dir: &Path, options: Options) -> anyhow::Result<Started> {
+    let flags = Flags {
+        data_dir: Some(data_dir.to_path_buf()),
+        kafka_listen: Some("127.0.0.1:0".into()),
+        http_listen: Some("127.0.0.1:0".into()),
+        brokers: options.brokers,
+        ..Flags::default()
+    };
+    let config = config::resolve(Some(&options.toml), &[], &flags)?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (bound_tx, bound_rx) = oneshot::channel();
+    let task = tokio::spawn(server::run(
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+        move |bound| {
+            let _ = bound_tx.send(bound);
+        },
+    ));
+    match bound_rx.await {
+        Ok(bound) => Ok(Started { bound, stop, task }),
+        Err(_) => {
+            task.await??;
+            anyhow::bail!("warren stopped before binding")
+        }
+    }
+}
+
+/// A warren running as a pure monitor (`[cluster] embedded = false`), in this process.
+pub struct MonitorOnly {
+    pub http: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl MonitorOnly {
+    pub async fn start(data_dir: &Path, toml: &str) -> anyhow::Result<MonitorOnly> {
+        let started = start_in_process(data_dir, Options::default().with_toml(toml)).await?;
+        anyhow::ensure!(started.bound.cluster.is_none(), "expected no embedded cluster");
+        Ok(MonitorOnly { http: started.bound.http, stop: started.stop, task: started.task })
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await?
+    }
+}
+
 impl Warren {
     pub async fn start(data_dir: &Path, options: Options) -> anyhow::Result<Warren> {
-        let flags = Flags {
-            data_dir: Some(data_dir.to_path_buf()),
-            kafka_listen: Some("127.0.0.1:0".into()),
-            http_listen: Some("127.0.0.1:0".into()),
-            brokers: options.brokers,
-            ..Flags::default()
-        };
-        let config = config::resolve(Some(&options.toml), &[], &flags)?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let (bound_tx, bound_rx) = oneshot::channel();
-        let task = tokio::spawn(server::run(
-            config,
-            async move {
-                let _ = stopped.await;
-            },
-            move |bound| {
-                let _ = bound_tx.send(bound);
-            },
-        ));
-        let bound = match bound_rx.await {
-            Ok(bound) => bound,
-            Err(_) => {
-                task.await??;
-                anyhow::bail!("warren stopped before binding");
-            }
-        };
-        Ok(Warren { kafka: bound.kafka, http: bound.http, cluster: bound.cluster, stop: Some(stop), task: Some(task) })
+        let Started { bound, stop, task } = start_in_process(data_dir, options).await?;
+        let cluster = bound.cluster.ok_or_else(|| anyhow::anyhow!("the test warren has no embedded cluster"))?;
+        Ok(Warren { kafka: bound.kafka, http: bound.http, cluster, stop: Some(stop), task: Some(task) })
     }
 
     pub fn bootstrap(&self) -> String {

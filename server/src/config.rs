@@ -238,6 +238,8 @@ pub struct Config {
     pub alerts: AlertsSection,
     /// This machine's name (Burrow's `request.host`); the command line fills it in.
     pub hostname: String,
+    /// `[cluster] embedded`: run the embedded brokers (the default) or only monitor.
+    pub embedded: bool,
 }
 
 /// Merges `WARREN_<SECTION>__<KEY>` variables from `env` into the file's table. Values parse as
@@ -384,6 +386,34 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
         });
     }
     let admin_token = flags.admin_token.clone().or(file.http.admin_token.clone()).filter(|t| !t.is_empty());
+    let embedded = file.cluster.embedded.unwrap_or(true);
+    if !embedded && file.clusters.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: "cluster.embedded".into(),
+            reason: "with no embedded cluster, configure at least one [[clusters]] entry to monitor".into(),
+        });
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (i, c) in file.clusters.iter().enumerate() {
+        if c.name.is_empty() || (embedded && c.name == cluster.name) || !names.insert(c.name.clone()) {
+            return Err(ConfigError::Invalid {
+                key: format!("clusters[{i}].name"),
+                reason: format!("'{}' must be non-empty and differ from every other cluster's name", c.name),
+            });
+        }
+        if c.bootstrap_servers.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: format!("clusters[{i}].bootstrap_servers"),
+                reason: "is empty".into(),
+            });
+        }
+    }
+    if !embedded && flags.demo {
+        return Err(ConfigError::Invalid {
+            key: "--demo".into(),
+            reason: "the demo needs the embedded cluster".into(),
+        });
+    }
     Ok(Config {
         cluster,
         kafka_listen,
@@ -396,6 +426,7 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
         external_clusters: file.clusters,
         alerts: file.alerts,
         hostname: "localhost".into(),
+        embedded,
     })
 }
 

@@ -43,9 +43,10 @@ pub async fn bind_brokers(base: SocketAddr, brokers: i32) -> anyhow::Result<Vec<
 /// Addresses a running warren serves on.
 #[derive(Debug, Clone)]
 pub struct Bound {
+    /// The embedded brokers' addresses (empty without an embedded cluster).
     pub kafka: Vec<SocketAddr>,
     pub http: SocketAddr,
-    pub cluster: Arc<broker_core::Cluster>,
+    pub cluster: Option<Arc<broker_core::Cluster>>,
 }
 
 /// Runs `warren serve` until `shutdown` resolves; `on_bound` learns the bound addresses first.
@@ -54,15 +55,22 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
-    let listeners = bind_brokers(config.kafka_listen, config.cluster.brokers).await?;
+    let data_dir = config.cluster.data_dir.clone();
+    let (embedded, kafka) = if config.embedded {
+        let listeners = bind_brokers(config.kafka_listen, config.cluster.brokers).await?;
+        let kafka = listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
+        let embedded = broker_core::Embedded::start(config.cluster.clone(), listeners)
+            .with_context(|| format!("cannot open the cluster in {}", data_dir.display()))?;
+        (Some(embedded), kafka)
+    } else {
+        std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+        (None, Vec::new())
+    };
+    let cluster = embedded.as_ref().map(|e| Arc::clone(&e.cluster));
     let http = TcpListener::bind(config.http_listen)
         .await
         .with_context(|| format!("HTTP cannot listen on {}", config.http_listen))?;
-    let kafka = listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
-    let data_dir = config.cluster.data_dir.clone();
-    let embedded = broker_core::Embedded::start(config.cluster.clone(), listeners)
-        .with_context(|| format!("cannot open the cluster in {}", data_dir.display()))?;
-    let bound = Bound { kafka, http: http.local_addr()?, cluster: Arc::clone(&embedded.cluster) };
+    let bound = Bound { kafka, http: http.local_addr()?, cluster: cluster.clone() };
     let ready = Arc::new(AtomicBool::new(false));
     let db_path = data_dir.join("warren.db");
     let store = store::Store::open(&db_path)
@@ -70,46 +78,48 @@ pub async fn run(
         .with_context(|| format!("cannot open the database {}", db_path.display()))?;
     let monitor = Arc::new(monitor::Monitor::default());
     let monitor_config = monitor::MonitorConfig::from_section(&config.monitor);
+    let mut tasks = Vec::new();
+    if let Some(cluster) = &cluster {
+        tasks.push(tokio::spawn(monitor::run_sampler(
+            Arc::clone(&monitor),
+            config.cluster.name.clone(),
+            monitor::Source::Embedded(Arc::clone(cluster)),
+            store.clone(),
+            monitor_config.clone(),
+        )));
+        if config.demo {
+            tasks.push(tokio::spawn(demo::run(Arc::clone(cluster))));
+        }
+    }
     // One sampler per external cluster ([[clusters]]), read over the Kafka protocol; a tick stops
-    // retrying by the time the next one is due.
-    let external_samplers: Vec<_> = config
-        .external_clusters
-        .iter()
-        .map(|cluster| {
-            let mut client = kafka::ClientConfig::new(cluster.bootstrap_servers.iter().cloned());
-            client.client_id = format!("warren-monitor-{}", cluster.name);
-            client.retry_timeout = config.monitor.sample_interval;
-            let external = monitor::external::External::new(kafka::Client::new(client));
-            tokio::spawn(monitor::run_sampler(
-                Arc::clone(&monitor),
-                cluster.name.clone(),
-                monitor::Source::External(Arc::new(external)),
-                store.clone(),
-                monitor_config.clone(),
-            ))
-        })
-        .collect();
-    let sampler = tokio::spawn(monitor::run_sampler(
-        Arc::clone(&monitor),
-        config.cluster.name.clone(),
-        monitor::Source::Embedded(Arc::clone(&embedded.cluster)),
-        store.clone(),
-        monitor_config,
-    ));
-    let demo = config.demo.then(|| tokio::spawn(demo::run(Arc::clone(&embedded.cluster))));
+    // retrying by the time the next one is due, and one unreachable cluster never holds up another.
+    for external in &config.external_clusters {
+        let mut client = kafka::ClientConfig::new(external.bootstrap_servers.iter().cloned());
+        client.client_id = format!("warren-monitor-{}", external.name);
+        client.retry_timeout = config.monitor.sample_interval;
+        let source = monitor::external::External::new(kafka::Client::new(client));
+        tasks.push(tokio::spawn(monitor::run_sampler(
+            Arc::clone(&monitor),
+            external.name.clone(),
+            monitor::Source::External(Arc::new(source)),
+            store.clone(),
+            monitor_config.clone(),
+        )));
+    }
     let alert_options =
         alerts::AlertsOptions { external_url: format!("http://{}", bound.http), ..alerts::AlertsOptions::default() };
     let alerts = alerts::Alerts::new(store.clone(), &config.alerts, alert_options, Arc::new(monitor::now_ms))
         .context("invalid alert configuration")?;
-    let delivery = tokio::spawn(Arc::clone(&alerts).run_delivery(std::future::pending()));
-    let alert_feed = tokio::spawn(alerts::feed::run(
+    tasks.push(tokio::spawn(alerts::feed::run(
         Arc::clone(&monitor),
-        Arc::clone(&embedded.cluster),
+        cluster.clone(),
         Arc::clone(&alerts),
         config.monitor.sample_interval.min(std::time::Duration::from_secs(1)),
-    ));
+    )));
+    // A delivery cut short at shutdown is sent again after the next start, with the same webhook-id.
+    tasks.push(tokio::spawn(Arc::clone(&alerts).run_delivery(std::future::pending())));
     let state = web::AppState {
-        cluster: Arc::clone(&embedded.cluster),
+        cluster,
         ready: Arc::clone(&ready),
         read_only: config.read_only,
         admin_token: config.admin_token.clone(),
@@ -117,6 +127,7 @@ pub async fn run(
         store: store.clone(),
         alerts_config: Arc::new(config.alerts.clone()),
         alerts: Arc::clone(&alerts),
+        external: Arc::new(config.external_clusters.clone()),
         metrics: metrics::MetricsConfig { per_partition: config.metrics.per_partition },
         hostname: config.hostname.clone(),
         sample_interval_s: config.monitor.sample_interval.as_secs(),
@@ -127,17 +138,12 @@ pub async fn run(
     ready.store(true, Ordering::Release);
     axum::serve(http, app).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;
     tracing::info!("shutting down: flushing logs");
-    sampler.abort();
-    for external in &external_samplers {
-        external.abort();
+    for task in &tasks {
+        task.abort();
     }
-    alert_feed.abort();
-    // A delivery cut short is sent again after the next start, with the same webhook-id.
-    delivery.abort();
-    if let Some(demo) = demo {
-        demo.abort();
+    if let Some(embedded) = embedded {
+        embedded.shutdown().await;
     }
-    embedded.shutdown().await;
     store.close().await;
     tracing::info!("clean shutdown complete");
     Ok(())

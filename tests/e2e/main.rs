@@ -11,6 +11,7 @@ mod groups;
 mod http_api;
 mod metrics;
 mod monitor;
+mod pure_monitor;
 mod rdkafka_roundtrip;
 mod replication;
 mod support;

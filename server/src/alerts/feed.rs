@@ -10,7 +10,12 @@ use super::{Alerts, BrokerFacts, Facts, GroupFacts, PartitionFacts};
 use crate::monitor::{ClusterView, Monitor};
 
 /// Runs until aborted, checking for new ticks every `every`.
-pub async fn run(monitor: Arc<Monitor>, cluster: Arc<broker_core::Cluster>, alerts: Arc<Alerts>, every: Duration) {
+pub async fn run(
+    monitor: Arc<Monitor>,
+    cluster: Option<Arc<broker_core::Cluster>>,
+    alerts: Arc<Alerts>,
+    every: Duration,
+) {
     let mut last: HashMap<String, i64> = HashMap::new();
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -21,7 +26,7 @@ pub async fn run(monitor: Arc<Monitor>, cluster: Arc<broker_core::Cluster>, aler
                 continue;
             }
             last.insert(view.name.clone(), view.ts_ms);
-            let embedded = (view.name == cluster.config.name).then_some(&*cluster);
+            let embedded = cluster.as_deref().filter(|c| c.config.name == view.name);
             if let Err(e) = alerts.evaluate(&facts(&view, embedded)).await {
                 tracing::warn!(cluster = %view.name, error = %e, "alert evaluation failed");
             }

@@ -139,7 +139,10 @@ pub async fn stop_broker(
     if let Some(page) = confirmation(&state, &headers, &form, &question, &format!("/brokers/{id}/stop"), "/brokers") {
         return page;
     }
-    let cluster = std::sync::Arc::clone(&state.cluster);
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => std::sync::Arc::clone(c),
+        Err(page) => return page,
+    };
     match tokio::task::spawn_blocking(move || cluster.stop_broker(id)).await {
         Ok(Ok(())) => Redirect::to("/brokers").into_response(),
         Ok(Err(e)) => refused(&state, &headers, "/brokers", e),
@@ -155,7 +158,11 @@ pub async fn stop_broker(
 }
 
 pub async fn start_broker(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i32>) -> Response {
-    match broker_core::net::start_broker(&state.cluster, id).await {
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    match broker_core::net::start_broker(cluster, id).await {
         Ok(()) => Redirect::to("/brokers").into_response(),
         Err(e) => refused(&state, &headers, "/brokers", e),
     }
@@ -197,7 +204,11 @@ pub async fn create_topic(
         Ok(new) => new,
         Err(e) => return bad_form(&state, &headers, "/topics", &e),
     };
-    match state.cluster.create_topic(&new, false) {
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    match cluster.create_topic(&new, false) {
         Ok(_) => Redirect::to(&format!("/topics/{}", urlencode(&new.name))).into_response(),
         Err(e) => refused(&state, &headers, "/topics", e),
     }
@@ -215,7 +226,11 @@ pub async fn add_partitions(
         Ok(None) => return bad_form(&state, &headers, &back, "give the new partition count"),
         Err(e) => return bad_form(&state, &headers, &back, &e),
     };
-    match state.cluster.create_partitions(&topic, count, false) {
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    match cluster.create_partitions(&topic, count, false) {
         Ok(()) => Redirect::to(&back).into_response(),
         Err(e) => refused(&state, &headers, &back, e),
     }
@@ -233,7 +248,11 @@ pub async fn delete_topic(
     if let Some(page) = confirmation(&state, &headers, &form, &question, &format!("{back}/delete"), &back) {
         return page;
     }
-    match state.cluster.delete_topic(&topic) {
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    match cluster.delete_topic(&topic) {
         Ok(()) => Redirect::to("/topics").into_response(),
         Err(e) => refused(&state, &headers, &back, e),
     }
@@ -267,7 +286,11 @@ pub async fn produce(
         Ok(p) => p,
         Err(e) => return bad_form(&state, &headers, &back, &e),
     };
-    match state.cluster.produce_record(&topic, partition, key, value, record_headers).await {
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    match cluster.produce_record(&topic, partition, key, value, record_headers).await {
         Ok(offset) => {
             Redirect::to(&format!("/topics/{}/messages?partition={partition}&offset={offset}", urlencode(&topic)))
                 .into_response()
@@ -312,7 +335,11 @@ pub async fn reset_offsets(
     if let Some(page) = confirmation(&state, &headers, &form, &question, &format!("{back}/reset-offsets"), &back) {
         return page;
     }
-    match state.cluster.reset_offsets(&group, &topic, to).await {
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    match cluster.reset_offsets(&group, &topic, to).await {
         Ok(_) => Redirect::to(&back).into_response(),
         Err(e) => refused(&state, &headers, &back, e),
     }

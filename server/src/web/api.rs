@@ -115,7 +115,7 @@ pub fn cluster_json(cluster: &Cluster) -> ClusterJson {
 }
 
 pub async fn get_cluster(State(state): State<AppState>) -> ApiResult<ClusterJson> {
-    Ok(Json(cluster_json(&state.cluster)))
+    Ok(Json(cluster_json(state.embedded()?)))
 }
 
 #[derive(Serialize)]
@@ -150,7 +150,7 @@ pub fn topic_summaries(cluster: &Cluster) -> Vec<TopicSummary> {
 }
 
 pub async fn get_topics(State(state): State<AppState>) -> ApiResult<Vec<TopicSummary>> {
-    Ok(Json(topic_summaries(&state.cluster)))
+    Ok(Json(topic_summaries(state.embedded()?)))
 }
 
 #[derive(Serialize)]
@@ -199,7 +199,7 @@ pub fn topic_json(cluster: &Cluster, name: &str) -> Option<TopicJson> {
 }
 
 pub async fn get_topic(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<TopicJson> {
-    topic_json(&state.cluster, &name)
+    topic_json(state.embedded()?, &name)
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("topic '{name}' does not exist")))
 }
@@ -225,14 +225,15 @@ pub async fn create_topic(
         replication_factor: request.replication_factor,
         config: request.config,
     };
-    state.cluster.create_topic(&new, false)?;
-    let created = topic_json(&state.cluster, &request.name)
+    let cluster = state.embedded()?;
+    cluster.create_topic(&new, false)?;
+    let created = topic_json(cluster, &request.name)
         .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "topic vanished after creation"))?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 pub async fn delete_topic(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-    state.cluster.delete_topic(&name)?;
+    state.embedded()?.delete_topic(&name)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -242,17 +243,19 @@ fn broker_id(text: &str) -> Result<i32, ApiError> {
 
 pub async fn stop_broker(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<ClusterJson> {
     let id = broker_id(&id)?;
-    let cluster = std::sync::Arc::clone(&state.cluster);
-    tokio::task::spawn_blocking(move || cluster.stop_broker(id))
+    let cluster = std::sync::Arc::clone(state.embedded()?);
+    let stopping = std::sync::Arc::clone(&cluster);
+    tokio::task::spawn_blocking(move || stopping.stop_broker(id))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
-    Ok(Json(cluster_json(&state.cluster)))
+    Ok(Json(cluster_json(&cluster)))
 }
 
 pub async fn start_broker(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<ClusterJson> {
     let id = broker_id(&id)?;
-    broker_core::net::start_broker(&state.cluster, id).await?;
-    Ok(Json(cluster_json(&state.cluster)))
+    let cluster = state.embedded()?;
+    broker_core::net::start_broker(cluster, id).await?;
+    Ok(Json(cluster_json(cluster)))
 }
 
 /// Unknown `/api/v1` paths: JSON, like every other answer here.

@@ -161,7 +161,7 @@ pub async fn reset_offsets(
             crate::time::parse_iso8601_ms(datetime).map_err(ApiError::bad_request)?,
         ),
     };
-    let offsets = state.cluster.reset_offsets(&group, &request.topic, to).await?;
+    let offsets = state.embedded()?.reset_offsets(&group, &request.topic, to).await?;
     let partitions: Vec<_> = offsets.into_iter().map(|(p, o)| json!({"partition": p, "offset": o})).collect();
     Ok(Json(json!({"group": group, "topic": request.topic, "partitions": partitions})))
 }

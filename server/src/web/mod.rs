@@ -28,7 +28,8 @@ use axum::Router;
 /// Everything a handler may need.
 #[derive(Clone)]
 pub struct AppState {
-    pub cluster: Arc<broker_core::Cluster>,
+    /// The embedded cluster; `None` when warren runs as a pure monitor (`[cluster] embedded = false`).
+    pub cluster: Option<Arc<broker_core::Cluster>>,
     pub ready: Arc<AtomicBool>,
     /// `--read-only`: every mutating action is refused.
     pub read_only: bool,
@@ -38,6 +39,8 @@ pub struct AppState {
     pub store: crate::store::Store,
     pub alerts_config: Arc<crate::config::AlertsSection>,
     pub alerts: Arc<crate::alerts::Alerts>,
+    /// `[[clusters]]`: external clusters and their bootstrap servers.
+    pub external: Arc<Vec<crate::config::ExternalCluster>>,
     pub metrics: crate::metrics::MetricsConfig,
     /// This machine's host name, for Burrow's `request.host`.
     pub hostname: String,
@@ -47,10 +50,33 @@ pub struct AppState {
 impl AppState {
     /// The bootstrap servers of a monitored cluster (the embedded brokers for the embedded one).
     pub fn cluster_servers(&self, name: &str) -> Vec<String> {
-        if name == self.cluster.config.name {
-            return self.cluster.brokers().iter().map(|b| b.addr.to_string()).collect();
+        match &self.cluster {
+            Some(cluster) if cluster.config.name == name => {
+                cluster.brokers().iter().map(|b| b.addr.to_string()).collect()
+            }
+            _ => self.external.iter().find(|c| c.name == name).map(|c| c.bootstrap_servers.clone()).unwrap_or_default(),
         }
-        Vec::new()
+    }
+
+    /// The embedded cluster, or the API's 404 when warren runs without one.
+    pub fn embedded(&self) -> Result<&Arc<broker_core::Cluster>, api::ApiError> {
+        self.cluster.as_ref().ok_or_else(|| {
+            api::ApiError::not_found("warren runs without an embedded cluster ([cluster] embedded = false)")
+        })
+    }
+
+    /// The embedded cluster, or a page saying there is none.
+    pub fn embedded_page(&self, headers: &axum::http::HeaderMap) -> Result<&Arc<broker_core::Cluster>, Response> {
+        self.cluster.as_ref().ok_or_else(|| {
+            pages::message_page(
+                self,
+                headers,
+                StatusCode::NOT_FOUND,
+                "No embedded cluster",
+                "warren runs as a pure monitor ([cluster] embedded = false): brokers and topics of the monitored clusters are not managed here.",
+                "/groups",
+            )
+        })
     }
 }
 
@@ -157,7 +183,7 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
     let views = state.monitor.clusters();
     let database_bytes = state.store.size_bytes().await.ok();
     let sources = crate::metrics::Sources {
-        embedded: Some(&state.cluster),
+        embedded: state.cluster.as_deref(),
         views: &views,
         database_bytes,
         deliveries: crate::alerts::feed::delivery_counts(&state.alerts),

@@ -47,7 +47,7 @@ impl Fixture {
         )
         .expect("alerts");
         let state = AppState {
-            cluster: Arc::clone(&embedded.cluster),
+            cluster: Some(Arc::clone(&embedded.cluster)),
             ready: Arc::new(AtomicBool::new(true)),
             read_only,
             admin_token: admin_token.map(str::to_string),
@@ -55,6 +55,7 @@ impl Fixture {
             store,
             alerts_config: Arc::new(AlertsSection::default()),
             alerts,
+            external: Arc::new(Vec::new()),
             metrics: crate::metrics::MetricsConfig { per_partition: true },
             hostname: "test-host".into(),
             sample_interval_s: 10,
@@ -64,7 +65,7 @@ impl Fixture {
 
     /// One monitor tick over the embedded cluster, stored and published.
     async fn tick(&self, monitor_state: &mut ClusterState) {
-        let source = Source::Embedded(Arc::clone(&self.state.cluster));
+        let source = Source::Embedded(Arc::clone(self.cluster()));
         let snapshot = source.snapshot(crate::monitor::now_ms()).await.expect("snapshot");
         let (view, tick) = monitor_state.apply(&snapshot, |t, p, o| source.record_timestamp(t, p, o));
         self.state.store.write_tick(&tick).await.expect("store tick");
@@ -100,6 +101,10 @@ impl Fixture {
         self.request(Method::POST, uri, Some(body), &[]).await
     }
 
+    fn cluster(&self) -> &Arc<broker_core::Cluster> {
+        self.state.cluster.as_ref().expect("embedded cluster")
+    }
+
     async fn shutdown(mut self) {
         if let Some(embedded) = self.embedded.take() {
             embedded.shutdown().await;
@@ -122,7 +127,7 @@ fn assert_escaped(html: &str, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_renders_and_escapes_what_users_control() {
     let f = Fixture::new(false, None).await;
-    let cluster = Arc::clone(&f.state.cluster);
+    let cluster = Arc::clone(f.cluster());
     cluster
         .create_topic(&NewTopic { name: "orders".into(), partitions: Some(3), ..NewTopic::default() }, false)
         .expect("topic");
@@ -221,7 +226,7 @@ async fn every_page_renders_and_escapes_what_users_control() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_confirm_destructive_steps_and_report_errors_readably() {
     let f = Fixture::new(false, None).await;
-    let cluster = Arc::clone(&f.state.cluster);
+    let cluster = Arc::clone(f.cluster());
 
     // Create a topic, then the same again (a readable conflict), then a bad one.
     let (status, _) =
@@ -321,7 +326,7 @@ async fn the_guard_refuses_read_only_tokenless_and_cross_site_changes() {
     let same = [("Cookie", "warren_admin=s3cret"), ("Origin", "http://127.0.0.1:8080")];
     let (status, _) = f.request(Method::POST, "/topics", Some("name=t3"), &same).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(!f.state.cluster.has_topic("t2") && f.state.cluster.has_topic("t3"));
+    assert!(!f.cluster().has_topic("t2") && f.cluster().has_topic("t3"));
     f.shutdown().await;
 
     let f = Fixture::new(true, Some("s3cret")).await;

@@ -34,8 +34,7 @@ pub struct BrokersPartial {
     pub brokers: Vec<BrokerRow>,
 }
 
-fn rows(state: &AppState) -> Vec<BrokerRow> {
-    let cluster = &state.cluster;
+fn rows(cluster: &broker_core::Cluster) -> Vec<BrokerRow> {
     let md = cluster.metadata();
     let controller = cluster.controller_id();
     cluster
@@ -63,11 +62,19 @@ fn rows(state: &AppState) -> Vec<BrokerRow> {
 }
 
 pub async fn page_brokers(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
     let layout = Layout::new(&state, &headers, "Brokers", None);
-    render(&BrokersPage { brokers: rows(&state), layout })
+    render(&BrokersPage { brokers: rows(cluster), layout })
 }
 
 pub async fn partial_brokers(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
     let layout = Layout::new(&state, &headers, "Brokers", None);
-    render(&BrokersPartial { brokers: rows(&state), layout })
+    render(&BrokersPartial { brokers: rows(cluster), layout })
 }

@@ -55,12 +55,13 @@ pub struct ClusterParam {
 impl Layout {
     pub fn new(state: &AppState, headers: &HeaderMap, title: &str, cluster: Option<&str>) -> Layout {
         let clusters: Vec<String> = state.monitor.clusters().iter().map(|c| c.name.clone()).collect();
-        let embedded_name = state.cluster.config.name.clone();
-        let cluster = cluster.filter(|c| clusters.iter().any(|n| n == c)).map_or(embedded_name.clone(), str::to_string);
+        let embedded_name = state.cluster.as_ref().map(|c| c.config.name.clone());
+        let default = embedded_name.clone().or_else(|| clusters.first().cloned()).unwrap_or_default();
+        let cluster = cluster.filter(|c| clusters.iter().any(|n| n == c)).map_or(default, str::to_string);
         let presents = state.admin_token.as_deref().is_none_or(|t| super::auth::headers_present_token(headers, t));
         Layout {
             title: title.to_string(),
-            embedded: cluster == embedded_name,
+            embedded: embedded_name.as_deref() == Some(cluster.as_str()),
             cluster,
             clusters,
             admin: !state.read_only && presents,

@@ -73,8 +73,8 @@ async fn gather(state: &AppState, layout: &Layout) -> OverviewData {
     let (mut brokers, mut controller, mut brokers_up) = (Vec::new(), -1, 0);
     let (mut under_replicated, mut offline) = (0, 0);
     let (topics, partitions);
-    if layout.embedded {
-        let cluster = cluster_json(&state.cluster);
+    if let (true, Some(embedded)) = (layout.embedded, &state.cluster) {
+        let cluster = cluster_json(embedded);
         controller = cluster.controller_id;
         brokers_up = cluster.brokers.iter().filter(|b| b.status == "up").count();
         brokers = cluster
@@ -88,7 +88,7 @@ async fn gather(state: &AppState, layout: &Layout) -> OverviewData {
                 replicas: format::thousands(b.replica_count as i64),
             })
             .collect();
-        let summaries = topic_summaries(&state.cluster);
+        let summaries = topic_summaries(embedded);
         under_replicated = summaries.iter().map(|t| t.under_replicated).sum();
         offline = summaries.iter().map(|t| t.offline).sum();
         topics = summaries.len();

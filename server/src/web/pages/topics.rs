@@ -49,9 +49,9 @@ pub async fn page_topics(State(state): State<AppState>, headers: HeaderMap, Quer
         *rates.entry(p.topic.as_str()).or_default() += p.produce_rate;
     }
     let show_internal = q.internal.as_deref() == Some("1");
-    let topics = if layout.embedded {
-        let sizes = topic_sizes(&state);
-        crate::web::api::topic_summaries(&state.cluster)
+    let topics = if let (true, Some(cluster)) = (layout.embedded, &state.cluster) {
+        let sizes = topic_sizes(cluster);
+        crate::web::api::topic_summaries(cluster)
             .into_iter()
             .filter(|t| show_internal || !t.internal)
             .map(|t| TopicRow {
@@ -87,12 +87,12 @@ pub async fn page_topics(State(state): State<AppState>, headers: HeaderMap, Quer
 }
 
 /// Bytes on disk per topic, leaders' replicas only (what the topic holds, not its copies).
-fn topic_sizes(state: &AppState) -> HashMap<String, u64> {
-    let md = state.cluster.metadata();
+fn topic_sizes(cluster: &broker_core::Cluster) -> HashMap<String, u64> {
+    let md = cluster.metadata();
     let mut sizes = HashMap::new();
     for topic in md.topics.values() {
         let total: u64 = (0..topic.partitions.len() as i32)
-            .filter_map(|p| state.cluster.leader_replica(&topic.name, p))
+            .filter_map(|p| cluster.leader_replica(&topic.name, p))
             .map(|r| r.size_bytes())
             .sum();
         sizes.insert(topic.name.clone(), total);
@@ -138,8 +138,7 @@ pub struct TopicPartial {
     pub data: TopicData,
 }
 
-fn topic_data(state: &AppState, name: &str) -> Option<TopicData> {
-    let cluster = &state.cluster;
+fn topic_data(state: &AppState, cluster: &broker_core::Cluster, name: &str) -> Option<TopicData> {
     let md = cluster.metadata();
     let topic = md.topics.get(name)?;
     let up = |id: i32| cluster.broker(id).is_some_and(|b| b.is_up());
@@ -204,7 +203,7 @@ pub async fn page_topic(
     Query(q): Query<ClusterParam>,
 ) -> Response {
     let layout = Layout::new(&state, &headers, &name, q.cluster.as_deref());
-    if !layout.embedded {
+    let Some(cluster) = state.cluster.as_ref().filter(|_| layout.embedded) else {
         return message_page(
             &state,
             &headers,
@@ -213,8 +212,8 @@ pub async fn page_topic(
             "Partition layouts are shown for the embedded cluster; external clusters show their groups and lag.",
             "/topics",
         );
-    }
-    match topic_data(&state, &name) {
+    };
+    match topic_data(&state, cluster, &name) {
         Some(data) => render(&TopicPage { partition_count: data.partitions.len(), layout, data }),
         None => message_page(
             &state,
@@ -228,7 +227,11 @@ pub async fn page_topic(
 }
 
 pub async fn partial_topic(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> Response {
-    match topic_data(&state, &name) {
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    match topic_data(&state, cluster, &name) {
         Some(data) => render(&TopicPartial { data }),
         None => message_page(
             &state,
@@ -287,8 +290,12 @@ pub async fn page_messages(
     Path(name): Path<String>,
     Query(q): Query<MessagesQuery>,
 ) -> Response {
+    let cluster = match state.embedded_page(&headers) {
+        Ok(c) => std::sync::Arc::clone(c),
+        Err(page) => return page,
+    };
     let layout = Layout::new(&state, &headers, &format!("{name} messages"), None);
-    let Some(partitions) = state.cluster.metadata().topics.get(&name).map(|t| t.partitions.len() as i32) else {
+    let Some(partitions) = cluster.metadata().topics.get(&name).map(|t| t.partitions.len() as i32) else {
         return message_page(
             &state,
             &headers,
@@ -326,7 +333,7 @@ pub async fn page_messages(
             (None, Some(offset)) => broker_core::cluster::RecordPosition::Offset(offset),
             // By default the newest records.
             (None, None) => {
-                let hw = state.cluster.leader_replica(&name, partition).map_or(0, |r| r.high_watermark());
+                let hw = cluster.leader_replica(&name, partition).map_or(0, |r| r.high_watermark());
                 broker_core::cluster::RecordPosition::Offset((hw - limit as i64).max(0))
             }
         };
@@ -345,7 +352,7 @@ pub async fn page_messages(
     page.limit = limit;
     page.format = format.name();
     page.formats = ["text", "json", "hex", "base64"].into_iter().map(|f| (f, f == format.name())).collect();
-    match state.cluster.read_records(&name, partition, from, limit) {
+    match cluster.read_records(&name, partition, from, limit) {
         Ok(records) => {
             page.records = records
                 .iter()

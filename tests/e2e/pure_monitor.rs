@@ -1,0 +1,84 @@
+//! `[cluster] embedded = false`: warren as a pure monitor of external clusters reached only over
+//! the Kafka protocol. A second warren process is the external cluster; a third address refuses
+//! connections, and its cluster shows as unreachable with the error while the other keeps going.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use warren_tests::{free_ports, http, MonitorOnly, WarrenProcess};
+
+use crate::support::{produce, producer};
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let (status, _, body) = http(addr, "GET", path, None, &[]).await.expect("http");
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pure_monitor_watches_external_clusters_and_reports_the_unreachable_one() {
+    let external_dir = tempfile::tempdir().expect("tempdir");
+    let port = free_ports(3);
+    let external = WarrenProcess::spawn(external_dir.path(), 3, port, &[("WARREN_CLUSTER__DEFAULT_PARTITIONS", "2")])
+        .expect("external warren");
+    let bootstrap = external.bootstrap();
+    produce(&producer(&bootstrap, &[]), "remote", 0..200).await;
+    // A group commits through the protocol (rdkafka), behind by some records.
+    let b = bootstrap.clone();
+    tokio::task::spawn_blocking(move || crate::groups::consume_and_commit(&b, "remote-g", "remote", 120))
+        .await
+        .expect("commit");
+
+    let dead = free_ports(1);
+    let toml = format!(
+        "[cluster]\nembedded = false\n[monitor]\nsample_interval = \"1s\"\n\
+         [[clusters]]\nname = \"prod\"\nbootstrap_servers = [\"{bootstrap}\"]\n\
+         [[clusters]]\nname = \"gone\"\nbootstrap_servers = [\"127.0.0.1:{dead}\"]\n"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let monitor = MonitorOnly::start(dir.path(), &toml).await.expect("monitor");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let group = loop {
+        let (status, body) = get(monitor.http, "/api/v1/groups/remote-g?cluster=prod").await;
+        if status == 200 {
+            break serde_json::from_str::<Value>(&body).expect("json");
+        }
+        assert!(Instant::now() < deadline, "the external group never showed up: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(group["cluster"], "prod");
+    assert_eq!(group["total_lag"], 80, "200 records, 120 committed: {group}");
+    // What the external warren says about itself matches.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let own = loop {
+        let (status, body) = get(external.http, "/api/v1/groups/remote-g").await;
+        if status == 200 {
+            break serde_json::from_str::<Value>(&body).expect("json");
+        }
+        assert!(Instant::now() < deadline, "the external warren never reported its group");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(own["total_lag"], group["total_lag"]);
+
+    // The unreachable cluster is shown as such, with the reason, and did not hold up "prod".
+    let (_, overview) = get(monitor.http, "/?cluster=gone").await;
+    assert!(overview.contains("Cannot sample this cluster"), "{overview}");
+    let (_, burrow) = get(monitor.http, "/v3/kafka").await;
+    let burrow: Value = serde_json::from_str(&burrow).expect("json");
+    assert_eq!(burrow["clusters"], serde_json::json!(["gone", "prod"]));
+    let (_, prod) = get(monitor.http, "/v3/kafka/prod").await;
+    assert!(prod.contains(&bootstrap), "Burrow's module lists the bootstrap servers: {prod}");
+
+    // No embedded cluster: its pages and routes say so instead of failing.
+    let (status, body) = get(monitor.http, "/api/v1/cluster").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("embedded = false"), "{body}");
+    let (status, page) = get(monitor.http, "/brokers").await;
+    assert_eq!(status, 404);
+    assert!(page.contains("No embedded cluster"));
+    let (status, metrics) = get(monitor.http, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("kafka_consumergroup_lag{consumergroup=\"remote-g\""), "per-cluster series");
+    assert!(metrics.contains("cluster=\"prod\""), "a cluster label with several clusters");
+    assert!(metrics.contains("warren_cluster_reachable{cluster_name=\"gone\"} 0"), "{metrics}");
+    monitor.stop().await.expect("stop");
+}
