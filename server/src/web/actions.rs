@@ -141,7 +141,7 @@ pub async fn stop_broker(
     }
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => std::sync::Arc::clone(c),
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match tokio::task::spawn_blocking(move || cluster.stop_broker(id)).await {
         Ok(Ok(())) => Redirect::to("/brokers").into_response(),
@@ -160,7 +160,7 @@ pub async fn stop_broker(
 pub async fn start_broker(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i32>) -> Response {
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => c,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match broker_core::net::start_broker(cluster, id).await {
         Ok(()) => Redirect::to("/brokers").into_response(),
@@ -206,7 +206,7 @@ pub async fn create_topic(
     };
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => c,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match cluster.create_topic(&new, false) {
         Ok(_) => Redirect::to(&format!("/topics/{}", urlencode(&new.name))).into_response(),
@@ -228,7 +228,7 @@ pub async fn add_partitions(
     };
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => c,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match cluster.create_partitions(&topic, count, false) {
         Ok(()) => Redirect::to(&back).into_response(),
@@ -250,7 +250,7 @@ pub async fn delete_topic(
     }
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => c,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match cluster.delete_topic(&topic) {
         Ok(()) => Redirect::to("/topics").into_response(),
@@ -288,7 +288,7 @@ pub async fn produce(
     };
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => c,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match cluster.produce_record(&topic, partition, key, value, record_headers).await {
         Ok(offset) => {
@@ -337,7 +337,7 @@ pub async fn reset_offsets(
     }
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => c,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match cluster.reset_offsets(&group, &topic, to).await {
         Ok(_) => Redirect::to(&back).into_response(),

@@ -66,16 +66,16 @@ impl AppState {
     }
 
     /// The embedded cluster, or a page saying there is none.
-    pub fn embedded_page(&self, headers: &axum::http::HeaderMap) -> Result<&Arc<broker_core::Cluster>, Response> {
+    pub fn embedded_page(&self, headers: &axum::http::HeaderMap) -> Result<&Arc<broker_core::Cluster>, Box<Response>> {
         self.cluster.as_ref().ok_or_else(|| {
-            pages::message_page(
+            Box::new(pages::message_page(
                 self,
                 headers,
                 StatusCode::NOT_FOUND,
                 "No embedded cluster",
                 "warren runs as a pure monitor ([cluster] embedded = false): brokers and topics of the monitored clusters are not managed here.",
                 "/groups",
-            )
+            ))
         })
     }
 }

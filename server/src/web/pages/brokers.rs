@@ -64,7 +64,7 @@ fn rows(cluster: &broker_core::Cluster) -> Vec<BrokerRow> {
 pub async fn page_brokers(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => c,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let layout = Layout::new(&state, &headers, "Brokers", None);
     render(&BrokersPage { brokers: rows(cluster), layout })
@@ -73,7 +73,7 @@ pub async fn page_brokers(State(state): State<AppState>, headers: HeaderMap) -> 
 pub async fn partial_brokers(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => c,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let layout = Layout::new(&state, &headers, "Brokers", None);
     render(&BrokersPartial { brokers: rows(cluster), layout })

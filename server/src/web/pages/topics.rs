@@ -229,7 +229,7 @@ pub async fn page_topic(
 pub async fn partial_topic(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> Response {
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => c,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     match topic_data(&state, cluster, &name) {
         Some(data) => render(&TopicPartial { data }),
@@ -292,7 +292,7 @@ pub async fn page_messages(
 ) -> Response {
     let cluster = match state.embedded_page(&headers) {
         Ok(c) => std::sync::Arc::clone(c),
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let layout = Layout::new(&state, &headers, &format!("{name} messages"), None);
     let Some(partitions) = cluster.metadata().topics.get(&name).map(|t| t.partitions.len() as i32) else {
