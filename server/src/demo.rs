@@ -4,8 +4,8 @@
 //! `__consumer_offsets`, each behaving like one row of Burrow's verdict table:
 //! `demo-healthy` keeps up (OK), `demo-lagging` falls further behind every interval (WARN),
 //! `demo-stalled` commits the same offsets while the topic grows (STALL, ERR), `demo-stopping`
-//! commits for a minute and then stops (STOP, ERR), `demo-rewinding` moves forward and jumps back
-//! (REWIND, ERR).
+//! commits for ten seconds and then stops (STOP, ERR, once Burrow's window has moved past it),
+//! `demo-rewinding` keeps up, then jumps back and stays there, every three minutes (REWIND, ERR).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -84,12 +84,18 @@ async fn consume(cluster: Arc<Cluster>) {
                 // The same offset forever, once the topic has moved past it.
                 let s = *stalled.entry(key.clone()).or_insert(hw);
                 stall.push(commit(topic, p, s));
-                if elapsed < Duration::from_secs(60) {
+                if elapsed < Duration::from_secs(10) {
                     stop.push(commit(topic, p, hw));
                 }
-                // Forward in steps, then back by a few hundred every 15 rounds.
-                let r = rewinding.entry(key).or_insert(hw / 2);
-                *r = if round % 15 == 0 { (*r - 300).max(0) } else { (*r + 10).min(hw) };
+                // A three-minute cycle: keep up for 30 s, then jump back to half and stay there
+                // (a consumer re-reading a stretch of history). The jump is an unrecovered rewind,
+                // REWIND until it leaves Burrow's window.
+                let r = rewinding.entry(key).or_insert(0);
+                *r = match round % 90 {
+                    0..=14 => (hw - 50).max(0),
+                    15 => *r / 2,
+                    _ => *r,
+                };
                 rewind.push(commit(topic, p, *r));
             }
         }

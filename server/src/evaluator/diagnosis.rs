@@ -45,7 +45,11 @@ pub fn diagnose(group: &GroupStatus, members: usize, now_ms: i64) -> Option<Stri
             owner(only),
             only.current_lag
         )),
-        _ if members < count => Some(format!("{members} consumers for {count} partitions: add consumers")),
+        // Without members the offsets come from outside the group protocol (a standalone consumer
+        // or an admin tool): "add consumers" would be the wrong advice.
+        _ if members > 0 && members < count => {
+            Some(format!("{members} consumers for {count} partitions: add consumers"))
+        }
         _ if lagging.len() == count => {
             Some("all partitions are falling behind: add partitions and consumers".to_string())
         }
@@ -159,6 +163,12 @@ mod tests {
             Some("all partitions are falling behind: add partitions and consumers"),
         );
         check(&[(Warn, 9, "a", 5)], 1, Some("all partitions are falling behind: add partitions and consumers"));
+        // No members: offsets committed from outside the group protocol; "add consumers" would mislead.
+        check(
+            &[(Warn, 9, "", 5), (Warn, 9, "", 5)],
+            0,
+            Some("all partitions are falling behind: add partitions and consumers"),
+        );
         let mixed = [(Warn, 9, "a", 5), (Ok, 0, "b", 5), (Warn, 9, "c", 5), (Warn, 9, "d", 5), (Warn, 9, "e", 5)];
         check(
             &mixed,
