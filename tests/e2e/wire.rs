@@ -121,6 +121,16 @@ async fn acks_zero_idempotent_retries_and_list_offsets_v0() {
         s.write_all(&frame(ApiKey::Produce, v, 7, &produce("wire", 1, Bytes::from(bad)))).expect("write");
         assert_eq!(produce_response(&mut s, v).1, 2);
         assert_eq!(replica.log_end_offset(), 10);
+        // A batch whose CRC holds but whose header claims 2^31-1 records and offsets gets
+        // INVALID_RECORD, nothing appended, and the broker carries on.
+        let mut lie = batch(-1, -1, 1).to_vec();
+        lie[23..27].copy_from_slice(&(i32::MAX - 1).to_be_bytes()); // last offset delta
+        lie[57..61].copy_from_slice(&i32::MAX.to_be_bytes()); // record count
+        let crc = crc32c::crc32c(&lie[21..]);
+        lie[17..21].copy_from_slice(&crc.to_be_bytes());
+        s.write_all(&frame(ApiKey::Produce, v, 7, &produce("wire", 1, Bytes::from(lie)))).expect("write");
+        assert_eq!(produce_response(&mut s, v).1, 87);
+        assert_eq!(replica.log_end_offset(), 10);
 
         // ListOffsets v0 exactly as sarama writes it: latest (-1) and earliest (-2).
         for (cid, ts, want) in [(8i32, -1i64, 10i64), (9, -2, 0)] {

@@ -75,6 +75,20 @@ impl BatchHeader {
         self.attributes & ATTR_CONTROL != 0
     }
 
+    /// What Kafka's validator demands of a batch a client produces (on top of [`validate`]):
+    /// at least one record, one offset per record, and for an uncompressed batch no more records
+    /// than its bytes can hold (a record takes at least 7). Logs may hold batches that fail this
+    /// (compaction removes records and keeps the offsets), so followers and recovery skip it.
+    ///
+    /// [`validate`]: BatchHeader::validate
+    pub fn is_sane_from_client(&self) -> bool {
+        const MIN_RECORD_LEN: usize = 7;
+        let uncompressed = self.attributes & 0x07 == 0;
+        self.records_count >= 1
+            && i64::from(self.records_count) == i64::from(self.last_offset_delta) + 1
+            && (!uncompressed || self.records_count as usize <= (self.total_len() - HEADER_LEN) / MIN_RECORD_LEN)
+    }
+
     /// Last sequence number in the batch, wrapping as Kafka does.
     pub fn last_sequence(&self) -> i32 {
         if self.base_sequence < 0 {
@@ -275,5 +289,34 @@ pub(crate) mod tests {
         assert_eq!(batches[1].1.records_count, 2);
         buf.push(0);
         assert!(split_batches(&buf).is_err());
+    }
+
+    /// A batch with a valid CRC that claims 2^31-1 records (and as many offsets): produce
+    /// refuses it, and the record decoder (ListOffsets by timestamp, compaction, the message
+    /// browser, the external-cluster client) fails instead of preallocating 220 GB and aborting
+    /// the process as kafka-protocol 0.18.0 did (found by broker-core/fuzz).
+    #[test]
+    fn a_lying_record_count_is_refused_and_a_decode_error_not_an_abort() {
+        for compression in [Compression::None, Compression::Gzip] {
+            let honest = encode_batch(&[b"one", b"two"], 5, compression);
+            assert!(BatchHeader::validate(&honest).expect("valid").is_sane_from_client());
+            let lie = |count: i32, delta: i32| {
+                let mut batch = honest.clone();
+                batch[23..27].copy_from_slice(&delta.to_be_bytes());
+                batch[57..61].copy_from_slice(&count.to_be_bytes());
+                let crc = crc32c::crc32c(&batch[CRC_START..]);
+                batch[17..21].copy_from_slice(&crc.to_be_bytes());
+                batch
+            };
+            let batch = lie(i32::MAX, i32::MAX - 1);
+            let header = BatchHeader::validate(&batch).expect("the CRC holds");
+            assert_eq!(header.records_count, i32::MAX);
+            assert_eq!(header.is_sane_from_client(), compression != Compression::None, "uncompressed: too few bytes");
+            let mut bytes = Bytes::from(batch);
+            assert!(kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes).is_err());
+            // One record fewer than offsets (as compaction leaves it): valid, but not from a client.
+            let gap = BatchHeader::validate(&lie(1, 1)).expect("valid");
+            assert!(!gap.is_sane_from_client());
+        }
     }
 }

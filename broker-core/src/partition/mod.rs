@@ -232,7 +232,7 @@ impl Partition {
     /// Validates and appends a client's batches as leader.
     pub fn append_as_leader(&self, records: &[u8], acks: i16) -> Result<Appended, ResponseError> {
         let headers = batch::split_batches(records).map_err(|_| ResponseError::CorruptMessage)?;
-        if headers.is_empty() {
+        if headers.is_empty() || !headers.iter().all(|(_, h)| h.is_sane_from_client()) {
             return Err(ResponseError::InvalidRecord);
         }
         let mut inner = self.lock();
