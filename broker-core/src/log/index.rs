@@ -1,14 +1,17 @@
 //! Sparse offset and time indexes of one segment, in Kafka's file formats.
 //!
 //! `.index` holds 8-byte entries `(relative offset i32, position i32)`; `.timeindex` holds 12-byte
-//! entries `(timestamp i64, relative offset i32)`. Both are kept in memory as well and appended to
-//! their files as entries are added. Neither has a checksum: after an unclean stop they are
-//! rebuilt from the log. Invariants: relative offsets and positions strictly increase in `.index`;
-//! timestamps strictly increase in `.timeindex`.
+//! entries `(timestamp i64, relative offset i32)`. Lookups use the copy in memory; the files are
+//! written when the segment is synced (new entries appended) or cut (rewritten), and are not kept
+//! open, so a partition holds one descriptor (its `.log`) instead of three. Neither file has a
+//! checksum: entries newer than the last sync belong to data past the recovery point, and after
+//! an unclean stop the indexes of those segments are rebuilt from the log. Invariants: relative
+//! offsets and positions strictly increase in `.index`; timestamps strictly increase in
+//! `.timeindex`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::Path;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 /// One `.index` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,20 +32,20 @@ pub struct TimeEntry {
 pub struct SegmentIndex {
     offsets: Vec<OffsetEntry>,
     times: Vec<TimeEntry>,
-    offset_file: File,
-    time_file: File,
+    offset_path: PathBuf,
+    time_path: PathBuf,
+    /// How many entries of each are in their file; the rest go out with the next sync.
+    offsets_written: usize,
+    times_written: usize,
 }
 
 impl SegmentIndex {
-    /// Opens (creating if needed) both index files and loads their entries. Trailing partial or
-    /// out-of-order entries are dropped, as Kafka's sanity check would.
+    /// Loads both index files (creating them if needed, emptying them with `truncate`). Trailing
+    /// partial or out-of-order entries are dropped, as Kafka's sanity check would.
     pub fn open(offset_path: &Path, time_path: &Path, truncate: bool) -> io::Result<Self> {
-        let mut offset_file = open_rw(offset_path, truncate)?;
-        let mut time_file = open_rw(time_path, truncate)?;
-        let mut raw = Vec::new();
-        offset_file.read_to_end(&mut raw)?;
-        let mut offsets: Vec<OffsetEntry> = Vec::with_capacity(raw.len() / 8);
-        for chunk in raw.chunks_exact(8) {
+        let raw_offsets = if truncate { Vec::new() } else { read_or_empty(offset_path)? };
+        let mut offsets: Vec<OffsetEntry> = Vec::with_capacity(raw_offsets.len() / 8);
+        for chunk in raw_offsets.chunks_exact(8) {
             let entry = OffsetEntry {
                 relative_offset: u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]),
                 position: u32::from_be_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]),
@@ -55,10 +58,9 @@ impl SegmentIndex {
             }
             offsets.push(entry);
         }
-        raw.clear();
-        time_file.read_to_end(&mut raw)?;
-        let mut times: Vec<TimeEntry> = Vec::with_capacity(raw.len() / 12);
-        for chunk in raw.chunks_exact(12) {
+        let raw_times = if truncate { Vec::new() } else { read_or_empty(time_path)? };
+        let mut times: Vec<TimeEntry> = Vec::with_capacity(raw_times.len() / 12);
+        for chunk in raw_times.chunks_exact(12) {
             let mut ts = [0u8; 8];
             ts.copy_from_slice(&chunk[0..8]);
             let entry = TimeEntry {
@@ -70,8 +72,21 @@ impl SegmentIndex {
             }
             times.push(entry);
         }
-        let mut index = SegmentIndex { offsets, times, offset_file, time_file };
-        index.rewrite_files()?;
+        let whole = !truncate && raw_offsets.len() == offsets.len() * 8 && raw_times.len() == times.len() * 12;
+        let mut index = SegmentIndex {
+            offsets,
+            times,
+            offset_path: offset_path.to_path_buf(),
+            time_path: time_path.to_path_buf(),
+            offsets_written: 0,
+            times_written: 0,
+        };
+        if whole && offset_path.exists() && time_path.exists() {
+            index.offsets_written = index.offsets.len();
+            index.times_written = index.times.len();
+        } else {
+            index.rewrite_files()?;
+        }
         Ok(index)
     }
 
@@ -83,28 +98,20 @@ impl SegmentIndex {
         &self.times
     }
 
-    pub fn append_offset(&mut self, relative_offset: u32, position: u32) -> io::Result<()> {
+    pub fn append_offset(&mut self, relative_offset: u32, position: u32) {
         if let Some(last) = self.offsets.last() {
             if last.relative_offset >= relative_offset || last.position >= position {
-                return Ok(());
+                return;
             }
         }
         self.offsets.push(OffsetEntry { relative_offset, position });
-        let mut buf = [0u8; 8];
-        buf[0..4].copy_from_slice(&relative_offset.to_be_bytes());
-        buf[4..8].copy_from_slice(&position.to_be_bytes());
-        self.offset_file.write_all(&buf)
     }
 
-    pub fn append_time(&mut self, timestamp: i64, relative_offset: u32) -> io::Result<()> {
+    pub fn append_time(&mut self, timestamp: i64, relative_offset: u32) {
         if self.times.last().is_some_and(|last| last.timestamp >= timestamp) {
-            return Ok(());
+            return;
         }
         self.times.push(TimeEntry { timestamp, relative_offset });
-        let mut buf = [0u8; 12];
-        buf[0..8].copy_from_slice(&timestamp.to_be_bytes());
-        buf[8..12].copy_from_slice(&relative_offset.to_be_bytes());
-        self.time_file.write_all(&buf)
     }
 
     /// Greatest indexed entry with relative offset <= `relative_offset`; position 0 if none.
@@ -142,37 +149,66 @@ impl SegmentIndex {
         self.rewrite_files()
     }
 
-    pub fn sync(&self) -> io::Result<()> {
-        self.offset_file.sync_data()?;
-        self.time_file.sync_data()
+    /// Appends the entries added since the last write to their files, fsynced.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.write_new(true)
+    }
+
+    /// Appends the entries added since the last write to their files, without fsync.
+    pub fn write_new(&mut self, fsync: bool) -> io::Result<()> {
+        if self.offsets_written < self.offsets.len() {
+            let file = OpenOptions::new().append(true).create(true).open(&self.offset_path)?;
+            write_file(file, &encode_offsets(&self.offsets[self.offsets_written..]), fsync)?;
+            self.offsets_written = self.offsets.len();
+        }
+        if self.times_written < self.times.len() {
+            let file = OpenOptions::new().append(true).create(true).open(&self.time_path)?;
+            write_file(file, &encode_times(&self.times[self.times_written..]), fsync)?;
+            self.times_written = self.times.len();
+        }
+        Ok(())
     }
 
     fn rewrite_files(&mut self) -> io::Result<()> {
-        self.offset_file.set_len(0)?;
-        let mut buf = Vec::with_capacity(self.offsets.len() * 8);
-        for e in &self.offsets {
-            buf.extend_from_slice(&e.relative_offset.to_be_bytes());
-            buf.extend_from_slice(&e.position.to_be_bytes());
-        }
-        self.offset_file.write_all(&buf)?;
-        self.time_file.set_len(0)?;
-        buf.clear();
-        for e in &self.times {
-            buf.extend_from_slice(&e.timestamp.to_be_bytes());
-            buf.extend_from_slice(&e.relative_offset.to_be_bytes());
-        }
-        self.time_file.write_all(&buf)
+        write_file(File::create(&self.offset_path)?, &encode_offsets(&self.offsets), false)?;
+        self.offsets_written = self.offsets.len();
+        write_file(File::create(&self.time_path)?, &encode_times(&self.times), false)?;
+        self.times_written = self.times.len();
+        Ok(())
     }
 }
 
-fn open_rw(path: &Path, truncate: bool) -> io::Result<File> {
-    // Append mode: every write lands at the end, so set_len(0) + write rewrites from scratch.
-    OpenOptions::new().read(true).append(true).create(true).open(path).and_then(|f| {
-        if truncate {
-            f.set_len(0)?;
-        }
-        Ok(f)
-    })
+fn read_or_empty(path: &Path) -> io::Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        other => other,
+    }
+}
+
+fn write_file(mut file: File, bytes: &[u8], fsync: bool) -> io::Result<()> {
+    file.write_all(bytes)?;
+    if fsync {
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
+fn encode_offsets(entries: &[OffsetEntry]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(entries.len() * 8);
+    for e in entries {
+        buf.extend_from_slice(&e.relative_offset.to_be_bytes());
+        buf.extend_from_slice(&e.position.to_be_bytes());
+    }
+    buf
+}
+
+fn encode_times(entries: &[TimeEntry]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(entries.len() * 12);
+    for e in entries {
+        buf.extend_from_slice(&e.timestamp.to_be_bytes());
+        buf.extend_from_slice(&e.relative_offset.to_be_bytes());
+    }
+    buf
 }
 
 #[cfg(test)]
@@ -185,11 +221,11 @@ mod tests {
         let (oi, ti) = (dir.path().join("0.index"), dir.path().join("0.timeindex"));
         {
             let mut idx = SegmentIndex::open(&oi, &ti, false).expect("open");
-            idx.append_offset(10, 4096).expect("append");
-            idx.append_offset(20, 8192).expect("append");
-            idx.append_offset(15, 9000).expect("ignored: not increasing");
-            idx.append_time(100, 10).expect("append");
-            idx.append_time(200, 20).expect("append");
+            idx.append_offset(10, 4096);
+            idx.append_offset(20, 8192);
+            idx.append_offset(15, 9000); // ignored: not increasing
+            idx.append_time(100, 10);
+            idx.append_time(200, 20);
             assert_eq!(idx.lookup_offset(5).position, 0);
             assert_eq!(idx.lookup_offset(10).position, 4096);
             assert_eq!(idx.lookup_offset(19).position, 4096);
@@ -197,9 +233,13 @@ mod tests {
             assert_eq!(idx.lookup_time(50), 0);
             assert_eq!(idx.lookup_time(150), 10);
             assert_eq!(idx.lookup_time(200), 10);
+            assert_eq!(std::fs::metadata(&oi).expect("meta").len(), 0, "written at sync, not before");
+            idx.sync().expect("sync");
+            idx.append_offset(30, 12288);
+            idx.sync().expect("sync appends only the new entry");
         }
         let mut idx = SegmentIndex::open(&oi, &ti, false).expect("reopen");
-        assert_eq!(idx.offsets().len(), 2);
+        assert_eq!(idx.offsets().len(), 3);
         assert_eq!(idx.times().len(), 2);
         idx.truncate_to(20, 8192).expect("truncate");
         assert_eq!(idx.offsets().len(), 1);

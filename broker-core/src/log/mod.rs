@@ -416,7 +416,7 @@ impl Log {
             return Ok(());
         }
         let start = self.segments.partition_point(|s| s.base_offset <= self.recovery_point).saturating_sub(1);
-        for segment in &self.segments[start..] {
+        for segment in &mut self.segments[start..] {
             segment.sync()?;
         }
         self.recovery_point = log_end_offset;

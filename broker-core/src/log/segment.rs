@@ -150,7 +150,7 @@ impl Segment {
             self.file.read_exact_at(&mut buf, pos)?;
             match BatchHeader::validate(&buf) {
                 Ok(h) if h.base_offset >= self.next_offset || recovered.batches == 0 => {
-                    self.track_append(&h, pos)?;
+                    self.track_append(&h, pos);
                     pos += total as u64;
                     recovered.batches += 1;
                 }
@@ -171,6 +171,9 @@ impl Segment {
         if recovered.truncated_bytes > 0 {
             self.file.set_len(pos)?;
         }
+        // The rebuilt indexes go to their files now, so a clean stop that follows finds them
+        // whole even when no new data asks for a flush.
+        self.index.write_new(false)?;
         Ok(recovered)
     }
 
@@ -180,26 +183,26 @@ impl Segment {
         assert!(header.base_offset >= self.next_offset, "offsets must grow within a segment");
         self.file.write_all_at(bytes, self.size)?;
         let position = self.size;
-        self.track_append(header, position)
+        self.track_append(header, position);
+        Ok(())
     }
 
-    fn track_append(&mut self, header: &BatchHeader, position: u64) -> io::Result<()> {
+    fn track_append(&mut self, header: &BatchHeader, position: u64) {
         let relative = u32::try_from(header.base_offset - self.base_offset).unwrap_or(u32::MAX);
         if self.size == 0 || self.bytes_since_index >= INDEX_INTERVAL_BYTES {
             // Position fits: segments roll long before 4 GiB.
-            self.index.append_offset(relative, u32::try_from(position).unwrap_or(u32::MAX))?;
+            self.index.append_offset(relative, u32::try_from(position).unwrap_or(u32::MAX));
             self.bytes_since_index = 0;
         }
         if header.max_timestamp > self.max_timestamp {
             self.max_timestamp = header.max_timestamp;
             let last_rel = u32::try_from(header.last_offset() - self.base_offset).unwrap_or(u32::MAX);
-            self.index.append_time(header.max_timestamp, last_rel)?;
+            self.index.append_time(header.max_timestamp, last_rel);
         }
         let len = header.total_len() as u64;
         self.size = position + len;
         self.bytes_since_index = self.bytes_since_index.saturating_add(len as u32);
         self.next_offset = header.next_offset();
-        Ok(())
     }
 
     pub fn size(&self) -> u64 {
@@ -228,6 +231,11 @@ impl Segment {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    #[cfg(test)]
+    pub(crate) fn index(&self) -> &SegmentIndex {
+        &self.index
     }
 
     /// Byte position to start scanning from for `offset`: the greatest indexed batch start at or
@@ -279,7 +287,7 @@ impl Segment {
         Ok(())
     }
 
-    pub fn sync(&self) -> io::Result<()> {
+    pub fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()?;
         self.index.sync()
     }

@@ -65,6 +65,44 @@ fn model_appends_reads_and_reopens() {
     }
 }
 
+/// Index entries reach their files when the log is flushed, so a clean reopen finds the sparse
+/// indexes a rebuild from the log would make; and a segment keeps only its `.log` open, so ten
+/// thousand partitions fit in a common descriptor limit.
+#[test]
+fn indexes_are_written_at_flush_and_keep_no_file_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let config = LogConfig { segment_bytes: 64 * 1024, ..LogConfig::default() };
+    let indexes = |log: &Log| -> Vec<_> {
+        log.segments.iter().map(|s| (s.index().offsets().to_vec(), s.index().times().to_vec())).collect()
+    };
+    let open_files = || {
+        std::fs::read_dir("/proc/self/fd")
+            .expect("proc")
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|p| p.starts_with(&root))
+            .count()
+    };
+    let (mut log, _) = Log::open(dir.path(), config.clone(), OpenState::default()).expect("open");
+    for i in 0..600 {
+        append(&mut log, &[&[b'x'; 200]], 1_000 + i);
+    }
+    assert!(log.segment_count() >= 2, "600 batches of 200 bytes roll a 64 KiB segment");
+    assert_eq!(open_files(), log.segment_count());
+    let before = indexes(&log);
+    assert!(before[0].0.len() > 10 && before[0].1.len() > 100, "sparse offsets, one time entry per batch");
+    log.flush().expect("flush");
+    let rp = log.recovery_point();
+    drop(log);
+    for clean in [true, false] {
+        let state = OpenState { clean, recovery_point: if clean { rp } else { 0 }, log_start_offset: 0 };
+        let (log, report) = Log::open(dir.path(), config.clone(), state).expect("reopen");
+        assert!(report.truncated.is_empty());
+        assert_eq!(indexes(&log), before, "clean={clean}");
+        assert_eq!(open_files(), log.segment_count());
+    }
+}
+
 #[test]
 fn high_watermark_bounds_reads() {
     let dir = tempfile::tempdir().expect("tempdir");
