@@ -5,7 +5,9 @@
 //! process; each run stops the leader of the partition, times both, then restarts the broker and
 //! waits until it leads again.
 //!
-//! `failover [--runs 20]` prints every run and the p50/p99/max.
+//! `failover [--runs 20] [--client-debug]` prints every run and the p50/p99/max;
+//! `--client-debug` adds librdkafka's own broker, topic and metadata log on stderr, which shows
+//! where a client's time goes after a broker stops.
 
 use std::time::{Duration, Instant};
 
@@ -19,9 +21,26 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 struct Args {
     #[arg(long, default_value_t = 20)]
     runs: usize,
+    /// Print librdkafka's debug log (broker, topic, metadata, msg) with milliseconds since start.
+    #[arg(long)]
+    client_debug: bool,
 }
 
-async fn send(producer: &FutureProducer, i: usize) -> anyhow::Result<()> {
+/// Prints librdkafka's log lines with a millisecond clock, when asked to.
+struct Client {
+    started: Instant,
+    debug: bool,
+}
+
+impl rdkafka::ClientContext for Client {
+    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, facility: &str, message: &str) {
+        if self.debug {
+            eprintln!("{:9.1} ms {facility} {message}", self.started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+}
+
+async fn send(producer: &FutureProducer<Client>, i: usize) -> anyhow::Result<()> {
     let payload = format!("record {i}");
     producer
         .send(FutureRecord::<(), str>::to("failover").payload(&payload), Duration::from_secs(30))
@@ -53,8 +72,13 @@ async fn main() -> anyhow::Result<()> {
     let topic =
         NewTopic { name: "failover".into(), partitions: Some(1), replication_factor: Some(3), ..NewTopic::default() };
     cluster.create_topic(&topic, false).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let producer: FutureProducer =
-        ClientConfig::new().set("bootstrap.servers", &bootstrap).set("acks", "all").create()?;
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &bootstrap).set("acks", "all");
+    if args.client_debug {
+        config.set("debug", "broker,topic,metadata,msg").set_log_level(rdkafka::config::RDKafkaLogLevel::Debug);
+    }
+    let producer: FutureProducer<Client> =
+        config.create_with_context(Client { started: Instant::now(), debug: args.client_debug })?;
     let leader = || cluster.metadata().partition("failover", 0).map_or(-1, |p| p.leader);
     let preferred = leader();
     send(&producer, 0).await?;
@@ -63,6 +87,9 @@ async fn main() -> anyhow::Result<()> {
     for run in 1..=args.runs {
         let old = leader();
         let stopped = Instant::now();
+        if args.client_debug {
+            eprintln!("===== run {run}: stopping broker {old}");
+        }
         let c = std::sync::Arc::clone(&cluster);
         tokio::task::spawn_blocking(move || c.stop_broker(old)).await?.map_err(|e| anyhow::anyhow!("{e}"))?;
         let elected = stopped.elapsed();
