@@ -61,26 +61,34 @@ impl Segment {
         let start_offset =
             segment.index.offsets().last().map_or(base_offset, |e| base_offset + i64::from(e.relative_offset));
         segment.next_offset = start_offset;
-        segment.max_timestamp = segment.index.times().last().map_or(-1, |e| e.timestamp);
-        let mut pos = start;
-        let mut header = [0u8; HEADER_LEN];
-        while pos + HEADER_LEN as u64 <= file_len {
-            segment.file.read_exact_at(&mut header, pos)?;
-            let Ok(h) = BatchHeader::parse(&header) else {
-                break;
-            };
-            if pos + h.total_len() as u64 > file_len {
-                break;
-            }
-            segment.next_offset = h.next_offset();
-            segment.max_timestamp = segment.max_timestamp.max(h.max_timestamp);
-            pos += h.total_len() as u64;
-        }
+        let pos = segment.walk_tail(start, file_len)?;
         segment.size = pos;
         if pos < file_len {
             segment.file.set_len(pos)?;
         }
         Ok(segment)
+    }
+
+    /// Walks the batch headers from `start` (an indexed batch) up to `end`, setting the next
+    /// offset and the greatest timestamp from what the indexes do not cover; returns where the
+    /// last whole batch ends.
+    fn walk_tail(&mut self, start: u64, end: u64) -> io::Result<u64> {
+        self.max_timestamp = self.index.times().last().map_or(-1, |e| e.timestamp);
+        let mut pos = start;
+        let mut header = [0u8; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= end {
+            self.file.read_exact_at(&mut header, pos)?;
+            let Ok(h) = BatchHeader::parse(&header) else {
+                break;
+            };
+            if pos + h.total_len() as u64 > end {
+                break;
+            }
+            self.next_offset = h.next_offset();
+            self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
+            pos += h.total_len() as u64;
+        }
+        Ok(pos)
     }
 
     /// Opens an existing segment and re-validates it whole (after an unclean stop).
@@ -189,15 +197,15 @@ impl Segment {
 
     fn track_append(&mut self, header: &BatchHeader, position: u64) {
         let relative = u32::try_from(header.base_offset - self.base_offset).unwrap_or(u32::MAX);
+        self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
         if self.size == 0 || self.bytes_since_index >= INDEX_INTERVAL_BYTES {
             // Position fits: segments roll long before 4 GiB.
             self.index.append_offset(relative, u32::try_from(position).unwrap_or(u32::MAX));
-            self.bytes_since_index = 0;
-        }
-        if header.max_timestamp > self.max_timestamp {
-            self.max_timestamp = header.max_timestamp;
+            // The time index is as sparse as Kafka's: at each offset index entry, the greatest
+            // timestamp so far and the last offset it covers.
             let last_rel = u32::try_from(header.last_offset() - self.base_offset).unwrap_or(u32::MAX);
-            self.index.append_time(header.max_timestamp, last_rel);
+            self.index.append_time(self.max_timestamp, last_rel);
+            self.bytes_since_index = 0;
         }
         let len = header.total_len() as u64;
         self.size = position + len;
@@ -282,8 +290,10 @@ impl Segment {
         let relative = u32::try_from(next - self.base_offset).unwrap_or(u32::MAX);
         self.index.truncate_to(relative, u32::try_from(pos).unwrap_or(u32::MAX))?;
         self.size = pos;
+        // The greatest timestamp left: the time index's, plus the batches after its last entry.
+        let start = self.index.offsets().last().map_or(0, |e| u64::from(e.position));
+        self.walk_tail(start, pos)?;
         self.next_offset = next.max(self.base_offset);
-        self.max_timestamp = self.index.times().last().map_or(-1, |e| e.timestamp);
         Ok(())
     }
 

@@ -90,7 +90,8 @@ fn indexes_are_written_at_flush_and_keep_no_file_open() {
     assert!(log.segment_count() >= 2, "600 batches of 200 bytes roll a 64 KiB segment");
     assert_eq!(open_files(), log.segment_count());
     let before = indexes(&log);
-    assert!(before[0].0.len() > 10 && before[0].1.len() > 100, "sparse offsets, one time entry per batch");
+    let (offsets, times) = &before[0];
+    assert!(offsets.len() > 10 && times.len() == offsets.len(), "both indexes sparse, as Kafka's");
     log.flush().expect("flush");
     let rp = log.recovery_point();
     drop(log);
@@ -229,6 +230,37 @@ fn finds_batches_by_timestamp() {
     let (_, h) = log.find_batch_by_time(0).expect("lookup").expect("found");
     assert_eq!(h.base_offset, 0);
     assert!(log.find_batch_by_time(10_000).expect("lookup").is_none());
+}
+
+/// With a sparse time index (one entry per 4 KiB, as Kafka's), every timestamp is still found,
+/// and the greatest timestamp stays exact after a truncation between two entries and a reopen.
+#[test]
+fn sparse_time_index_finds_every_timestamp_and_keeps_the_maximum_exact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig { segment_bytes: 1 << 20, ..LogConfig::default() };
+    let (mut log, _) = Log::open(dir.path(), config.clone(), OpenState::default()).expect("open");
+    // Timestamps rise by 10 but every seventh batch carries an older one, as clients' clocks do.
+    let ts = |i: i64| if i % 7 == 6 { 1_000 + (i - 5) * 10 } else { 1_000 + i * 10 };
+    for i in 0..400 {
+        append(&mut log, &[&[b't'; 100]], ts(i));
+    }
+    assert_eq!(log.segment_count(), 1);
+    for i in 0..400 {
+        let (_, h) = log.find_batch_by_time(ts(i)).expect("lookup").expect("found");
+        let first = (0..400).find(|j| ts(*j) >= ts(i)).expect("some");
+        assert_eq!(h.base_offset, first, "first batch at or after {}", ts(i));
+    }
+    assert_eq!(log.max_timestamp(), ts(399));
+    log.truncate_to(250).expect("truncate");
+    let max = (0..250).map(ts).max().expect("some");
+    assert_eq!(log.max_timestamp(), max);
+    log.flush().expect("flush");
+    let rp = log.recovery_point();
+    drop(log);
+    let state = OpenState { clean: true, recovery_point: rp, log_start_offset: 0 };
+    let (log, _) = Log::open(dir.path(), config, state).expect("reopen");
+    assert_eq!(log.max_timestamp(), max);
+    assert_eq!(log.log_end_offset(), 250);
 }
 
 /// Keyed records: `(key, value)`, `None` values are tombstones.
