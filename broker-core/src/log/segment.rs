@@ -53,19 +53,30 @@ impl Segment {
     }
 
     /// Opens an existing segment trusting its indexes (after a clean shutdown). The end of the
-    /// segment is found by walking batch headers from the last index entry.
+    /// segment is found by walking batch headers from the last index entry; when that walk does
+    /// not end exactly at the end of the file, the files changed while warren was down, and the
+    /// segment is re-validated and its indexes rebuilt as after an unclean stop.
     pub fn open(dir: &Path, base_offset: i64) -> io::Result<Segment> {
         let mut segment = Self::open_files(dir, base_offset, false)?;
         let file_len = segment.file.metadata()?.len();
-        let start = segment.index.offsets().last().map_or(0, |e| u64::from(e.position));
-        let start_offset =
-            segment.index.offsets().last().map_or(base_offset, |e| base_offset + i64::from(e.relative_offset));
-        segment.next_offset = start_offset;
-        let pos = segment.walk_tail(start, file_len)?;
-        segment.size = pos;
-        if pos < file_len {
-            segment.file.set_len(pos)?;
+        let last = segment.index.offsets().last().copied();
+        let start = last.map_or(0, |e| u64::from(e.position));
+        if start == 0 || start < file_len {
+            segment.next_offset = last.map_or(base_offset, |e| base_offset + i64::from(e.relative_offset));
+            let pos = segment.walk_tail(start, file_len)?;
+            if pos == file_len {
+                segment.size = pos;
+                return Ok(segment);
+            }
         }
+        let recovered = segment.recover()?;
+        tracing::warn!(
+            segment = %segment.path.display(),
+            batches = recovered.batches,
+            truncated_bytes = recovered.truncated_bytes,
+            reason = recovered.reason.as_deref().unwrap_or("-"),
+            "the indexes did not lead to the end of the log after a clean stop; re-validated the segment and rebuilt them"
+        );
         Ok(segment)
     }
 
