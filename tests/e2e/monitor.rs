@@ -1,6 +1,7 @@
 //! The lag monitor end to end: real rdkafka consumers behave like the groups of Burrow's verdict
 //! table while a producer keeps writing, and the monitor, sampling every second, reaches Burrow's
-//! verdicts, lag in seconds, stored history, and Burrow's own API shapes.
+//! verdicts, lag in seconds, stored history, and Burrow's own API shapes; a second monitor that
+//! sees the cluster only over the protocol reaches the same verdicts.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
-use warren_tests::{http, Options, Warren};
+use warren_tests::{http, MonitorOnly, Options, Warren};
 
 const MONITOR_TOML: &str = "[monitor]\nsample_interval = \"1s\"\n[groups]\ninitial_rebalance_delay = \"200ms\"";
 
@@ -43,7 +44,11 @@ fn commit(consumer: &BaseConsumer, topic: &str, offset: i64) {
 }
 
 async fn get(warren: &Warren, path: &str) -> (u16, Value) {
-    let (status, _, body) = http(warren.http, "GET", path, None, &[]).await.expect("http");
+    get_at(warren.http, path).await
+}
+
+async fn get_at(addr: std::net::SocketAddr, path: &str) -> (u16, Value) {
+    let (status, _, body) = http(addr, "GET", path, None, &[]).await.expect("http");
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
@@ -78,6 +83,16 @@ async fn burrow_verdicts_for_real_consumers() {
         .await
     );
 
+    // The same cluster watched from outside as an external cluster, over the protocol only:
+    // the same verdicts, STALL included, since commit times come from __consumer_offsets.
+    let outside_dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!(
+        "[cluster]\nembedded = false\n[monitor]\nsample_interval = \"1s\"\n\
+         [[clusters]]\nname = \"ext\"\nbootstrap_servers = [\"{b}\"]\n"
+    );
+    let outside = MonitorOnly::start(outside_dir.path(), &toml).await.expect("outside monitor");
+    let outside_started = Instant::now();
+
     let b2 = b.clone();
     let c2 = Arc::clone(&warren.cluster);
     let r2 = Arc::clone(&running);
@@ -93,8 +108,9 @@ async fn burrow_verdicts_for_real_consumers() {
             .create::<BaseConsumer>()
             .expect("consumer");
         ok.subscribe(&["mon"]).expect("subscribe");
-        let (stall, stop, warn, rewind) = (
+        let (stall, stall_deep, stop, warn, rewind) = (
             standalone(&b2, "g_stall"),
+            standalone(&b2, "g_stall_deep"),
             standalone(&b2, "g_stop"),
             standalone(&b2, "g_warn"),
             standalone(&b2, "g_rewind"),
@@ -110,6 +126,9 @@ async fn burrow_verdicts_for_real_consumers() {
             second += 1;
             // g_stall: the same offset over and over while the topic grows.
             commit(&stall, "mon", start_hw);
+            // g_stall_deep: the same, far below anything the monitors sampled as the end offset,
+            // so only the commits' own timestamps tell it from a stop.
+            commit(&stall_deep, "mon", 2);
             // g_stop: three commits, then silence.
             if second <= 3 {
                 commit(&stop, "mon", start_hw + second as i64);
@@ -128,29 +147,56 @@ async fn burrow_verdicts_for_real_consumers() {
     let expect = [
         ("g_ok", "OK", "OK"),
         ("g_stall", "ERR", "STALL"),
+        ("g_stall_deep", "ERR", "STALL"),
         ("g_stop", "ERR", "STOP"),
         ("g_warn", "WARN", "WARN"),
         ("g_rewind", "ERR", "REWIND"),
     ];
     let mut reached: std::collections::BTreeMap<&str, Value> = Default::default();
+    let mut reached_outside: std::collections::BTreeSet<&str> = Default::default();
     let deadline = Instant::now() + Duration::from_secs(45);
-    while reached.len() < expect.len() && Instant::now() < deadline {
+    while (reached.len() < expect.len() || reached_outside.len() < expect.len()) && Instant::now() < deadline {
         for (group, want, partition) in expect {
             let (_, detail) = get(&warren, &format!("/api/v1/groups/{group}")).await;
             if detail["status"] == want && detail["partitions"][0]["status"] == partition {
                 reached.entry(group).or_insert(detail);
             }
+            let (_, detail) = get_at(outside.http, &format!("/api/v1/groups/{group}?cluster=ext")).await;
+            if detail["status"] == want && detail["partitions"][0]["status"] == partition {
+                reached_outside.insert(group);
+            }
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    if reached.len() < expect.len() {
+    if reached.len() < expect.len() || reached_outside.len() < expect.len() {
         let mut now = Vec::new();
         for (group, ..) in expect {
             let (_, detail) = get(&warren, &format!("/api/v1/groups/{group}")).await;
             now.push(format!("{group}: {} {}", detail["status"], detail["partitions"]));
+            let (_, detail) = get_at(outside.http, &format!("/api/v1/groups/{group}?cluster=ext")).await;
+            now.push(format!("{group} seen from outside: {} {}", detail["status"], detail["partitions"]));
         }
-        panic!("verdicts reached: {:?}\nnow:\n{}", reached.keys().collect::<Vec<_>>(), now.join("\n"));
+        panic!(
+            "verdicts reached: {:?}, from outside: {:?}\nnow:\n{}",
+            reached.keys().collect::<Vec<_>>(),
+            reached_outside,
+            now.join("\n")
+        );
     }
+    // A re-commit of the same offset stays STALL from both sides once each ring has filled; a
+    // monitor that only knew when an offset was first seen would turn them into STOP.
+    tokio::time::sleep(Duration::from_secs(8).saturating_sub(outside_started.elapsed())).await;
+    for _ in 0..4 {
+        for group in ["g_stall", "g_stall_deep"] {
+            let (_, inside) = get(&warren, &format!("/api/v1/groups/{group}")).await;
+            let (_, seen) = get_at(outside.http, &format!("/api/v1/groups/{group}?cluster=ext")).await;
+            for detail in [&inside, &seen] {
+                assert_eq!(detail["partitions"][0]["status"], "STALL", "{group}: {detail}");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    outside.stop().await.expect("stop the outside monitor");
     let (_, ok) = get(&warren, "/api/v1/groups/g_ok").await;
     assert_eq!(ok["status"], "OK", "a group that keeps up stays OK: {ok}");
     let stall = &reached["g_stall"];

@@ -50,6 +50,10 @@ pub struct FetchedPartition {
     pub high_watermark: i64,
     pub log_start_offset: i64,
     pub records: Vec<ConsumedRecord>,
+    /// The offset after the last whole batch returned (the fetch offset when none was): where
+    /// the next fetch starts even when those batches held no records to show (control batches,
+    /// batches that compaction emptied).
+    pub next_offset: i64,
 }
 
 /// Which offset ListOffsets looks up.
@@ -110,15 +114,23 @@ pub fn encode_batch(records: &[ProduceRecord], compression: Compression) -> Resu
 }
 
 /// The records of every whole batch in `bytes` at or above `from_offset`, control records
-/// skipped. A trailing partial batch is ignored; a corrupt one is an error.
-pub fn decode_batches(mut bytes: Bytes, from_offset: i64) -> std::result::Result<Vec<ConsumedRecord>, String> {
+/// skipped, and the offset after the last whole batch (`from_offset` when there is none). A
+/// trailing partial batch is ignored; a corrupt one is an error.
+pub fn decode_batches(mut bytes: Bytes, from_offset: i64) -> std::result::Result<(Vec<ConsumedRecord>, i64), String> {
     let mut out = Vec::new();
-    // baseOffset i64, batchLength i32: the rest of the batch is batchLength bytes.
+    let mut next_offset = from_offset;
+    // baseOffset i64, batchLength i32, partitionLeaderEpoch i32, magic i8, crc u32,
+    // attributes i16, lastOffsetDelta i32 (bytes 23..27); the rest is batchLength bytes.
     while bytes.len() >= 12 {
         let length = i32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         let Ok(length) = usize::try_from(length) else { return Err(format!("negative batch length {length}")) };
         let Some(total) = length.checked_add(12).filter(|t| *t <= bytes.len()) else { break };
         let mut batch = bytes.split_to(total);
+        if batch.len() >= 27 {
+            let base = i64::from_be_bytes(batch[0..8].try_into().expect("8 bytes"));
+            let delta = i32::from_be_bytes(batch[23..27].try_into().expect("4 bytes"));
+            next_offset = next_offset.max(base.saturating_add(i64::from(delta)).saturating_add(1));
+        }
         let set = RecordBatchDecoder::decode(&mut batch).map_err(|e| format!("record batch: {e}"))?;
         for r in set.records {
             if r.control || r.offset < from_offset {
@@ -134,7 +146,7 @@ pub fn decode_batches(mut bytes: Bytes, from_offset: i64) -> std::result::Result
             });
         }
     }
-    Ok(out)
+    Ok((out, next_offset))
 }
 
 impl Client {
@@ -315,11 +327,11 @@ impl Client {
             let topic = t.topic.0.to_string();
             for p in t.partitions {
                 let from = wanted.get(&(topic.clone(), p.partition_index)).copied().unwrap_or(0);
-                let records = match p.records {
+                let (records, next_offset) = match p.records {
                     Some(bytes) if p.error_code == 0 => decode_batches(bytes, from).map_err(|reason| {
                         Error::Malformed { api: "Fetch", addr: format!("broker {leader}"), reason }
                     })?,
-                    _ => Vec::new(),
+                    _ => (Vec::new(), from),
                 };
                 out.push(FetchedPartition {
                     topic: topic.clone(),
@@ -328,6 +340,7 @@ impl Client {
                     high_watermark: p.high_watermark,
                     log_start_offset: p.log_start_offset,
                     records,
+                    next_offset,
                 });
             }
         }
@@ -408,7 +421,8 @@ mod tests {
             let all = all.freeze();
 
             assert_eq!(first.len(), 12 + i32::from_be_bytes([first[8], first[9], first[10], first[11]]) as usize);
-            let got = decode_batches(all.clone(), 1).expect("decode");
+            let (got, next) = decode_batches(all.clone(), 1).expect("decode");
+            assert_eq!(next, 5, "after the second batch");
             assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), [1, 2, 3, 4], "{compression:?}");
             assert_eq!(got[0].value.as_deref(), Some(&b"v1"[..]));
             assert_eq!(got[1].key.as_deref(), Some(&b"k2"[..]));
@@ -417,7 +431,8 @@ mod tests {
 
             // Cut inside the second batch: only the first comes back.
             let cut = all.slice(..first.len() + 20);
-            assert_eq!(decode_batches(cut, 0).expect("decode").len(), 3);
+            assert_eq!(decode_batches(cut.clone(), 0).expect("decode").0.len(), 3);
+            assert_eq!(decode_batches(cut, 0).expect("decode").1, 3, "the partial batch is not counted");
         }
     }
 
@@ -465,6 +480,6 @@ mod tests {
         let mut negative = vec![0u8; 12];
         negative[8..12].copy_from_slice(&(-5i32).to_be_bytes());
         assert!(decode_batches(Bytes::from(negative), 0).is_err());
-        assert!(decode_batches(Bytes::from_static(&[1, 2, 3]), 0).expect("short").is_empty());
+        assert_eq!(decode_batches(Bytes::from_static(&[1, 2, 3]), 7).expect("short"), (Vec::new(), 7));
     }
 }

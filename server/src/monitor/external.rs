@@ -7,12 +7,12 @@
 //! batched per coordinator (members, client ids, hosts, consumer-protocol assignments), and
 //! OffsetFetch per group.
 //!
-//! Commit timestamps are not in OffsetFetch. An `External` remembers, per group partition, the
-//! committed offset it last saw and when it first saw it: a changed offset is stamped `now_ms`,
-//! an unchanged one keeps its earlier stamp. So a commit's time is known to within one sample
-//! interval, and a consumer that commits the same offset again is indistinguishable from one that
-//! stopped committing; Burrow reads `__consumer_offsets` to tell those apart (STALL vs STOP),
-//! this does not. After a restart every offset is stamped anew on the first tick.
+//! Commit timestamps are not in OffsetFetch. Like Burrow, an `External` reads them from the
+//! cluster's `__consumer_offsets` (`commit_log`), which tells a consumer that re-commits the same
+//! offset (STALL) from one that stopped (STOP). Where that topic cannot be read (not there, not
+//! authorised, still being read at first), it falls back to remembering, per group partition,
+//! the committed offset it last saw and when it first saw it: a changed offset is stamped
+//! `now_ms`, an unchanged one keeps its earlier stamp, so a re-commit looks like a stop.
 //!
 //! Lag in seconds needs the timestamp of the record at each committed offset. Like
 //! klag-exporter, each tick fetches one record at every committed offset that changed (a single
@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::commit_log::{self, CommitLog};
 use super::snapshot::{CommitSnapshot, GroupSnapshot, MemberSnapshot, PartitionSnapshot, Snapshot};
 use crate::kafka::{Client, OffsetSpec};
 
@@ -37,6 +38,8 @@ const TIMESTAMP_ROUNDS: usize = 4;
 pub struct External {
     client: Client,
     memory: Mutex<Memory>,
+    /// Held across the reads of `__consumer_offsets` (one snapshot at a time per cluster).
+    commit_log: tokio::sync::Mutex<CommitLog>,
 }
 
 #[derive(Default)]
@@ -49,7 +52,7 @@ struct Memory {
 
 impl External {
     pub fn new(client: Client) -> External {
-        External { client, memory: Mutex::new(Memory::default()) }
+        External { client, memory: Mutex::new(Memory::default()), commit_log: Default::default() }
     }
 
     pub fn client(&self) -> &Client {
@@ -98,6 +101,12 @@ impl External {
         let ids: Vec<String> = listed.into_iter().map(|g| g.group_id).collect();
         let descriptions = self.client.describe_groups(&ids).await.map_err(|e| e.to_string())?;
         let committed = self.committed_offsets(&ids).await?;
+        // After OffsetFetch: the end read now covers every commit it returned.
+        let mut commit_log = self.commit_log.lock().await;
+        if let Some(topic) = metadata.topics.get(commit_log::TOPIC) {
+            let partitions: Vec<i32> = topic.partitions.iter().map(|p| p.partition).collect();
+            commit_log.catch_up(&self.client, &partitions).await;
+        }
 
         let mut groups = Vec::with_capacity(descriptions.len());
         {
@@ -108,9 +117,12 @@ impl External {
                 let mut commits = Vec::with_capacity(offsets.len());
                 for ((topic, partition), offset) in offsets {
                     let key = (d.group_id.clone(), topic.clone(), partition);
-                    let commit_ts_ms = match memory.commits.get(&key) {
-                        Some((seen, ts)) if *seen == offset => *ts,
-                        _ => now_ms,
+                    let commit_ts_ms = match commit_log.commit_timestamp(&d.group_id, &topic, partition, offset) {
+                        Some(ts) => ts,
+                        None => match memory.commits.get(&key) {
+                            Some((seen, ts)) if *seen == offset => *ts,
+                            _ => now_ms,
+                        },
                     };
                     live.insert(key, (offset, commit_ts_ms));
                     commits.push(CommitSnapshot { topic, partition, offset, commit_ts_ms });
@@ -129,6 +141,7 @@ impl External {
             }
             memory.commits = live;
         }
+        drop(commit_log);
         let snapshot = Snapshot { ts_ms: now_ms, topics, partitions, groups };
         self.read_record_timestamps(&snapshot).await;
         Ok(snapshot)

@@ -6,6 +6,7 @@
 //! At start the windows are rebuilt from the stored raw samples, so verdicts continue across a
 //! restart instead of starting from nothing (Burrow's rebuild spikes are what this avoids).
 
+pub mod commit_log;
 pub mod external;
 pub mod snapshot;
 mod state;

@@ -325,8 +325,10 @@ impl Session {
                     }
                     Err(e) => return Err(e.into()),
                 };
+                let mut all_printed = true;
                 for r in &fetched.records {
                     if done(self.printed) {
+                        all_printed = false;
                         break;
                     }
                     formatter.write(&mut out, key.1, r);
@@ -334,6 +336,14 @@ impl Session {
                     self.positions.insert(key.clone(), r.offset + 1);
                     self.consumed.insert(key.clone(), r.offset + 1);
                     last_record = Instant::now();
+                }
+                let position = self.positions.get(&key).copied().unwrap_or(fetched.next_offset);
+                if all_printed && fetched.next_offset > position {
+                    // Past batches with nothing to print (transaction markers, emptied by
+                    // compaction): the next fetch does not return them again, and the group's
+                    // commit covers them as Kafka's consumers' does.
+                    self.positions.insert(key.clone(), fetched.next_offset);
+                    self.consumed.insert(key.clone(), fetched.next_offset);
                 }
             }
             if !out.is_empty() && stdout.write_all(&out).and_then(|()| stdout.flush()).is_err() {
