@@ -65,11 +65,12 @@ async fn main() -> anyhow::Result<()> {
         let snapshot = external.snapshot(server::monitor::now_ms()).await.map_err(|e| anyhow::anyhow!(e))?;
         let took = started.elapsed().as_secs_f64() * 1000.0;
         println!(
-            "pass {}: {} partitions, {} groups, {} committed offsets in {took:.0} ms",
+            "pass {}: {} partitions, {} groups, {} committed offsets in {took:.0} ms (commit times from __consumer_offsets: {})",
             pass + 1,
             snapshot.partitions.len(),
             snapshot.groups.len(),
-            snapshot.groups.iter().map(|g| g.offsets.len()).sum::<usize>()
+            snapshot.groups.iter().map(|g| g.offsets.len()).sum::<usize>(),
+            external.commit_times_from_offsets_topic().await
         );
         times.push(took);
     }

@@ -63,6 +63,11 @@ impl External {
         self.memory.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the last snapshot took its commit times from `__consumer_offsets`.
+    pub async fn commit_times_from_offsets_topic(&self) -> bool {
+        self.commit_log.lock().await.is_caught_up()
+    }
+
     /// When the record at `offset` was written, if a snapshot has read it.
     pub fn record_timestamp(&self, topic: &str, partition: i32, offset: i64) -> Option<i64> {
         self.memory().record_timestamps.get(&(topic.to_string(), partition, offset)).copied()
