@@ -19,9 +19,9 @@ use crate::kafka::{Client, ConsumedRecord, Error, OffsetSpec};
 pub const TOPIC: &str = "__consumer_offsets";
 /// Bytes per partition per Fetch.
 const FETCH_BYTES: i32 = 1 << 20;
-/// Fetch rounds per tick: up to 16 MiB per partition, enough to follow any live cluster; a
-/// long first read continues over the next ticks.
-const ROUNDS_PER_TICK: usize = 16;
+/// Fetch rounds per tick: up to 8 MiB per partition, plenty to follow a live cluster while a
+/// tick stays short; a long first read continues over the next ticks.
+const ROUNDS_PER_TICK: usize = 8;
 /// OFFSET_OUT_OF_RANGE: compaction or retention moved the log start past the reader.
 const OFFSET_OUT_OF_RANGE: i16 = 1;
 
@@ -75,9 +75,13 @@ impl CommitLog {
             }
         }
         self.positions.retain(|p, _| bounds.contains_key(p));
-        for (partition, (start, _)) in &bounds {
+        for (partition, (start, end)) in &bounds {
             let position = self.positions.entry(*partition).or_insert(*start);
-            *position = (*position).max(*start);
+            // Behind the log start (compaction, retention), or past an end that went backwards
+            // (the topic was recreated): read again from the start.
+            if *position < *start || *position > *end {
+                *position = *start;
+            }
         }
         for _ in 0..ROUNDS_PER_TICK {
             let wanted: BTreeMap<(String, i32), i64> = bounds
