@@ -136,29 +136,10 @@ async fn raw_produce(addr: std::net::SocketAddr) -> anyhow::Result<i16> {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use kafka_protocol::messages::*;
     use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-    use kafka_protocol::records::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let record = Record {
-        transactional: false,
-        control: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp: 0,
-        key: None,
-        value: Some(bytes::Bytes::from_static(b"raw")),
-        headers: Default::default(),
-        delete_horizon: false,
-    };
-    let mut batch = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut batch,
-        [&record],
-        &RecordEncodeOptions { version: 2, compression: Compression::None },
-    )?;
+    let record =
+        broker_core::log::batch::PlainRecord { value: Some(bytes::Bytes::from_static(b"raw")), ..Default::default() };
+    let batch = broker_core::log::batch::encode_plain([record], 0).map_err(|e| anyhow::anyhow!(e))?;
     let req =
         ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default(
         )

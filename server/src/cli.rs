@@ -125,7 +125,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.hostname = name.trim().to_string();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(crate::run(config, shutdown_signal(), |_| {}))
+    runtime.block_on(crate::run(config, crate::tools::interrupted(), |_| {}))
 }
 
 /// clap's usage error on one line (scripts get one line on stderr from every failure):
@@ -134,24 +134,6 @@ fn usage_error_line(rendered: &str) -> String {
     let message: Vec<&str> =
         rendered.lines().take_while(|l| !l.starts_with("Usage:")).map(str::trim).filter(|l| !l.is_empty()).collect();
     message.join(" ")
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }
 
 #[cfg(test)]

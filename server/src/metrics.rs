@@ -117,42 +117,31 @@ pub fn render(sources: &Sources<'_>, config: MetricsConfig) -> String {
                 }
             });
         }
-        t.family("kafka_consumergroup_current_offset", "gauge", "Current Offset of a ConsumerGroup at Topic/Partition");
-        per_view(&mut t, &mut |t, v| {
-            for g in v.groups.values() {
-                for p in &g.partitions {
-                    let partition = p.partition.to_string();
-                    let labels = [
-                        ("consumergroup", g.group.as_str()),
-                        ("topic", p.topic.as_str()),
-                        ("partition", partition.as_str()),
-                    ];
-                    t.sample(
-                        "kafka_consumergroup_current_offset",
-                        &labels,
-                        p.committed_offset.map_or(-1.0, |o| o as f64),
-                    );
+        for (name, help, lag) in [
+            ("kafka_consumergroup_current_offset", "Current Offset of a ConsumerGroup at Topic/Partition", false),
+            ("kafka_consumergroup_lag", "Current Approximate Lag of a ConsumerGroup at Topic/Partition", true),
+        ] {
+            t.family(name, "gauge", help);
+            per_view(&mut t, &mut |t, v| {
+                for g in v.groups.values() {
+                    for p in &g.partitions {
+                        let partition = p.partition.to_string();
+                        let labels = [
+                            ("consumergroup", g.group.as_str()),
+                            ("topic", p.topic.as_str()),
+                            ("partition", partition.as_str()),
+                        ];
+                        // -1 for a partition without a commit, as kafka_exporter writes it.
+                        let value = match p.committed_offset {
+                            None => -1.0,
+                            Some(_) if lag => p.lag as f64,
+                            Some(offset) => offset as f64,
+                        };
+                        t.sample(name, &labels, value);
+                    }
                 }
-            }
-        });
-        t.family("kafka_consumergroup_lag", "gauge", "Current Approximate Lag of a ConsumerGroup at Topic/Partition");
-        per_view(&mut t, &mut |t, v| {
-            for g in v.groups.values() {
-                for p in &g.partitions {
-                    let partition = p.partition.to_string();
-                    let labels = [
-                        ("consumergroup", g.group.as_str()),
-                        ("topic", p.topic.as_str()),
-                        ("partition", partition.as_str()),
-                    ];
-                    t.sample(
-                        "kafka_consumergroup_lag",
-                        &labels,
-                        if p.committed_offset.is_some() { p.lag as f64 } else { -1.0 },
-                    );
-                }
-            }
-        });
+            });
+        }
         t.family("kafka_consumergroup_group_lag_seconds", "gauge", "Group offset lag of a partition in seconds");
         per_view(&mut t, &mut |t, v| {
             for g in v.groups.values() {

@@ -368,38 +368,16 @@ impl Cluster {
         value: Option<bytes::Bytes>,
         headers: Vec<(String, Option<bytes::Bytes>)>,
     ) -> Result<i64, AdminError> {
-        use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
         let replica = self.leader_replica(topic, partition).ok_or_else(|| {
             AdminError::new(
                 ResponseError::LeaderNotAvailable,
                 format!("{topic}-{partition} has no leader (or does not exist)"),
             )
         })?;
-        let record = Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: maintenance::now_ms(),
-            key,
-            value,
-            headers: headers
-                .into_iter()
-                .map(|(k, v)| (kafka_protocol::protocol::StrBytes::from_string(k), v))
-                .collect(),
-            delete_horizon: false,
-        };
-        let mut buf = bytes::BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            [&record],
-            &RecordEncodeOptions { version: 2, compression: Compression::None },
-        )
-        .map_err(|e| AdminError::new(ResponseError::UnknownServerError, format!("cannot encode the record: {e}")))?;
+        let record = crate::log::batch::PlainRecord { key, value, headers };
+        let buf = crate::log::batch::encode_plain([record], maintenance::now_ms()).map_err(|e| {
+            AdminError::new(ResponseError::UnknownServerError, format!("cannot encode the record: {e}"))
+        })?;
         let appended = replica
             .append_as_leader(&buf, -1)
             .map_err(|e| AdminError::new(e, format!("the append was refused: {e}")))?;

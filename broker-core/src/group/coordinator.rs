@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use tokio::time::Instant;
 
@@ -24,6 +23,7 @@ use super::{
 };
 use crate::cluster::maintenance::now_ms;
 use crate::cluster::{AdminError, Cluster, CONSUMER_OFFSETS};
+use crate::log::batch::{self, PlainRecord};
 
 /// How often session timeouts, rebalance timeouts and the initial delay are checked.
 const TICK: Duration = Duration::from_millis(100);
@@ -622,7 +622,12 @@ impl Cluster {
     async fn store(&self, group_id: &str, batch: &[(Bytes, Option<Bytes>)]) -> Result<i64, ResponseError> {
         let partition = records::partition_for(group_id, OFFSETS_PARTITIONS);
         let replica = self.leader_replica(CONSUMER_OFFSETS, partition).ok_or(ResponseError::NotCoordinator)?;
-        let bytes = encode_batch(batch, now_ms()).map_err(|_| ResponseError::UnknownServerError)?;
+        let plain = batch.iter().map(|(key, value)| PlainRecord {
+            key: Some(key.clone()),
+            value: value.clone(),
+            headers: Vec::new(),
+        });
+        let bytes = batch::encode_plain(plain, now_ms()).map_err(|_| ResponseError::UnknownServerError)?;
         let coordinator_error = |e: ResponseError| match e {
             ResponseError::UnknownTopicOrPartition
             | ResponseError::NotEnoughReplicas
@@ -654,33 +659,4 @@ fn prune(groups: &mut std::collections::HashMap<String, Group>, group_id: &str) 
     {
         groups.remove(group_id);
     }
-}
-
-/// One uncompressed v2 batch of key/value records (a `None` value is a tombstone).
-fn encode_batch(batch: &[(Bytes, Option<Bytes>)], timestamp: i64) -> Result<BytesMut, String> {
-    let records: Vec<Record> = batch
-        .iter()
-        .enumerate()
-        .map(|(i, (key, value))| Record {
-            transactional: false,
-            control: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // No producer id, so sequences mean nothing; kept in step with offsets so the
-            // encoder writes one batch (base sequence -1).
-            sequence: i as i32 - 1,
-            timestamp,
-            key: Some(key.clone()),
-            value: value.clone(),
-            headers: Default::default(),
-            delete_horizon: false,
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .map_err(|e| e.to_string())?;
-    Ok(buf)
 }

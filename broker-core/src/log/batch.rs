@@ -4,6 +4,9 @@
 //! `baseOffset` (bytes 0..8) and `partitionLeaderEpoch` (bytes 12..16), neither of which the CRC
 //! covers. Nothing here allocates or panics on input; every read is bounds-checked.
 
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use thiserror::Error;
 
 /// Bytes before `batchLength` ends: `baseOffset` (8) + `batchLength` (4).
@@ -166,6 +169,45 @@ pub fn split_batches(buf: &[u8]) -> Result<Vec<(usize, BatchHeader)>, BatchError
     Ok(out)
 }
 
+/// A record warren writes itself: no producer id, no compression.
+#[derive(Debug, Clone, Default)]
+pub struct PlainRecord {
+    pub key: Option<Bytes>,
+    /// `None` is a tombstone.
+    pub value: Option<Bytes>,
+    pub headers: Vec<(String, Option<Bytes>)>,
+}
+
+/// One uncompressed v2 batch of records warren writes itself (the coordinator's commits, the
+/// dashboard's produce form), all stamped `timestamp`.
+pub fn encode_plain(records: impl IntoIterator<Item = PlainRecord>, timestamp: i64) -> Result<BytesMut, String> {
+    let records: Vec<Record> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| Record {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // No producer id, so sequences mean nothing; kept in step with offsets so the
+            // encoder writes one batch (base sequence -1).
+            sequence: i as i32 - 1,
+            timestamp,
+            key: r.key,
+            value: r.value,
+            headers: r.headers.into_iter().map(|(k, v)| (StrBytes::from_string(k), v)).collect(),
+            delete_horizon: false,
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
+        .map_err(|e| e.to_string())?;
+    Ok(buf)
+}
+
 /// Splits batches read back from a log warren wrote (a leader's, for replication): lengths and
 /// magic are checked, the CRC is not, because the leader validated it at append.
 pub fn split_trusted(buf: &[u8]) -> Result<Vec<(usize, BatchHeader)>, BatchError> {
@@ -209,8 +251,6 @@ fn i64_at(buf: &[u8], at: usize) -> i64 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use bytes::{Bytes, BytesMut};
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
     /// Builds a real v2 batch with the crate's encoder, as a client would send it.
     pub(crate) fn encode_batch(values: &[&[u8]], timestamp: i64, compression: Compression) -> Vec<u8> {

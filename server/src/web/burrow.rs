@@ -34,6 +34,11 @@ fn cluster(state: &AppState, name: &str) -> Option<std::sync::Arc<ClusterView>> 
     state.monitor.cluster(name)
 }
 
+/// The cluster, when it has `topic`.
+fn cluster_with_topic(state: &AppState, name: &str, topic: &str) -> Option<std::sync::Arc<ClusterView>> {
+    cluster(state, name).filter(|view| view.topics.contains_key(topic))
+}
+
 pub async fn clusters(State(state): State<AppState>, OriginalUri(uri): OriginalUri) -> Response {
     let names: Vec<String> = state.monitor.clusters().iter().map(|c| c.name.clone()).collect();
     reply(&state, &uri, StatusCode::OK, false, "cluster list returned", json!({"clusters": names}))
@@ -75,12 +80,9 @@ pub async fn topic_detail(
     OriginalUri(uri): OriginalUri,
     Path((name, topic)): Path<(String, String)>,
 ) -> Response {
-    let Some(view) = cluster(&state, &name) else {
+    let Some(view) = cluster_with_topic(&state, &name, &topic) else {
         return not_found(&state, &uri, "cluster or topic not found");
     };
-    if !view.topics.contains_key(&topic) {
-        return not_found(&state, &uri, "cluster or topic not found");
-    }
     // Newest end offset per partition; unsampled (leaderless) partitions are skipped, as Burrow does.
     let mut partitions: Vec<(i32, i64)> =
         view.partitions.iter().filter(|p| p.topic == topic).map(|p| (p.partition, p.high_watermark)).collect();
@@ -94,12 +96,9 @@ pub async fn topic_consumers(
     OriginalUri(uri): OriginalUri,
     Path((name, topic)): Path<(String, String)>,
 ) -> Response {
-    let Some(view) = cluster(&state, &name) else {
+    let Some(view) = cluster_with_topic(&state, &name, &topic) else {
         return not_found(&state, &uri, "cluster or topic not found");
     };
-    if !view.topics.contains_key(&topic) {
-        return not_found(&state, &uri, "cluster or topic not found");
-    }
     let consumers: Vec<&String> =
         view.groups.values().filter(|g| g.rings.contains_key(&topic)).map(|g| &g.group).collect();
     reply(&state, &uri, StatusCode::OK, false, "consumers of topic returned", json!({"consumers": consumers}))

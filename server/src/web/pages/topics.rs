@@ -215,15 +215,19 @@ pub async fn page_topic(
     };
     match topic_data(&state, cluster, &name) {
         Some(data) => render(&TopicPage { partition_count: data.partitions.len(), layout, data }),
-        None => message_page(
-            &state,
-            &headers,
-            StatusCode::NOT_FOUND,
-            "No such topic",
-            &format!("Topic '{name}' does not exist."),
-            "/topics",
-        ),
+        None => no_such_topic(&state, &headers, &name),
     }
+}
+
+fn no_such_topic(state: &AppState, headers: &HeaderMap, name: &str) -> Response {
+    message_page(
+        state,
+        headers,
+        StatusCode::NOT_FOUND,
+        "No such topic",
+        &format!("Topic '{name}' does not exist."),
+        "/topics",
+    )
 }
 
 pub async fn partial_topic(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> Response {
@@ -233,14 +237,7 @@ pub async fn partial_topic(State(state): State<AppState>, headers: HeaderMap, Pa
     };
     match topic_data(&state, cluster, &name) {
         Some(data) => render(&TopicPartial { data }),
-        None => message_page(
-            &state,
-            &headers,
-            StatusCode::NOT_FOUND,
-            "No such topic",
-            &format!("Topic '{name}' does not exist."),
-            "/topics",
-        ),
+        None => no_such_topic(&state, &headers, &name),
     }
 }
 
@@ -296,14 +293,7 @@ pub async fn page_messages(
     };
     let layout = Layout::new(&state, &headers, &format!("{name} messages"), None);
     let Some(partitions) = cluster.metadata().topics.get(&name).map(|t| t.partitions.len() as i32) else {
-        return message_page(
-            &state,
-            &headers,
-            StatusCode::NOT_FOUND,
-            "No such topic",
-            &format!("Topic '{name}' does not exist."),
-            "/topics",
-        );
+        return no_such_topic(&state, &headers, &name);
     };
     let mut page = MessagesPage {
         layout,
