@@ -19,13 +19,9 @@ const FETCH_WAIT: Duration = Duration::from_millis(500);
 /// Kafka's `replica.fetch.max.bytes` per partition.
 const FETCH_MAX_BYTES: usize = 1 << 20;
 
-/// What a fetcher remembers of one followed partition.
-struct Followed {
-    /// The leader epoch under which it last checked for divergence.
-    epoch: i32,
-    /// The fetch offset (our log end offset) the leader last heard from us under that epoch.
-    reported: i64,
-}
+/// The fetch session under which a fetcher last checked a followed partition for divergence:
+/// `Partition::fetch_session`, (leader epoch, follower session).
+type Checked = (i32, u64);
 
 impl Cluster {
     /// Starts one replica fetcher per broker and the maintenance loops. They stop when the
@@ -46,7 +42,7 @@ impl Cluster {
         let Some(broker) = self.broker(id).cloned() else {
             return;
         };
-        let mut checked: HashMap<(Arc<str>, i32), Followed> = HashMap::new();
+        let mut checked: HashMap<(Arc<str>, i32), Checked> = HashMap::new();
         loop {
             let notified = self.activity.notified();
             tokio::pin!(notified);
@@ -82,34 +78,34 @@ impl Cluster {
         &self,
         replica: &Partition,
         leader: i32,
-        checked: &mut HashMap<(Arc<str>, i32), Followed>,
+        checked: &mut HashMap<(Arc<str>, i32), Checked>,
     ) -> Result<bool, String> {
         let Some(source) =
             self.broker(leader).filter(|b| b.is_up()).and_then(|b| b.partition(&replica.topic, replica.index))
         else {
             return Ok(false);
         };
-        let epoch = replica.leader_epoch();
+        let session = replica.fetch_session();
         let key = (Arc::clone(&replica.topic), replica.index);
-        let state = checked.entry(key).or_insert(Followed { epoch: -1, reported: -1 });
-        if state.epoch != epoch {
+        if checked.get(&key) != Some(&session) {
             self.truncate_divergence(replica, &source)?;
-            *state = Followed { epoch, reported: -1 };
+            checked.insert(key, session);
         }
         let fetch_offset = replica.log_end_offset();
-        // Nothing to copy, the high watermark is current and the leader already knows our
-        // position: skip the fetch (most partitions are idle; this keeps an idle one free).
-        if state.reported == fetch_offset
-            && source.log_end_offset() == fetch_offset
+        // Nothing to copy, the high watermark is current, and the leader has us in its ISR at
+        // this position: skip the fetch (most partitions are idle; this keeps an idle one free).
+        // Asking the leader, not remembering what we told it: a follower the leader dropped from
+        // the ISR (a stop, a restart) must fetch once to rejoin, even with nothing to copy.
+        if source.log_end_offset() == fetch_offset
             && source.high_watermark() == replica.high_watermark()
+            && source.knows_follower_at(replica.broker_id, fetch_offset)
         {
             return Ok(false);
         }
-        state.reported = fetch_offset;
         match source.plan_follower_read(replica.broker_id, fetch_offset, FETCH_MAX_BYTES) {
             Ok((plan, isr_change)) => {
-                if let Some(change) = isr_change {
-                    self.record_isr(&replica.topic, replica.index, leader, change.isr);
+                if isr_change.is_some() {
+                    self.record_isr(&replica.topic, replica.index, leader);
                 }
                 let bytes = match plan {
                     Some(plan) => plan.execute().map_err(|e| e.to_string())?,
@@ -119,10 +115,9 @@ impl Cluster {
                 replica.append_replicated(&bytes, source.high_watermark()).map_err(|e| e.to_string())?;
                 if !bytes.is_empty() {
                     let leo = replica.log_end_offset();
-                    if let Some(change) = source.report_follower_position(replica.broker_id, leo) {
-                        self.record_isr(&replica.topic, replica.index, leader, change.isr);
+                    if source.report_follower_position(replica.broker_id, leo).is_some() {
+                        self.record_isr(&replica.topic, replica.index, leader);
                     }
-                    state.reported = leo;
                     // The report may have moved the leader's high watermark: adopt it now.
                     replica.append_replicated(&[], source.high_watermark()).map_err(|e| e.to_string())?;
                 }
@@ -140,7 +135,7 @@ impl Cluster {
         }
     }
 
-    fn truncate_divergence(&self, replica: &Partition, leader: &Partition) -> Result<(), String> {
+    pub(super) fn truncate_divergence(&self, replica: &Partition, leader: &Partition) -> Result<(), String> {
         let own_epoch = replica.latest_log_epoch();
         if own_epoch < 0 {
             return Ok(());

@@ -78,8 +78,9 @@ impl Cluster {
                 if replica.role() != Role::Leader {
                     continue;
                 }
-                if let Some(change) = replica.shrink_isr(self.config.replica_lag_time_max) {
-                    self.record_isr(&replica.topic, replica.index, broker.id, change.isr);
+                let lagging = replica.lagging_followers(self.config.replica_lag_time_max);
+                if !lagging.is_empty() {
+                    self.shrink_isr(&replica.topic, replica.index, broker.id, &lagging);
                 }
             }
         }

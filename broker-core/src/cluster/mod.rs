@@ -12,6 +12,8 @@ mod controller;
 mod fetcher;
 pub(crate) mod maintenance;
 pub mod metadata;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -159,11 +161,7 @@ impl Cluster {
                 std::fs::remove_file(&marker)?;
             }
         }
-        for topic in md.topics.values() {
-            for (index, pm) in topic.partitions.iter().enumerate() {
-                self.push_assignment(&topic.name, index as i32, pm);
-            }
-        }
+        self.settle_at_open()?;
         Ok(())
     }
 
@@ -396,11 +394,19 @@ impl Cluster {
 
     /// Pushes a partition's metadata to each of its replicas on brokers that are up.
     fn push_assignment(&self, topic: &str, index: i32, pm: &PartitionMeta) {
+        let committed = pm
+            .replicas
+            .iter()
+            .filter_map(|id| self.replica(*id, topic, index))
+            .map(|r| r.high_watermark())
+            .max()
+            .unwrap_or(0);
         let assignment = Assignment {
             leader: pm.leader,
             leader_epoch: pm.leader_epoch,
             replicas: pm.replicas.clone(),
             isr: pm.isr.clone(),
+            committed,
         };
         for id in &pm.replicas {
             let Some(broker) = self.broker(*id) else {
@@ -527,6 +533,7 @@ impl Cluster {
                     leader_epoch: i32::MAX,
                     replicas: vec![],
                     isr: vec![],
+                    committed: 0,
                 });
                 let dir = broker.partition_dir(name, replica.index);
                 if let Err(e) = std::fs::remove_dir_all(&dir) {

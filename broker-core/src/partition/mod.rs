@@ -48,6 +48,11 @@ pub struct Assignment {
     pub leader_epoch: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
+    /// The highest high watermark any replica of the partition has published. Every ISR member
+    /// holds the records below it, so a replica that becomes leader starts its high watermark
+    /// there instead of at its own, which trails the old leader's by a fetch: consumers never
+    /// see the high watermark go backwards across a leader change.
+    pub committed: i64,
 }
 
 #[derive(Debug)]
@@ -62,6 +67,9 @@ struct Inner {
     min_insync_replicas: usize,
     /// `cleanup.policy` includes `compact`.
     compacted: bool,
+    /// Counts the times this replica became a follower (of a new leader, or again after being
+    /// offline or leading): each is a new fetch session that starts with a divergence check.
+    follower_sessions: u64,
 }
 
 /// Which replica a `Partition` is: topic, partition index and the broker holding it.
@@ -81,11 +89,11 @@ pub struct Appended {
     pub log_start_offset: i64,
 }
 
-/// A change of ISR the controller must record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IsrChange {
-    pub isr: Vec<i32>,
-}
+/// The leader changed its ISR: the controller must record it (`Cluster::record_isr` reads the
+/// new ISR from the leader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct IsrChanged;
 
 #[derive(Debug)]
 pub struct Partition {
@@ -137,6 +145,7 @@ impl Partition {
                 producers,
                 min_insync_replicas: 1,
                 compacted: false,
+                follower_sessions: 0,
             }),
         };
         Ok((partition, report))
@@ -210,9 +219,22 @@ impl Partition {
             let was_leader = inner.role == Role::Leader;
             inner.role = Role::Leader;
             if !was_leader {
-                // A new leader knows nothing of its followers yet: they start at its HW and must
-                // fetch to prove otherwise.
-                let hw = self.high_watermark();
+                // A new leader knows nothing of its followers yet: they start at the committed
+                // offset and must fetch to prove more.
+                let hw = self.high_watermark().max(assignment.committed.min(leo));
+                if assignment.committed > leo {
+                    tracing::warn!(
+                        topic = %self.topic,
+                        partition = self.index,
+                        broker = self.broker_id,
+                        committed = assignment.committed,
+                        log_end_offset = leo,
+                        "new leader's log ends below the committed offset (records lost below the high watermark)"
+                    );
+                }
+                if hw > self.high_watermark() {
+                    self.set_high_watermark(hw);
+                }
                 inner.followers = assignment
                     .replicas
                     .iter()
@@ -224,9 +246,30 @@ impl Partition {
         } else if assignment.leader < 0 {
             inner.role = Role::Offline;
         } else {
-            inner.role = Role::Follower { leader: assignment.leader };
+            let role = Role::Follower { leader: assignment.leader };
+            if inner.role != role {
+                inner.follower_sessions += 1;
+            }
+            inner.role = role;
             inner.followers.clear();
         }
+    }
+
+    /// What a replica fetcher must start over on: `(leader epoch, follower session)`. A change of
+    /// either means the follower checks for divergence and tells the leader where it is, even
+    /// when its log already matches (the leader may have dropped it from the ISR meanwhile).
+    pub fn fetch_session(&self) -> (i32, u64) {
+        let inner = self.lock();
+        (inner.leader_epoch, inner.follower_sessions)
+    }
+
+    /// Leader side: whether `follower` is in the ISR and last reported `log_end_offset`, so a
+    /// fetch from there that would copy nothing has nothing to tell this leader either.
+    pub fn knows_follower_at(&self, follower: i32, log_end_offset: i64) -> bool {
+        let inner = self.lock();
+        inner.role == Role::Leader
+            && inner.isr.contains(&follower)
+            && inner.followers.get(&follower).is_some_and(|f| f.log_end_offset == log_end_offset)
     }
 
     /// Validates and appends a client's batches as leader.
@@ -312,7 +355,7 @@ impl Partition {
         follower: i32,
         fetch_offset: i64,
         max_bytes: usize,
-    ) -> Result<(Option<ReadPlan>, Option<IsrChange>), ResponseError> {
+    ) -> Result<(Option<ReadPlan>, Option<IsrChanged>), ResponseError> {
         let mut inner = self.lock();
         if inner.role != Role::Leader {
             return Err(ResponseError::NotLeaderOrFollower);
@@ -329,7 +372,7 @@ impl Partition {
     /// Records a follower's log end offset as soon as it has appended what it fetched (what its
     /// next fetch would report), so acks=all waits for one copy round, not two. Returns the new
     /// ISR when the follower rejoined it.
-    pub fn report_follower_position(&self, follower: i32, log_end_offset: i64) -> Option<IsrChange> {
+    pub fn report_follower_position(&self, follower: i32, log_end_offset: i64) -> Option<IsrChanged> {
         let mut inner = self.lock();
         if inner.role != Role::Leader || log_end_offset > inner.log.log_end_offset() {
             return None;
@@ -337,7 +380,7 @@ impl Partition {
         self.note_follower(&mut inner, follower, log_end_offset)
     }
 
-    fn note_follower(&self, inner: &mut Inner, follower: i32, log_end_offset: i64) -> Option<IsrChange> {
+    fn note_follower(&self, inner: &mut Inner, follower: i32, log_end_offset: i64) -> Option<IsrChanged> {
         let leo = inner.log.log_end_offset();
         let now = Instant::now();
         let state = inner.followers.entry(follower).or_insert(FollowerState { log_end_offset, caught_up_at: now });
@@ -352,22 +395,24 @@ impl Partition {
         {
             inner.isr.push(follower);
             inner.isr.sort_unstable();
-            change = Some(IsrChange { isr: inner.isr.clone() });
+            change = Some(IsrChanged);
         }
         self.maybe_advance_hw(inner);
         change
     }
 
-    /// Drops followers that have not caught up within `max_lag` from the ISR. Returns the new
-    /// ISR when it shrank.
-    pub fn shrink_isr(&self, max_lag: Duration) -> Option<IsrChange> {
-        let mut inner = self.lock();
+    /// The ISR members that have not caught up within `max_lag`. The leader keeps counting them
+    /// until the controller has recorded the smaller ISR (`Cluster::shrink_isr`) and pushed it
+    /// back: a shrink takes effect only once it is persisted, so the recorded ISR always holds
+    /// every record below any high watermark this leader published.
+    pub fn lagging_followers(&self, max_lag: Duration) -> Vec<i32> {
+        let inner = self.lock();
         if inner.role != Role::Leader {
-            return None;
+            return Vec::new();
         }
         let now = Instant::now();
         let leo = inner.log.log_end_offset();
-        let lagging: Vec<i32> = inner
+        inner
             .isr
             .iter()
             .copied()
@@ -378,13 +423,7 @@ impl Partition {
                     .get(r)
                     .is_none_or(|f| f.log_end_offset < leo && now.duration_since(f.caught_up_at) > max_lag)
             })
-            .collect();
-        if lagging.is_empty() {
-            return None;
-        }
-        inner.isr.retain(|r| !lagging.contains(r));
-        self.maybe_advance_hw(&mut inner);
-        Some(IsrChange { isr: inner.isr.clone() })
+            .collect()
     }
 
     fn maybe_advance_hw(&self, inner: &mut Inner) {

@@ -1,0 +1,223 @@
+//! Controller and replica fetcher together, in process: brokers stop and start in the orders a
+//! fault drill uses, and every replica must end up following its leader and back in the ISR.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Cluster, ClusterConfig, NewTopic};
+use crate::log::batch::{encode_plain, PlainRecord};
+
+const TOPIC: &str = "rf3";
+
+struct Running {
+    cluster: Arc<Cluster>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Three brokers (no listeners: the test drives replicas directly) and topic `rf3`: 6 partitions,
+/// RF 3, min.insync.replicas 2.
+fn three_brokers(replica_lag_time_max: Duration) -> Running {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = ClusterConfig::new(dir.path().to_path_buf(), 3);
+    config.replica_lag_time_max = replica_lag_time_max;
+    let addrs: Vec<SocketAddr> = (0..3).map(|i| SocketAddr::from(([127, 0, 0, 1], 19_092 + i))).collect();
+    let cluster = Cluster::open(config, &addrs).expect("open");
+    let topic = NewTopic {
+        name: TOPIC.into(),
+        partitions: Some(6),
+        replication_factor: Some(3),
+        config: BTreeMap::from([("min.insync.replicas".into(), "2".into())]),
+    };
+    cluster.create_topic(&topic, false).expect("create");
+    let tasks = cluster.spawn_background();
+    Running { cluster, tasks, _dir: dir }
+}
+
+fn leader(cluster: &Cluster, index: i32) -> i32 {
+    cluster.metadata().partition(TOPIC, index).expect("partition").leader
+}
+
+fn isr(cluster: &Cluster, index: i32) -> Vec<i32> {
+    let mut isr = cluster.metadata().partition(TOPIC, index).expect("partition").isr.clone();
+    isr.sort_unstable();
+    isr
+}
+
+/// Appends `count` one-record batches to a partition's leader; with `acks = -1` waits for each.
+async fn append(cluster: &Cluster, index: i32, count: usize, acks: i16) {
+    let replica = cluster.leader_replica(TOPIC, index).expect("a leader");
+    for i in 0..count {
+        let record =
+            PlainRecord { key: None, value: Some(bytes::Bytes::from(format!("record {i}"))), headers: Vec::new() };
+        let batch = encode_plain([record], 1).expect("encode");
+        let appended = replica.append_as_leader(&batch, acks).expect("append");
+        if acks == -1 {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            assert_eq!(replica.await_replication(appended.next_offset, deadline).await, None, "acks=all");
+        }
+    }
+}
+
+/// Polls `check` every 20 ms until it holds or `within` has passed.
+async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every replica of every partition has the leader's log end offset and high watermark: what a
+/// cluster reaches when it has been left alone for a while (the "wait 6 s" of the report).
+fn settled(cluster: &Cluster) -> bool {
+    (0..6).all(|index| {
+        let Some(lead) = cluster.leader_replica(TOPIC, index) else {
+            return false;
+        };
+        cluster.brokers().iter().filter(|b| b.is_up()).all(|b| {
+            b.partition(TOPIC, index).is_some_and(|r| {
+                r.log_end_offset() == lead.log_end_offset() && r.high_watermark() == lead.high_watermark()
+            })
+        })
+    })
+}
+
+/// The sequence from issue 12: stop broker 2, let things settle, stop broker 1, write with acks=1
+/// to some partitions of the survivor (not to others), start 2 then 1. Partitions whose leader
+/// (broker 3) never changed and that got no records meanwhile used to stay at ISR [3] forever:
+/// the returning followers skipped them as "nothing to copy, the leader knows where we are".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returning_followers_rejoin_partitions_whose_leader_never_changed() {
+    for (first, second) in [(2, 1), (1, 2)] {
+        let run = three_brokers(Duration::from_secs(30));
+        let cluster = &run.cluster;
+        for index in 0..6 {
+            append(cluster, index, 50, -1).await;
+        }
+        assert!(eventually(Duration::from_secs(30), || settled(cluster)).await, "replicated");
+        let stayed: Vec<i32> = (0..6).filter(|i| leader(cluster, *i) == 3).collect();
+        assert!(!stayed.is_empty(), "some partitions are led by broker 3 from the start");
+
+        cluster.stop_broker(2).expect("stop 2");
+        assert!(eventually(Duration::from_secs(30), || settled(cluster)).await, "settled with broker 2 down");
+        cluster.stop_broker(1).expect("stop 1");
+        assert!((0..6).all(|i| leader(cluster, i) == 3 && isr(cluster, i) == vec![3]), "broker 3 leads everything");
+        // Records with acks=1 to half the partitions only: the others stay exactly as they were.
+        for index in (0..6).filter(|i| i % 2 == 0) {
+            append(cluster, index, 20, 1).await;
+        }
+
+        cluster.start_broker(first).expect("start");
+        cluster.start_broker(second).expect("start");
+        let full = eventually(Duration::from_secs(10), || (0..6).all(|i| isr(cluster, i) == vec![1, 2, 3])).await;
+        let isrs: Vec<Vec<i32>> = (0..6).map(|i| isr(cluster, i)).collect();
+        assert!(full, "every ISR full within 10 s of the second start (started {first} then {second}): {isrs:?}");
+        assert!(eventually(Duration::from_secs(10), || settled(cluster)).await, "every replica caught up");
+        // acks=all works again everywhere.
+        for index in 0..6 {
+            append(cluster, index, 1, -1).await;
+        }
+    }
+}
+
+/// A follower that was removed from the ISR while it had everything (a stop, then nothing
+/// written) must rejoin without any new record arriving to wake it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_follower_rejoins_without_new_records() {
+    let run = three_brokers(Duration::from_secs(30));
+    let cluster = &run.cluster;
+    for index in 0..6 {
+        append(cluster, index, 10, -1).await;
+    }
+    assert!(eventually(Duration::from_secs(30), || settled(cluster)).await, "replicated");
+    for id in 1..=3 {
+        cluster.stop_broker(id % 3 + 1).expect("stop");
+        assert!(eventually(Duration::from_secs(30), || settled(cluster)).await, "settled");
+        cluster.start_broker(id % 3 + 1).expect("start");
+        let full = eventually(Duration::from_secs(10), || (0..6).all(|i| isr(cluster, i) == vec![1, 2, 3])).await;
+        assert!(
+            full,
+            "ISR full after broker {} came back: {:?}",
+            id % 3 + 1,
+            (0..6).map(|i| isr(cluster, i)).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// A new leader's own high watermark trails the old leader's by a fetch; it must start from the
+/// committed offset instead, so that no client sees the high watermark move backwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_high_watermark_never_goes_backwards_across_a_leader_stop() {
+    let run = three_brokers(Duration::from_secs(30));
+    let cluster = &run.cluster;
+    for round in 0..20 {
+        let index = round % 6;
+        append(cluster, index, 1, -1).await;
+        let before = cluster.leader_replica(TOPIC, index).expect("leader").high_watermark();
+        let old = leader(cluster, index);
+        cluster.stop_broker(old).expect("stop");
+        let after = cluster.leader_replica(TOPIC, index).expect("a new leader").high_watermark();
+        assert!(after >= before, "round {round}: the high watermark went from {before} to {after}");
+        cluster.start_broker(old).expect("start");
+        assert!(eventually(Duration::from_secs(10), || isr(cluster, index).len() == 3).await, "back in the ISR");
+    }
+}
+
+/// After a crash (no clean shutdown, checkpoints far behind) the leaders start from where their
+/// ISR followers' logs end, not from the stale checkpointed high watermark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_high_watermark_after_a_crash_is_not_below_the_one_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = || {
+        let mut config = ClusterConfig::new(dir.path().to_path_buf(), 3);
+        config.flush_interval = Duration::from_secs(3600);
+        let addrs: Vec<SocketAddr> = (0..3).map(|i| SocketAddr::from(([127, 0, 0, 1], 19_192 + i))).collect();
+        Cluster::open(config, &addrs).expect("open")
+    };
+    let cluster = open();
+    let topic =
+        NewTopic { name: TOPIC.into(), partitions: Some(6), replication_factor: Some(3), ..NewTopic::default() };
+    cluster.create_topic(&topic, false).expect("create");
+    let tasks = cluster.spawn_background();
+    for index in 0..6 {
+        append(&cluster, index, 30, -1).await;
+    }
+    // Broker 2 stops: partitions it led move, and after the crash they must come back led.
+    cluster.stop_broker(2).expect("stop");
+    for index in 0..6 {
+        append(&cluster, index, 5, -1).await;
+    }
+    let before: Vec<i64> = (0..6).map(|i| cluster.leader_replica(TOPIC, i).expect("leader").high_watermark()).collect();
+    for task in tasks {
+        task.abort();
+        let _ = task.await;
+    }
+    drop(cluster);
+
+    let cluster = open();
+    let _tasks = cluster.spawn_background();
+    for (index, before) in before.iter().enumerate() {
+        let replica = cluster.leader_replica(TOPIC, index as i32).expect("every partition has a leader at start");
+        assert!(replica.high_watermark() >= *before, "partition {index}: {} < {before}", replica.high_watermark());
+    }
+    assert!(
+        eventually(Duration::from_secs(10), || (0..6).all(|i| isr(&cluster, i) == vec![1, 2, 3])).await,
+        "broker 2 rejoins after the restart"
+    );
+}
