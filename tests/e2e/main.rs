@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod clients;
 mod crash;
+mod drill;
 mod group_wire;
 mod groups;
 mod http_api;

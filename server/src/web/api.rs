@@ -82,6 +82,8 @@ pub struct BrokerJson {
     pub host: String,
     pub port: u16,
     pub status: &'static str,
+    /// `running`, or `paused` while a drill holds its replica fetcher (it falls out of the ISR).
+    pub replication: &'static str,
     pub leader_count: usize,
     pub replica_count: usize,
 }
@@ -107,6 +109,7 @@ pub fn cluster_json(cluster: &Cluster) -> ClusterJson {
                 host: b.addr.ip().to_string(),
                 port: b.addr.port(),
                 status: if b.is_up() { "up" } else { "down" },
+                replication: if b.replication_paused() { "paused" } else { "running" },
                 leader_count: all.iter().filter(|p| p.leader == b.id && b.is_up()).count(),
                 replica_count: all.iter().filter(|p| p.replicas.contains(&b.id)).count(),
             })
@@ -255,6 +258,30 @@ pub async fn start_broker(State(state): State<AppState>, Path(id): Path<String>)
     let id = broker_id(&id)?;
     let cluster = state.embedded()?;
     broker_core::net::start_broker(cluster, id).await?;
+    Ok(Json(cluster_json(cluster)))
+}
+
+/// `POST /api/v1/brokers/{id}/pause-replication`: the broker stays up but its replica fetcher
+/// copies nothing, so its follower replicas fall behind and leave the ISR after
+/// `replica_lag_time_max` (a stuck-follower drill). `resume-replication` undoes it.
+pub async fn pause_replication(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<ClusterJson> {
+    set_replication_paused(&state, &id, true)
+}
+
+pub async fn resume_replication(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<ClusterJson> {
+    set_replication_paused(&state, &id, false)
+}
+
+fn set_replication_paused(state: &AppState, id: &str, paused: bool) -> ApiResult<ClusterJson> {
+    let id = broker_id(id)?;
+    let cluster = state.embedded()?;
+    let broker = cluster.broker(id).ok_or_else(|| ApiError::not_found(format!("no broker with id {id}")))?;
+    broker.set_replication_paused(paused);
+    if paused {
+        tracing::info!(broker = id, "replica fetcher paused through the API");
+    } else {
+        tracing::info!(broker = id, "replica fetcher resumed through the API");
+    }
     Ok(Json(cluster_json(cluster)))
 }
 

@@ -87,6 +87,8 @@ pub fn router(state: AppState) -> Router {
         .route("/topics/{topic}", get(api::get_topic).delete(api::delete_topic))
         .route("/brokers/{id}/stop", post(api::stop_broker))
         .route("/brokers/{id}/start", post(api::start_broker))
+        .route("/brokers/{id}/pause-replication", post(api::pause_replication))
+        .route("/brokers/{id}/resume-replication", post(api::resume_replication))
         .route("/groups", get(groups::list_groups))
         .route("/groups/{group}", get(groups::get_group))
         .route("/groups/{group}/history", get(groups::group_history))
