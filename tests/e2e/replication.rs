@@ -182,8 +182,8 @@ fn log_records(cluster: &Cluster, broker: i32, topic: &str) -> Vec<LogRecord> {
     let mut out = Vec::new();
     let mut offset = replica.log_start_offset();
     while offset < replica.log_end_offset() {
-        let mut bytes = replica.read_to_log_end(offset, 1 << 20).expect("read");
-        let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut bytes).expect("decode");
+        let bytes = replica.read_to_log_end(offset, 1 << 20).expect("read");
+        let batches = broker_core::log::records::decode_batches(bytes, 1 << 20).expect("decode");
         for r in batches.into_iter().flat_map(|b| b.records) {
             offset = r.offset + 1;
             out.push((r.offset, r.key.map(|k| k.to_vec()), r.value.map(|v| v.to_vec())));

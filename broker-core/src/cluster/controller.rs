@@ -193,7 +193,7 @@ impl Cluster {
                         continue;
                     }
                     // Already in the ISR: this only records the follower's position.
-                    let _ = leader.report_follower_position(*follower, replica.log_end_offset());
+                    let _ = leader.report_follower_position(*follower, pm.leader_epoch, replica.log_end_offset());
                 }
             }
         }

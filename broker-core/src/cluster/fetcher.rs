@@ -102,7 +102,7 @@ impl Cluster {
         {
             return Ok(false);
         }
-        match source.plan_follower_read(replica.broker_id, fetch_offset, FETCH_MAX_BYTES) {
+        match source.plan_follower_read(replica.broker_id, session.0, fetch_offset, FETCH_MAX_BYTES) {
             Ok((plan, isr_change)) => {
                 if isr_change.is_some() {
                     self.record_isr(&replica.topic, replica.index, leader);
@@ -112,14 +112,18 @@ impl Cluster {
                     None => bytes::Bytes::new(),
                 };
                 let before = replica.high_watermark();
-                replica.append_replicated(&bytes, source.high_watermark()).map_err(|e| e.to_string())?;
+                replica
+                    .append_replicated(leader, session.0, &bytes, source.high_watermark())
+                    .map_err(|e| e.to_string())?;
                 if !bytes.is_empty() {
                     let leo = replica.log_end_offset();
-                    if source.report_follower_position(replica.broker_id, leo).is_some() {
+                    if source.report_follower_position(replica.broker_id, session.0, leo).is_some() {
                         self.record_isr(&replica.topic, replica.index, leader);
                     }
                     // The report may have moved the leader's high watermark: adopt it now.
-                    replica.append_replicated(&[], source.high_watermark()).map_err(|e| e.to_string())?;
+                    replica
+                        .append_replicated(leader, session.0, &[], source.high_watermark())
+                        .map_err(|e| e.to_string())?;
                 }
                 Ok(!bytes.is_empty() || replica.high_watermark() != before)
             }

@@ -48,6 +48,13 @@ impl AdminError {
     }
 }
 
+/// A topic clients may write to, or an internal one only the broker writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicKind {
+    User,
+    Internal,
+}
+
 /// One partition's offsets as the monitor samples them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionOffsets {
@@ -241,6 +248,13 @@ impl Cluster {
         self.lock_metadata().topics.contains_key(name)
     }
 
+    /// Whether `name` exists, and whether it is one of warren's internal topics.
+    pub fn topic_kind(&self, name: &str) -> Option<TopicKind> {
+        let md = self.lock_metadata();
+        let topic = md.topics.get(name)?;
+        Some(if topic.internal { TopicKind::Internal } else { TopicKind::User })
+    }
+
     pub fn cluster_id(&self) -> String {
         self.lock_metadata().cluster_id.clone()
     }
@@ -335,12 +349,12 @@ impl Cluster {
         let first = offset;
         let mut out = Vec::new();
         while out.len() < limit && offset < end {
-            let mut bytes =
+            let bytes =
                 replica.read_committed(offset, 1 << 20).map_err(|e| AdminError::new(e, "cannot read the log"))?;
             if bytes.is_empty() {
                 break;
             }
-            let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut bytes)
+            let batches = crate::log::records::decode_batches(bytes, replica.decode_limit())
                 .map_err(|e| AdminError::new(ResponseError::CorruptMessage, format!("cannot decode a batch: {e}")))?;
             let before = offset;
             for record in batches.into_iter().flat_map(|b| b.records) {
@@ -378,9 +392,9 @@ impl Cluster {
         })?;
         let appended = replica
             .append_as_leader(&buf, -1)
-            .map_err(|e| AdminError::new(e, format!("the append was refused: {e}")))?;
+            .map_err(|e| AdminError::new(e.code, format!("the append was refused: {e}")))?;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        if let Some(e) = replica.await_replication(appended.next_offset, deadline).await {
+        if let Some(e) = replica.await_replication(&appended, deadline).await {
             return Err(AdminError::new(
                 e,
                 format!(

@@ -64,7 +64,7 @@ async fn append(cluster: &Cluster, index: i32, count: usize, acks: i16) {
         let appended = replica.append_as_leader(&batch, acks).expect("append");
         if acks == -1 {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-            assert_eq!(replica.await_replication(appended.next_offset, deadline).await, None, "acks=all");
+            assert_eq!(replica.await_replication(&appended, deadline).await, None, "acks=all");
         }
     }
 }
@@ -220,4 +220,50 @@ async fn the_high_watermark_after_a_crash_is_not_below_the_one_before() {
         eventually(Duration::from_secs(10), || (0..6).all(|i| isr(&cluster, i) == vec![1, 2, 3])).await,
         "broker 2 rejoins after the restart"
     );
+}
+
+/// An acks=all append waits for the high watermark, but only in the epoch it was appended under:
+/// a leader that loses leadership becomes a follower, truncates what the new leader never had
+/// and adopts the new leader's high watermark, which then covers a different record at the same
+/// offset. Found by the fault drill (a preferred-leader election while a produce was waiting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_all_is_not_acknowledged_by_a_high_watermark_from_another_epoch() {
+    let run = three_brokers(Duration::from_secs(30));
+    let cluster = &run.cluster;
+    for broker in cluster.brokers() {
+        broker.set_replication_paused(true);
+    }
+    let lead = leader(cluster, 0);
+    let replica = cluster.replica(lead, TOPIC, 0).expect("leader replica");
+    let ours = PlainRecord { key: None, value: Some(bytes::Bytes::from_static(b"ours")), headers: Vec::new() };
+    let appended = replica.append_as_leader(&encode_plain([ours], 1).expect("encode"), -1).expect("append");
+    let waiting = {
+        let replica = Arc::clone(&replica);
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            replica.await_replication(&appended, deadline).await
+        })
+    };
+    // Leadership moves to another broker, which never had the record and writes another one at
+    // the same offset; the old leader follows it, truncates, copies, and adopts its HW.
+    let md = cluster.metadata().partition(TOPIC, 0).expect("partition").clone();
+    let other = *md.replicas.iter().find(|r| **r != lead).expect("a follower");
+    let epoch = md.leader_epoch + 1;
+    let assignment = |leader| crate::partition::Assignment {
+        leader,
+        leader_epoch: epoch,
+        replicas: md.replicas.clone(),
+        isr: md.replicas.clone(),
+        committed: 0,
+    };
+    cluster.replica(other, TOPIC, 0).expect("replica").apply_assignment(&assignment(other));
+    replica.apply_assignment(&assignment(other));
+    replica.truncate_to(appended.base_offset).expect("truncate");
+    let theirs = PlainRecord { key: None, value: Some(bytes::Bytes::from_static(b"theirs")), headers: Vec::new() };
+    let mut batch = encode_plain([theirs], 2).expect("encode");
+    crate::log::batch::stamp(&mut batch, appended.base_offset, epoch);
+    replica.append_replicated(other, epoch, &batch, appended.next_offset).expect("copy");
+    assert_eq!(replica.high_watermark(), appended.next_offset, "the old leader's HW now covers the offset");
+    let outcome = waiting.await.expect("waiter");
+    assert_eq!(outcome, Some(kafka_protocol::ResponseError::NotLeaderOrFollower), "never acknowledged");
 }

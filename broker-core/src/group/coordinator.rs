@@ -639,12 +639,12 @@ impl Cluster {
             }
             other => other,
         };
-        let appended = replica.append_as_leader(&bytes, -1).map_err(coordinator_error)?;
+        let appended = replica.append_as_leader(&bytes, -1).map_err(|r| coordinator_error(r.code))?;
         if self.config.flush_interval.is_zero() {
             replica.flush().map_err(|_| ResponseError::NotCoordinator)?;
         }
         let deadline = Instant::now() + self.config.groups.commit_timeout;
-        match replica.await_replication(appended.next_offset, deadline).await {
+        match replica.await_replication(&appended, deadline).await {
             None => Ok(appended.base_offset),
             Some(e) => Err(coordinator_error(e)),
         }

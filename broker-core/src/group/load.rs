@@ -6,7 +6,6 @@
 //! is logged and skipped, never fatal: one bad record must not cost every group its offsets.
 
 use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
 use tokio::time::Instant;
 
 use super::records::{self, RecordKey};
@@ -46,17 +45,29 @@ impl Cluster {
                         break;
                     }
                 };
-                let mut buf = bytes;
-                let batches = match RecordBatchDecoder::decode_all(&mut buf) {
+                let batches = match crate::log::batch::split_trusted(&bytes) {
                     Ok(batches) => batches,
                     Err(e) => {
-                        tracing::error!(partition, offset, error = %e, "cannot decode __consumer_offsets; loading stops here");
+                        tracing::error!(partition, offset, error = %e, "cannot frame __consumer_offsets; loading stops here");
                         break;
                     }
                 };
                 let before = offset;
-                for record in batches.into_iter().flat_map(|b| b.records) {
-                    offset = offset.max(record.offset + 1);
+                let mut records = Vec::new();
+                for (pos, header) in batches {
+                    offset = offset.max(header.next_offset());
+                    // One batch that does not decode (written by a client before internal topics
+                    // refused them, or damaged) costs only its own records.
+                    let mut batch = bytes.slice(pos..pos + header.total_len());
+                    match crate::log::records::decode_batch(&mut batch, replica.decode_limit()) {
+                        Ok(set) => records.extend(set.records),
+                        Err(e) => {
+                            report.skipped += header.records_count.max(0) as usize;
+                            tracing::warn!(partition, offset = header.base_offset, error = %e, "skipping an undecodable __consumer_offsets batch");
+                        }
+                    }
+                }
+                for record in records {
                     if record.control {
                         continue;
                     }

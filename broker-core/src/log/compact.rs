@@ -14,7 +14,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, RecordSet};
+use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, RecordSet};
 
 use super::batch::{BatchHeader, HEADER_LEN};
 use super::segment::{file_stem, Segment};
@@ -39,6 +39,7 @@ impl Log {
         high_watermark: i64,
     ) -> Result<Compacted, LogError> {
         let mut report = Compacted::default();
+        let limit = self.config.max_uncompressed_batch_bytes;
         let closed = self.segments.len().saturating_sub(1);
         let cleanable = self.segments[..closed].iter().take_while(|s| s.next_offset() <= high_watermark).count();
         if cleanable == 0 {
@@ -48,7 +49,7 @@ impl Log {
         // key rewritten there supersedes its older copies.
         let mut latest: HashMap<Bytes, i64> = HashMap::new();
         for segment in &self.segments {
-            for_each_batch(segment, |batch| {
+            for_each_batch(segment, limit, |batch| {
                 for r in batch.records.iter().filter(|r| !r.control) {
                     if let Some(key) = &r.key {
                         latest.insert(key.clone(), r.offset);
@@ -72,7 +73,7 @@ impl Log {
             let out = std::fs::File::create(&cleaned)?;
             let mut written = 0u64;
             let (mut total, mut kept) = (0u64, 0u64);
-            for_each_batch(&self.segments[index], |batch| {
+            for_each_batch(&self.segments[index], limit, |batch| {
                 total += batch.records.len() as u64;
                 let records: Vec<&Record> = batch.records.iter().filter(|r| keep(r)).collect();
                 if records.is_empty() {
@@ -103,9 +104,13 @@ impl Log {
                 // Nothing left: the segment goes (the first one stays, empty, to hold the log start).
                 std::fs::remove_file(&cleaned)?;
                 self.segments.remove(index).delete()?;
+                self.dir_unsynced = true;
                 continue;
             }
-            self.segments[index] = replace_segment(&self.dir, base, &cleaned)?;
+            let mut replaced = replace_segment(&self.dir, base, &cleaned)?;
+            replaced.close();
+            self.segments[index] = replaced;
+            self.dir_unsynced = true;
             index += 1;
         }
         Ok(report)
@@ -114,8 +119,12 @@ impl Log {
 
 /// Calls `f` with every batch of `segment`, decoded, one at a time (memory stays bounded by the
 /// largest batch).
-fn for_each_batch(segment: &Segment, mut f: impl FnMut(&RecordSet) -> io::Result<()>) -> Result<(), LogError> {
-    let file = segment.file();
+fn for_each_batch(
+    segment: &Segment,
+    limit: usize,
+    mut f: impl FnMut(&RecordSet) -> io::Result<()>,
+) -> Result<(), LogError> {
+    let file = segment.handle()?;
     let mut pos = 0u64;
     let mut header = [0u8; HEADER_LEN];
     while pos + HEADER_LEN as u64 <= segment.size() {
@@ -124,7 +133,7 @@ fn for_each_batch(segment: &Segment, mut f: impl FnMut(&RecordSet) -> io::Result
         let mut buf = vec![0u8; h.total_len()];
         file.read_exact_at(&mut buf, pos)?;
         let mut bytes = Bytes::from(buf);
-        let batch = RecordBatchDecoder::decode(&mut bytes).map_err(|e| {
+        let batch = super::records::decode_batch(&mut bytes, limit).map_err(|e| {
             io::Error::other(format!("decoding {} at {pos} for compaction: {e}", segment.path().display()))
         })?;
         f(&batch)?;

@@ -10,6 +10,7 @@ pub mod batch;
 mod compact;
 pub mod epochs;
 pub mod index;
+pub mod records;
 pub mod segment;
 
 pub use compact::Compacted;
@@ -28,6 +29,9 @@ use batch::{BatchError, BatchHeader, HEADER_LEN};
 use epochs::EpochCache;
 use segment::{Recovered, Segment};
 
+/// Kafka's default `max.message.bytes` (1 MiB plus the batch overhead).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_048_588;
+
 /// Per-log settings, from `[log]` and per-topic overrides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
@@ -39,6 +43,11 @@ pub struct LogConfig {
     pub retention: Option<Duration>,
     /// Delete the oldest segments while the log is larger than this; `None` for no limit.
     pub retention_bytes: Option<u64>,
+    /// Largest batch a client may append (`max.message.bytes`, as sent, compressed or not).
+    pub max_message_bytes: usize,
+    /// Largest a batch's records may inflate to when decompressed, at produce and on every read
+    /// that decodes records.
+    pub max_uncompressed_batch_bytes: usize,
 }
 
 impl Default for LogConfig {
@@ -48,6 +57,8 @@ impl Default for LogConfig {
             segment_age: Duration::from_secs(7 * 24 * 3600),
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
             retention_bytes: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_uncompressed_batch_bytes: records::DEFAULT_MAX_UNCOMPRESSED,
         }
     }
 }
@@ -142,13 +153,21 @@ pub struct Log {
     log_start_offset: i64,
     recovery_point: i64,
     epochs: EpochCache,
+    /// A segment file was created or removed since the directory was last fsynced.
+    dir_unsynced: bool,
 }
 
 impl Log {
     /// Opens or creates the log in `dir`, recovering every segment past the recovery point when
     /// the previous stop was not clean.
     pub fn open(dir: &Path, config: LogConfig, state: OpenState) -> Result<(Log, RecoveryReport), LogError> {
-        std::fs::create_dir_all(dir)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+            // A new partition directory must survive a power loss once data is acknowledged.
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
         let mut bases = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name();
@@ -200,6 +219,11 @@ impl Log {
         }
         if segments.is_empty() {
             segments.push(Segment::create(dir, state.log_start_offset.max(0))?);
+            sync_dir(dir)?;
+        }
+        let closed = segments.len() - 1;
+        for segment in &mut segments[..closed] {
+            segment.close();
         }
         let log_end_offset = segments.last().map_or(0, Segment::next_offset);
         let first_base = segments[0].base_offset;
@@ -213,6 +237,7 @@ impl Log {
             log_start_offset,
             recovery_point: state.recovery_point.min(log_end_offset),
             epochs,
+            dir_unsynced: false,
         };
         Ok((log, report))
     }
@@ -266,7 +291,9 @@ impl Log {
     }
 
     /// Appends client batches as leader: stamps each with the next offset and `leader_epoch`.
-    /// `headers` must come from [`batch::split_batches`] over `batches`.
+    /// `headers` must come from [`batch::split_batches`] over `batches`. All or nothing: when one
+    /// batch cannot be written, the ones before it are cut off again, so a client told that its
+    /// request failed retries without duplicating them.
     pub fn append_as_leader(
         &mut self,
         batches: &mut [u8],
@@ -282,7 +309,14 @@ impl Log {
             header.partition_leader_epoch = leader_epoch;
             let bytes = &mut batches[*pos..*pos + header.total_len()];
             batch::stamp(bytes, next, leader_epoch);
-            self.append_batch(&header, bytes)?;
+            if let Err(e) = self.append_batch(&header, bytes) {
+                if next > first_offset {
+                    if let Err(undo) = self.truncate_to(first_offset) {
+                        tracing::error!(dir = %self.dir.display(), error = %undo, "could not undo a partial append");
+                    }
+                }
+                return Err(e);
+            }
             max_timestamp = max_timestamp.max(header.max_timestamp);
             next = header.next_offset();
         }
@@ -327,6 +361,11 @@ impl Log {
     pub fn roll(&mut self) -> io::Result<()> {
         let base = self.log_end_offset();
         let segment = Segment::create(&self.dir, base)?;
+        // The new file's directory entry must survive a power loss like its data: the next
+        // flush fsyncs the directory.
+        self.dir_unsynced = true;
+        // The closed segment keeps no descriptor; the next flush fsyncs it through a new one.
+        self.active_mut().close();
         self.segments.push(segment);
         Ok(())
     }
@@ -350,7 +389,7 @@ impl Log {
                 }
                 let remaining = usize::try_from(segment.size() - position).unwrap_or(usize::MAX);
                 let len = remaining.min(max_bytes.max(first.total_len()));
-                return Ok(Some(ReadPlan { file: segment.file(), position, len, upper_bound }));
+                return Ok(Some(ReadPlan { file: segment.handle()?, position, len, upper_bound }));
             }
         }
         Ok(None)
@@ -373,7 +412,7 @@ impl Log {
                 continue;
             }
             let mut position = segment.time_scan_start(timestamp);
-            let file = segment.file();
+            let file = segment.handle()?;
             let mut header = [0u8; HEADER_LEN];
             while position + HEADER_LEN as u64 <= segment.size() {
                 file.read_exact_at(&mut header, position)?;
@@ -412,12 +451,15 @@ impl Log {
     /// end offset.
     pub fn flush(&mut self) -> io::Result<()> {
         let log_end_offset = self.log_end_offset();
-        if self.recovery_point >= log_end_offset {
-            return Ok(());
+        if self.recovery_point < log_end_offset {
+            let start = self.segments.partition_point(|s| s.base_offset <= self.recovery_point).saturating_sub(1);
+            for segment in &mut self.segments[start..] {
+                segment.sync()?;
+            }
         }
-        let start = self.segments.partition_point(|s| s.base_offset <= self.recovery_point).saturating_sub(1);
-        for segment in &mut self.segments[start..] {
-            segment.sync()?;
+        if self.dir_unsynced {
+            sync_dir(&self.dir)?;
+            self.dir_unsynced = false;
         }
         self.recovery_point = log_end_offset;
         Ok(())
@@ -434,6 +476,7 @@ impl Log {
         while self.segments.len() > 1 && self.active().base_offset >= offset {
             let seg = self.segments.pop().expect("more than one segment");
             seg.delete()?;
+            self.dir_unsynced = true;
         }
         self.active_mut().truncate_to(offset)?;
         self.epochs.truncate_from(offset)?;
@@ -445,6 +488,7 @@ impl Log {
     pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
         for seg in self.segments.drain(..) {
             seg.delete()?;
+            self.dir_unsynced = true;
         }
         self.segments.push(Segment::create(&self.dir, offset)?);
         self.epochs.truncate_from(0)?;
@@ -478,6 +522,7 @@ impl Log {
             }
             let seg = self.segments.remove(0);
             seg.delete()?;
+            self.dir_unsynced = true;
             deleted += 1;
             self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset);
         }
@@ -493,13 +538,14 @@ impl Log {
         self.log_start_offset = offset;
         while self.segments.len() > 1 && self.segments[1].base_offset <= offset {
             self.segments.remove(0).delete()?;
+            self.dir_unsynced = true;
         }
         Ok(())
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file, fsync and rename, so readers see the old or
-/// the new content, never a mix.
+/// Writes `bytes` to `path` through a temporary file, fsync, rename and a directory fsync, so
+/// readers see the old or the new content, never a mix, and the new one survives a power loss.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
@@ -508,7 +554,16 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         f.write_all(bytes)?;
         f.sync_data()?;
     }
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
+        _ => sync_dir(Path::new(".")),
+    }
+}
+
+/// Fsyncs a directory, so the entries created, renamed or removed in it are durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

@@ -28,7 +28,10 @@ pub fn file_stem(base_offset: i64) -> String {
 pub struct Segment {
     pub base_offset: i64,
     path: PathBuf,
-    file: Arc<File>,
+    /// Held while the segment is active (or being recovered); a closed segment opens its file
+    /// for each read and holds no descriptor, so a partition needs one however many segments it
+    /// has.
+    file: Option<Arc<File>>,
     index: SegmentIndex,
     size: u64,
     next_offset: i64,
@@ -58,7 +61,7 @@ impl Segment {
     /// segment is re-validated and its indexes rebuilt as after an unclean stop.
     pub fn open(dir: &Path, base_offset: i64) -> io::Result<Segment> {
         let mut segment = Self::open_files(dir, base_offset, false)?;
-        let file_len = segment.file.metadata()?.len();
+        let file_len = segment.handle()?.metadata()?.len();
         let last = segment.index.offsets().last().copied();
         let start = last.map_or(0, |e| u64::from(e.position));
         if start == 0 || start < file_len {
@@ -85,10 +88,11 @@ impl Segment {
     /// last whole batch ends.
     fn walk_tail(&mut self, start: u64, end: u64) -> io::Result<u64> {
         self.max_timestamp = self.index.times().last().map_or(-1, |e| e.timestamp);
+        let file = self.handle()?;
         let mut pos = start;
         let mut header = [0u8; HEADER_LEN];
         while pos + HEADER_LEN as u64 <= end {
-            self.file.read_exact_at(&mut header, pos)?;
+            file.read_exact_at(&mut header, pos)?;
             let Ok(h) = BatchHeader::parse(&header) else {
                 break;
             };
@@ -118,7 +122,7 @@ impl Segment {
         Ok(Segment {
             base_offset,
             path,
-            file: Arc::new(file),
+            file: Some(Arc::new(file)),
             index,
             size: 0,
             next_offset: base_offset,
@@ -132,7 +136,8 @@ impl Segment {
     /// the first torn, garbage or CRC-bad batch.
     pub fn recover(&mut self) -> io::Result<Recovered> {
         self.index.clear()?;
-        let file_len = self.file.metadata()?.len();
+        let file = self.writable()?;
+        let file_len = file.metadata()?.len();
         let mut recovered = Recovered::default();
         self.next_offset = self.base_offset;
         self.max_timestamp = -1;
@@ -145,7 +150,7 @@ impl Segment {
             // length field is checked against the file size before anything is allocated.
             let head_len = (file_len - pos).min(HEADER_LEN as u64) as usize;
             buf.resize(head_len, 0);
-            self.file.read_exact_at(&mut buf, pos)?;
+            file.read_exact_at(&mut buf, pos)?;
             let total = match BatchHeader::parse(&buf) {
                 Ok(h) if h.magic == super::batch::MAGIC_V2 && pos + h.total_len() as u64 <= file_len => h.total_len(),
                 Ok(h) if h.magic != super::batch::MAGIC_V2 => {
@@ -166,7 +171,7 @@ impl Segment {
                 }
             };
             buf.resize(total, 0);
-            self.file.read_exact_at(&mut buf, pos)?;
+            file.read_exact_at(&mut buf, pos)?;
             match BatchHeader::validate(&buf) {
                 Ok(h) if h.base_offset >= self.next_offset || recovered.batches == 0 => {
                     self.track_append(&h, pos);
@@ -188,7 +193,7 @@ impl Segment {
         }
         recovered.truncated_bytes = file_len - pos;
         if recovered.truncated_bytes > 0 {
-            self.file.set_len(pos)?;
+            file.set_len(pos)?;
         }
         // The rebuilt indexes go to their files now, so a clean stop that follows finds them
         // whole even when no new data asks for a flush.
@@ -200,7 +205,7 @@ impl Segment {
     pub fn append(&mut self, header: &BatchHeader, bytes: &[u8]) -> io::Result<()> {
         debug_assert_eq!(bytes.len(), header.total_len());
         assert!(header.base_offset >= self.next_offset, "offsets must grow within a segment");
-        self.file.write_all_at(bytes, self.size)?;
+        self.writable()?.write_all_at(bytes, self.size)?;
         let position = self.size;
         self.track_append(header, position);
         Ok(())
@@ -244,8 +249,26 @@ impl Segment {
         self.size == 0
     }
 
-    pub fn file(&self) -> Arc<File> {
-        Arc::clone(&self.file)
+    /// The segment's file: the held handle, or a fresh read-only one for a closed segment.
+    pub fn handle(&self) -> io::Result<Arc<File>> {
+        match &self.file {
+            Some(file) => Ok(Arc::clone(file)),
+            None => Ok(Arc::new(File::open(&self.path)?)),
+        }
+    }
+
+    /// A handle that can write, opened and held again when the segment was closed.
+    fn writable(&mut self) -> io::Result<Arc<File>> {
+        if self.file.is_none() {
+            self.file = Some(Arc::new(OpenOptions::new().read(true).write(true).open(&self.path)?));
+        }
+        self.handle()
+    }
+
+    /// Drops the held descriptor: the segment is no longer written (it rolled, or was opened
+    /// only to be read).
+    pub fn close(&mut self) {
+        self.file = None;
     }
 
     pub fn path(&self) -> &Path {
@@ -275,8 +298,9 @@ impl Segment {
     pub fn find_batch(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
         let mut pos = self.scan_start(offset);
         let mut header = [0u8; HEADER_LEN];
+        let file = self.handle()?;
         while pos + (HEADER_LEN as u64) <= self.size {
-            self.file.read_exact_at(&mut header, pos)?;
+            file.read_exact_at(&mut header, pos)?;
             let h = BatchHeader::parse(&header).map_err(io::Error::other)?;
             if h.last_offset() >= offset {
                 return Ok(Some((pos, h)));
@@ -297,7 +321,7 @@ impl Segment {
             Some((pos, _)) => (pos, offset),
             None => return Ok(()),
         };
-        self.file.set_len(pos)?;
+        self.writable()?.set_len(pos)?;
         let relative = u32::try_from(next - self.base_offset).unwrap_or(u32::MAX);
         self.index.truncate_to(relative, u32::try_from(pos).unwrap_or(u32::MAX))?;
         self.size = pos;
@@ -308,8 +332,10 @@ impl Segment {
         Ok(())
     }
 
+    /// Fsyncs the log file (through a fresh handle when the segment is closed: fsync covers the
+    /// file's dirty pages whichever descriptor wrote them) and the indexes.
     pub fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()?;
+        self.handle()?.sync_data()?;
         self.index.sync()
     }
 

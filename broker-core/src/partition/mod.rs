@@ -19,6 +19,7 @@ use kafka_protocol::ResponseError;
 use tokio::sync::{watch, Notify};
 
 use crate::log::batch::{self, BatchHeader};
+use crate::log::records::RecordError;
 use crate::log::{Log, LogConfig, LogError, OpenState, ReadPlan, RecoveryReport};
 use producer::{ProducerStates, SequenceCheck};
 
@@ -80,6 +81,36 @@ pub struct ReplicaOf {
     pub broker_id: i32,
 }
 
+/// Why a leader refused an append: Kafka's code and a message for the client (Produce v8+ carries
+/// it) and the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ResponseError,
+    pub message: String,
+}
+
+impl From<ResponseError> for Refusal {
+    fn from(code: ResponseError) -> Refusal {
+        Refusal { code, message: String::new() }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.message.is_empty() {
+            write!(f, "{}", self.code)
+        } else {
+            write!(f, "{}: {}", self.code, self.message)
+        }
+    }
+}
+
+impl Refusal {
+    pub fn new(code: ResponseError, message: impl Into<String>) -> Refusal {
+        Refusal { code, message: message.into() }
+    }
+}
+
 /// Result of a leader append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
@@ -87,6 +118,9 @@ pub struct Appended {
     /// Offset one past the last record of the request: acks=all waits for the HW to reach it.
     pub next_offset: i64,
     pub log_start_offset: i64,
+    /// The leader epoch the records were appended under: acks=all counts only a high watermark
+    /// reached in that epoch (see [`Partition::await_replication`]).
+    pub leader_epoch: i32,
 }
 
 /// The leader changed its ISR: the controller must record it (`Cluster::record_isr` reads the
@@ -198,6 +232,11 @@ impl Partition {
         self.lock().compacted = compacted;
     }
 
+    /// How far a stored batch may inflate when a reader decodes its records.
+    pub fn decode_limit(&self) -> usize {
+        self.lock().log.config().max_uncompressed_batch_bytes
+    }
+
     pub fn set_log_config(&self, config: LogConfig) {
         self.lock().log.set_config(config);
     }
@@ -272,18 +311,69 @@ impl Partition {
             && inner.followers.get(&follower).is_some_and(|f| f.log_end_offset == log_end_offset)
     }
 
-    /// Validates and appends a client's batches as leader.
-    pub fn append_as_leader(&self, records: &[u8], acks: i16) -> Result<Appended, ResponseError> {
-        let headers = batch::split_batches(records).map_err(|_| ResponseError::CorruptMessage)?;
-        if headers.is_empty() || !headers.iter().all(|(_, h)| h.is_sane_from_client()) {
-            return Err(ResponseError::InvalidRecord);
+    /// Validates a client's batches as Kafka's validator does, before anything is appended: whole
+    /// batches with good CRCs, each within `max.message.bytes`, each holding exactly the records
+    /// it declares, well formed, after a decompression bounded by the log's
+    /// `max_uncompressed_batch_bytes`.
+    fn validate_client_batches(&self, records: &[u8]) -> Result<Vec<(usize, BatchHeader)>, Refusal> {
+        let (max_message_bytes, limit) = {
+            let inner = self.lock();
+            let config = inner.log.config();
+            (config.max_message_bytes, config.max_uncompressed_batch_bytes)
+        };
+        let headers =
+            batch::split_batches(records).map_err(|e| Refusal::new(ResponseError::CorruptMessage, e.to_string()))?;
+        if headers.is_empty() {
+            return Err(Refusal::new(ResponseError::InvalidRecord, "no record batch"));
         }
+        for (pos, header) in &headers {
+            if header.total_len() > max_message_bytes {
+                return Err(Refusal::new(
+                    ResponseError::MessageTooLarge,
+                    format!(
+                        "a batch of {} bytes is larger than max.message.bytes ({max_message_bytes})",
+                        header.total_len()
+                    ),
+                ));
+            }
+            if !header.is_sane_from_client() {
+                return Err(Refusal::new(
+                    ResponseError::InvalidRecord,
+                    format!(
+                        "a batch declares {} records over offset delta {}",
+                        header.records_count, header.last_offset_delta
+                    ),
+                ));
+            }
+            let batch = &records[*pos..*pos + header.total_len()];
+            crate::log::records::validate_records(batch, header, limit).map_err(|e| {
+                let code = match e {
+                    RecordError::TooLarge { .. } => ResponseError::MessageTooLarge,
+                    RecordError::Decompress { .. } | RecordError::UnknownCodec(_) => ResponseError::CorruptMessage,
+                    _ => ResponseError::InvalidRecord,
+                };
+                Refusal::new(code, e.to_string())
+            })?;
+        }
+        Ok(headers)
+    }
+
+    /// Validates and appends a client's batches as leader: all of them or none.
+    pub fn append_as_leader(&self, records: &[u8], acks: i16) -> Result<Appended, Refusal> {
+        let headers = self.validate_client_batches(records)?;
         let mut inner = self.lock();
         if inner.role != Role::Leader {
-            return Err(ResponseError::NotLeaderOrFollower);
+            return Err(ResponseError::NotLeaderOrFollower.into());
         }
         if acks == -1 && inner.isr.len() < inner.min_insync_replicas {
-            return Err(ResponseError::NotEnoughReplicas);
+            return Err(Refusal::new(
+                ResponseError::NotEnoughReplicas,
+                format!(
+                    "the ISR has {} of the {} replicas min.insync.replicas asks for",
+                    inner.isr.len(),
+                    inner.min_insync_replicas
+                ),
+            ));
         }
         let mut fresh = Vec::with_capacity(headers.len());
         let mut duplicate_of = None;
@@ -293,8 +383,18 @@ impl Partition {
                 SequenceCheck::Duplicate { first_offset } => {
                     duplicate_of.get_or_insert(first_offset);
                 }
-                SequenceCheck::OutOfOrder { .. } => return Err(ResponseError::OutOfOrderSequenceNumber),
-                SequenceCheck::StaleEpoch { .. } => return Err(ResponseError::InvalidProducerEpoch),
+                SequenceCheck::OutOfOrder { expected, got } => {
+                    return Err(Refusal::new(
+                        ResponseError::OutOfOrderSequenceNumber,
+                        format!("sequence {got}, expected {expected}"),
+                    ))
+                }
+                SequenceCheck::StaleEpoch { current, got } => {
+                    return Err(Refusal::new(
+                        ResponseError::InvalidProducerEpoch,
+                        format!("producer epoch {got} is older than {current}"),
+                    ))
+                }
             }
         }
         if fresh.is_empty() {
@@ -303,6 +403,7 @@ impl Partition {
                 base_offset,
                 next_offset: base_offset + 1,
                 log_start_offset: inner.log.log_start_offset(),
+                leader_epoch: inner.leader_epoch,
             });
         }
         // Rebase the fresh batches into one contiguous buffer we may stamp.
@@ -315,7 +416,7 @@ impl Partition {
         let epoch = inner.leader_epoch.max(0);
         let info = inner.log.append_as_leader(&mut owned, &rebased, epoch).map_err(|e| {
             tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
-            ResponseError::KafkaStorageError
+            Refusal::new(ResponseError::KafkaStorageError, format!("the append failed: {e}"))
         })?;
         let mut offset = info.first_offset;
         for (_, header) in &rebased {
@@ -331,6 +432,7 @@ impl Partition {
             base_offset: info.first_offset,
             next_offset: info.last_offset + 1,
             log_start_offset: inner.log.log_start_offset(),
+            leader_epoch: inner.leader_epoch,
         })
     }
 
@@ -350,15 +452,22 @@ impl Partition {
 
     /// Plans a follower read and records the follower's position (its fetch offset is its log end
     /// offset). Returns the read and, when the ISR grew, the new ISR for the controller.
+    /// `epoch` is the leader epoch the follower checked its log against: a fetch under another
+    /// epoch is fenced (FENCED_LEADER_EPOCH), so no position is counted for a log that was
+    /// checked against a different leader.
     pub fn plan_follower_read(
         &self,
         follower: i32,
+        epoch: i32,
         fetch_offset: i64,
         max_bytes: usize,
     ) -> Result<(Option<ReadPlan>, Option<IsrChanged>), ResponseError> {
         let mut inner = self.lock();
         if inner.role != Role::Leader {
             return Err(ResponseError::NotLeaderOrFollower);
+        }
+        if inner.leader_epoch != epoch {
+            return Err(ResponseError::FencedLeaderEpoch);
         }
         let leo = inner.log.log_end_offset();
         if fetch_offset > leo || fetch_offset < inner.log.log_start_offset() {
@@ -372,9 +481,9 @@ impl Partition {
     /// Records a follower's log end offset as soon as it has appended what it fetched (what its
     /// next fetch would report), so acks=all waits for one copy round, not two. Returns the new
     /// ISR when the follower rejoined it.
-    pub fn report_follower_position(&self, follower: i32, log_end_offset: i64) -> Option<IsrChanged> {
+    pub fn report_follower_position(&self, follower: i32, epoch: i32, log_end_offset: i64) -> Option<IsrChanged> {
         let mut inner = self.lock();
-        if inner.role != Role::Leader || log_end_offset > inner.log.log_end_offset() {
+        if inner.role != Role::Leader || inner.leader_epoch != epoch || log_end_offset > inner.log.log_end_offset() {
             return None;
         }
         self.note_follower(&mut inner, follower, log_end_offset)
@@ -450,9 +559,14 @@ impl Partition {
         self.activity.notify_waiters();
     }
 
-    /// Follower side: appends batches fetched from the leader and adopts the leader's HW.
-    pub fn append_replicated(&self, records: &[u8], leader_hw: i64) -> Result<(), LogError> {
+    /// Follower side: appends batches fetched from `leader` under leader epoch `epoch` and adopts
+    /// the leader's HW. Nothing happens when this replica's assignment changed since the fetch
+    /// (it may lead now, or follow someone else): the bytes belong to the old assignment.
+    pub fn append_replicated(&self, leader: i32, epoch: i32, records: &[u8], leader_hw: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
+        if inner.role != (Role::Follower { leader }) || inner.leader_epoch != epoch {
+            return Ok(());
+        }
         if inner.log.append_replicated(records)?.is_some() {
             for (_, header) in batch::split_trusted(records)? {
                 inner.producers.record(&header);
@@ -506,9 +620,10 @@ impl Partition {
     /// ListOffsets by timestamp: the first record with timestamp >= `timestamp`, as
     /// `(offset, timestamp)`, below the HW.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, ResponseError> {
-        let found = {
+        let (found, limit) = {
             let inner = self.lock();
-            inner.log.find_batch_by_time(timestamp).map_err(log_error_code)?
+            let limit = inner.log.config().max_uncompressed_batch_bytes;
+            (inner.log.find_batch_by_time(timestamp).map_err(log_error_code)?, limit)
         };
         let Some((bytes, header)) = found else {
             return Ok(None);
@@ -518,8 +633,10 @@ impl Partition {
             return Ok(None);
         }
         let mut buf = bytes;
-        let records =
-            kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).map_err(|_| ResponseError::CorruptMessage)?;
+        let records = crate::log::records::decode_batch(&mut buf, limit).map_err(|e| {
+            tracing::warn!(topic = %self.topic, partition = self.index, offset = header.base_offset, error = %e, "cannot decode a batch to search it by time");
+            ResponseError::CorruptMessage
+        })?;
         Ok(records
             .records
             .into_iter()
@@ -599,20 +716,35 @@ impl Partition {
         }
     }
 
-    /// Waits until the high watermark reaches `next_offset` (acks=all); returns the error to
-    /// report otherwise: NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR fell below
-    /// `min.insync.replicas`, NOT_LEADER_OR_FOLLOWER when leadership moved, REQUEST_TIMED_OUT.
-    pub async fn await_replication(&self, next_offset: i64, deadline: tokio::time::Instant) -> Option<ResponseError> {
+    /// Waits until the high watermark covers an append (acks=all); returns the error to report
+    /// otherwise: NOT_LEADER_OR_FOLLOWER when leadership moved, NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    /// when the ISR fell below `min.insync.replicas`, REQUEST_TIMED_OUT.
+    ///
+    /// Only a high watermark reached while this replica still leads in the append's epoch
+    /// counts. A leader that lost leadership becomes a follower, truncates what the new leader
+    /// never had, and adopts the new leader's high watermark, which then covers other records at
+    /// the same offsets: acknowledging on that would lose the record.
+    pub async fn await_replication(
+        &self,
+        appended: &Appended,
+        deadline: tokio::time::Instant,
+    ) -> Option<ResponseError> {
+        let next_offset = appended.next_offset;
         let mut hw = self.watch_high_watermark();
         // Drop the watch's read guard at once: the checks below take the replica lock, and a
         // writer holding that lock may be waiting to publish a new high watermark.
         let reached =
             tokio::time::timeout_at(deadline, async { hw.wait_for(|hw| *hw >= next_offset).await.map(|_| ()) }).await;
+        let still_leading = || {
+            let inner = self.lock();
+            inner.role == Role::Leader && inner.leader_epoch == appended.leader_epoch
+        };
         match reached {
+            Ok(Ok(_)) if !still_leading() => Some(ResponseError::NotLeaderOrFollower),
             Ok(Ok(_)) if self.isr_below_min() => Some(ResponseError::NotEnoughReplicasAfterAppend),
             Ok(Ok(_)) => None,
             Ok(Err(_)) => Some(ResponseError::NotLeaderOrFollower),
-            Err(_) if self.role() != Role::Leader => Some(ResponseError::NotLeaderOrFollower),
+            Err(_) if !still_leading() => Some(ResponseError::NotLeaderOrFollower),
             Err(_) if self.isr_below_min() => Some(ResponseError::NotEnoughReplicasAfterAppend),
             Err(_) => Some(ResponseError::RequestTimedOut),
         }

@@ -14,9 +14,7 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, ListOffsetsRequest, ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
 use super::client::Client;
 use super::error::{check, Error, Result};
@@ -131,7 +129,10 @@ pub fn decode_batches(mut bytes: Bytes, from_offset: i64) -> std::result::Result
             let delta = i32::from_be_bytes(batch[23..27].try_into().expect("4 bytes"));
             next_offset = next_offset.max(base.saturating_add(i64::from(delta)).saturating_add(1));
         }
-        let set = RecordBatchDecoder::decode(&mut batch).map_err(|e| format!("record batch: {e}"))?;
+        // A cluster's answer is untrusted too: decompression is bounded.
+        let set =
+            broker_core::log::records::decode_batch(&mut batch, broker_core::log::records::DEFAULT_MAX_UNCOMPRESSED)
+                .map_err(|e| format!("record batch: {e}"))?;
         for r in set.records {
             if r.control || r.offset < from_offset {
                 continue;

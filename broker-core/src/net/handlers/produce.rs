@@ -14,8 +14,9 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::ResponseError;
 
+use crate::cluster::TopicKind;
 use crate::net::dispatch::Ctx;
-use crate::partition::{Appended, Partition};
+use crate::partition::{Appended, Partition, Refusal};
 
 struct Pending {
     topic: usize,
@@ -36,7 +37,7 @@ impl Appending {
     pub async fn finish(self) -> ProduceResponse {
         let mut response = self.response;
         for p in self.pending {
-            if let Some(code) = p.replica.await_replication(p.appended.next_offset, self.deadline).await {
+            if let Some(code) = p.replica.await_replication(&p.appended, self.deadline).await {
                 response.responses[p.topic].partition_responses[p.partition].error_code = code.code();
             }
         }
@@ -56,18 +57,26 @@ pub fn append(ctx: &Ctx<'_>, request: ProduceRequest) -> Appending {
     let mut pending = Vec::new();
     for (ti, topic) in request.topic_data.iter().enumerate() {
         let name = topic.name.0.as_str();
-        let known = ctx.cluster.has_topic(name);
+        let kind = ctx.cluster.topic_kind(name);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for (pi, data) in topic.partition_data.iter().enumerate() {
             let mut resp = PartitionProduceResponse::default()
                 .with_index(data.index)
                 .with_base_offset(-1)
                 .with_log_start_offset(-1);
-            let outcome = match (known, ctx.broker.partition(name, data.index), data.records.as_ref()) {
-                (false, _, _) => Err(ResponseError::UnknownTopicOrPartition),
-                (true, None, _) => Err(ResponseError::NotLeaderOrFollower),
-                (true, Some(_), None) => Err(ResponseError::InvalidRecord),
-                (true, Some(replica), Some(records)) => replica.append_as_leader(records, acks).map(|a| (replica, a)),
+            let outcome = match (kind, ctx.broker.partition(name, data.index), data.records.as_ref()) {
+                (None, _, _) => Err(ResponseError::UnknownTopicOrPartition.into()),
+                // Kafka refuses client writes to internal topics: a forged commit or a batch the
+                // group loader cannot read must never reach `__consumer_offsets`.
+                (Some(TopicKind::Internal), _, _) => Err(Refusal::new(
+                    ResponseError::InvalidTopicException,
+                    format!("cannot append to internal topic {name}"),
+                )),
+                (Some(_), None, _) => Err(ResponseError::NotLeaderOrFollower.into()),
+                (Some(_), Some(_), None) => Err(Refusal::new(ResponseError::InvalidRecord, "no records")),
+                (Some(_), Some(replica), Some(records)) => {
+                    replica.append_as_leader(records, acks).map(|a| (replica, a))
+                }
             };
             match outcome {
                 Ok((replica, appended)) => {
@@ -84,7 +93,15 @@ pub fn append(ctx: &Ctx<'_>, request: ProduceRequest) -> Appending {
                         pending.push(Pending { topic: ti, partition: pi, replica, appended });
                     }
                 }
-                Err(code) => resp = resp.with_error_code(code.code()),
+                Err(refusal) => {
+                    if !matches!(refusal.code, ResponseError::NotLeaderOrFollower | ResponseError::NotEnoughReplicas) {
+                        tracing::debug!(topic = name, partition = data.index, error = %refusal, "produce refused");
+                    }
+                    resp = resp.with_error_code(refusal.code.code());
+                    if !refusal.message.is_empty() {
+                        resp = resp.with_error_message(Some(super::str_bytes(refusal.message)));
+                    }
+                }
             }
             partitions.push(resp);
         }
