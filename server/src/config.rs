@@ -79,6 +79,27 @@ pub struct LogSection {
     #[serde(deserialize_with = "opt_duration")]
     pub retention_check_interval: Option<Duration>,
     pub max_request_bytes: Option<usize>,
+    /// Kafka's `message.max.bytes`: the largest batch a client may produce (per-topic
+    /// `max.message.bytes` overrides it).
+    pub max_message_bytes: Option<usize>,
+}
+
+/// Limits on what one client may make the brokers do (Kafka's names where Kafka has one).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerSection {
+    pub fetch_max_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub connections_max_idle: Option<Duration>,
+    pub max_partitions_per_request: Option<usize>,
+    pub max_partitions: Option<usize>,
+    pub max_auto_created_topics_per_request: Option<usize>,
+    #[serde(deserialize_with = "opt_duration")]
+    pub producer_id_expiration: Option<Duration>,
+    /// The most one batch's records may inflate to when decompressed.
+    pub max_uncompressed_batch_bytes: Option<usize>,
 }
 
 /// The group coordinator (Kafka's broker settings of the same meaning).
@@ -203,6 +224,7 @@ pub struct AlertsSection {
 pub struct FileConfig {
     pub cluster: ClusterSection,
     pub log: LogSection,
+    pub broker: BrokerSection,
     pub groups: GroupsSection,
     pub monitor: MonitorSection,
     pub metrics: MetricsSection,
@@ -335,6 +357,30 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
     }
     if let Some(v) = l.max_request_bytes {
         cluster.max_request_bytes = v;
+    }
+    if let Some(v) = l.max_message_bytes {
+        cluster.log.max_message_bytes = v;
+    }
+    let b = &file.broker;
+    let limits = &mut cluster.limits;
+    for (value, field) in [
+        (b.fetch_max_bytes, &mut limits.fetch_max_bytes),
+        (b.max_connections, &mut limits.max_connections),
+        (b.max_connections_per_ip, &mut limits.max_connections_per_ip),
+        (b.max_partitions_per_request, &mut limits.max_partitions_per_request),
+        (b.max_partitions, &mut limits.max_partitions),
+        (b.max_auto_created_topics_per_request, &mut limits.max_auto_created_topics_per_request),
+        (b.max_uncompressed_batch_bytes, &mut cluster.log.max_uncompressed_batch_bytes),
+    ] {
+        if let Some(v) = value {
+            *field = v;
+        }
+    }
+    if let Some(v) = b.connections_max_idle {
+        limits.connections_max_idle = v;
+    }
+    if let Some(v) = b.producer_id_expiration {
+        limits.producer_id_expiration = v;
     }
     let g = &file.groups;
     let gc = &mut cluster.groups;

@@ -94,6 +94,10 @@ impl Broker {
         self.write().entry(partition.topic.to_string()).or_default().insert(partition.index, partition);
     }
 
+    pub(crate) fn remove_partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
+        self.write().get_mut(topic)?.remove(&index)
+    }
+
     pub(crate) fn remove_topic(&self, topic: &str) -> Vec<Arc<Partition>> {
         self.write().remove(topic).map(|m| m.into_values().collect()).unwrap_or_default()
     }

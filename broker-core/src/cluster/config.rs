@@ -26,6 +26,44 @@ pub struct ClusterConfig {
     pub max_request_bytes: usize,
     /// The group coordinator's settings.
     pub groups: GroupConfig,
+    /// What one client may ask of the brokers (`[broker]`).
+    pub limits: Limits,
+}
+
+/// Bounds on what clients may make the brokers do, with Kafka's names where Kafka has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Kafka's `fetch.max.bytes`: the most one Fetch response carries, whatever it asks for.
+    pub fetch_max_bytes: usize,
+    /// Kafka's `max.connections`, over all of this process's brokers.
+    pub max_connections: usize,
+    /// Kafka's `max.connections.per.ip`.
+    pub max_connections_per_ip: usize,
+    /// Kafka's `connections.max.idle.ms`: a connection that sends nothing for this long closes.
+    pub connections_max_idle: Duration,
+    /// Partitions one request may name (Produce, Fetch, ListOffsets, CreateTopics, ...).
+    pub max_partitions_per_request: usize,
+    /// Partitions the cluster may hold in all (each replica costs a directory and a descriptor).
+    pub max_partitions: usize,
+    /// Topics one Metadata request may create automatically.
+    pub max_auto_created_topics_per_request: usize,
+    /// Kafka's `producer.id.expiration.ms`: idempotent-producer state not used for this long goes.
+    pub producer_id_expiration: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fetch_max_bytes: 57_671_680,
+            max_connections: 1000,
+            max_connections_per_ip: 500,
+            connections_max_idle: Duration::from_secs(600),
+            max_partitions_per_request: 10_000,
+            max_partitions: 20_000,
+            max_auto_created_topics_per_request: 100,
+            producer_id_expiration: Duration::from_secs(86_400),
+        }
+    }
 }
 
 impl ClusterConfig {
@@ -45,6 +83,7 @@ impl ClusterConfig {
             retention_check_interval: Duration::from_secs(300),
             max_request_bytes: 100 * 1024 * 1024,
             groups: GroupConfig::default(),
+            limits: Limits::default(),
         }
     }
 
@@ -64,12 +103,36 @@ impl ClusterConfig {
         if self.min_insync_replicas < 1 {
             return Err("min_insync_replicas must be at least 1".into());
         }
-        if self.log.segment_bytes < 1024 {
-            return Err(format!("segment_bytes must be at least 1024, got {}", self.log.segment_bytes));
+        if self.log.segment_bytes < MIN_SEGMENT_BYTES {
+            return Err(format!("segment_bytes must be at least {MIN_SEGMENT_BYTES}, got {}", self.log.segment_bytes));
+        }
+        if self.log.max_message_bytes < 1 {
+            return Err("max_message_bytes must be at least 1".into());
+        }
+        if self.log.max_uncompressed_batch_bytes < self.log.max_message_bytes {
+            return Err(format!(
+                "max_uncompressed_batch_bytes ({}) must be at least max_message_bytes ({})",
+                self.log.max_uncompressed_batch_bytes, self.log.max_message_bytes
+            ));
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("fetch_max_bytes", l.fetch_max_bytes),
+            ("max_connections", l.max_connections),
+            ("max_connections_per_ip", l.max_connections_per_ip),
+            ("max_partitions_per_request", l.max_partitions_per_request),
+            ("max_partitions", l.max_partitions),
+        ] {
+            if value < 1 {
+                return Err(format!("{name} must be at least 1"));
+            }
         }
         Ok(())
     }
 }
+
+/// The smallest `segment.bytes` warren accepts: smaller segments only multiply files.
+pub const MIN_SEGMENT_BYTES: u64 = 64 * 1024;
 
 /// The effective settings of one topic.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,8 +182,8 @@ impl TopicConfig {
                 }
                 "segment.bytes" => {
                     let bytes = int()?;
-                    if bytes < 1024 {
-                        return Err(format!("segment.bytes: must be at least 1024, got {bytes}"));
+                    if bytes < MIN_SEGMENT_BYTES as i64 {
+                        return Err(format!("segment.bytes: must be at least {MIN_SEGMENT_BYTES}, got {bytes}"));
                     }
                     config.log.segment_bytes = bytes as u64;
                 }
@@ -150,7 +213,12 @@ impl TopicConfig {
                     }
                 }
                 "max.message.bytes" => {
-                    int()?;
+                    let bytes = int()?;
+                    let max = config.log.max_uncompressed_batch_bytes;
+                    if bytes < 1 || bytes as u64 > max as u64 {
+                        return Err(format!("max.message.bytes: must be between 1 and {max} (max_uncompressed_batch_bytes), got {bytes}"));
+                    }
+                    config.log.max_message_bytes = bytes as usize;
                 }
                 "compression.type" | "message.timestamp.type" => {}
                 _ => return Err(format!("unknown topic config '{name}'")),

@@ -188,7 +188,10 @@ impl Cluster {
                     let Some(replica) = self.replica(*follower, &topic.name, index) else {
                         continue;
                     };
-                    if let Err(e) = self.truncate_divergence(&replica, &leader) {
+                    let Some(following) = replica.following() else {
+                        continue;
+                    };
+                    if let Err(e) = self.truncate_divergence(&replica, following, &leader) {
                         tracing::warn!(topic = %topic.name, partition = index, broker = follower, error = %e, "divergence check at start failed; the fetcher retries");
                         continue;
                     }

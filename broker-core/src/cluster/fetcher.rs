@@ -12,16 +12,12 @@ use std::time::Duration;
 use kafka_protocol::ResponseError;
 
 use super::Cluster;
-use crate::partition::{Partition, Role};
+use crate::partition::{Following, Partition};
 
 /// Kafka's `replica.fetch.wait.max.ms`.
 const FETCH_WAIT: Duration = Duration::from_millis(500);
 /// Kafka's `replica.fetch.max.bytes` per partition.
 const FETCH_MAX_BYTES: usize = 1 << 20;
-
-/// The fetch session under which a fetcher last checked a followed partition for divergence:
-/// `Partition::fetch_session`, (leader epoch, follower session).
-type Checked = (i32, u64);
 
 impl Cluster {
     /// Starts one replica fetcher per broker and the maintenance loops. They stop when the
@@ -42,7 +38,7 @@ impl Cluster {
         let Some(broker) = self.broker(id).cloned() else {
             return;
         };
-        let mut checked: HashMap<(Arc<str>, i32), Checked> = HashMap::new();
+        let mut checked: HashMap<(Arc<str>, i32), Following> = HashMap::new();
         loop {
             let notified = self.activity.notified();
             tokio::pin!(notified);
@@ -50,10 +46,10 @@ impl Cluster {
             let mut progressed = false;
             if broker.is_up() && !broker.replication_paused() {
                 for replica in broker.partitions() {
-                    let Role::Follower { leader } = replica.role() else {
+                    let Some(following) = replica.following() else {
                         continue;
                     };
-                    match self.fetch_once(&replica, leader, &mut checked) {
+                    match self.fetch_once(&replica, following, &mut checked) {
                         Ok(moved) => progressed |= moved,
                         Err(e) => {
                             tracing::debug!(broker = id, topic = %replica.topic, partition = replica.index, error = %e, "replica fetch failed");
@@ -73,23 +69,25 @@ impl Cluster {
         }
     }
 
-    /// One fetch for one followed partition; returns whether anything was copied.
+    /// One fetch for one followed partition under the assignment `following`; returns whether
+    /// anything was copied. Every change to the follower's log checks, under its lock, that the
+    /// assignment is still `following`: an election meanwhile makes the rest of the round a no-op.
     fn fetch_once(
         &self,
         replica: &Partition,
-        leader: i32,
-        checked: &mut HashMap<(Arc<str>, i32), Checked>,
+        following: Following,
+        checked: &mut HashMap<(Arc<str>, i32), Following>,
     ) -> Result<bool, String> {
+        let leader = following.leader;
         let Some(source) =
             self.broker(leader).filter(|b| b.is_up()).and_then(|b| b.partition(&replica.topic, replica.index))
         else {
             return Ok(false);
         };
-        let session = replica.fetch_session();
         let key = (Arc::clone(&replica.topic), replica.index);
-        if checked.get(&key) != Some(&session) {
-            self.truncate_divergence(replica, &source)?;
-            checked.insert(key, session);
+        if checked.get(&key) != Some(&following) {
+            self.truncate_divergence(replica, following, &source)?;
+            checked.insert(key, following);
         }
         let fetch_offset = replica.log_end_offset();
         // Nothing to copy, the high watermark is current, and the leader has us in its ISR at
@@ -102,7 +100,8 @@ impl Cluster {
         {
             return Ok(false);
         }
-        match source.plan_follower_read(replica.broker_id, session.0, fetch_offset, FETCH_MAX_BYTES) {
+        let epoch = following.epoch;
+        match source.plan_follower_read(replica.broker_id, epoch, fetch_offset, FETCH_MAX_BYTES) {
             Ok((plan, isr_change)) => {
                 if isr_change.is_some() {
                     self.record_isr(&replica.topic, replica.index, leader);
@@ -112,26 +111,22 @@ impl Cluster {
                     None => bytes::Bytes::new(),
                 };
                 let before = replica.high_watermark();
-                replica
-                    .append_replicated(leader, session.0, &bytes, source.high_watermark())
-                    .map_err(|e| e.to_string())?;
+                replica.append_replicated(following, &bytes, source.high_watermark()).map_err(|e| e.to_string())?;
                 if !bytes.is_empty() {
                     let leo = replica.log_end_offset();
-                    if source.report_follower_position(replica.broker_id, session.0, leo).is_some() {
+                    if source.report_follower_position(replica.broker_id, epoch, leo).is_some() {
                         self.record_isr(&replica.topic, replica.index, leader);
                     }
                     // The report may have moved the leader's high watermark: adopt it now.
-                    replica
-                        .append_replicated(leader, session.0, &[], source.high_watermark())
-                        .map_err(|e| e.to_string())?;
+                    replica.append_replicated(following, &[], source.high_watermark()).map_err(|e| e.to_string())?;
                 }
                 Ok(!bytes.is_empty() || replica.high_watermark() != before)
             }
             Err(ResponseError::OffsetOutOfRange) => {
                 if fetch_offset < source.log_start_offset() {
-                    replica.reset_to(source.log_start_offset()).map_err(|e| e.to_string())?;
+                    replica.reset_to(following, source.log_start_offset()).map_err(|e| e.to_string())?;
                 } else {
-                    replica.truncate_to(source.log_end_offset()).map_err(|e| e.to_string())?;
+                    replica.truncate_to(following, source.log_end_offset()).map_err(|e| e.to_string())?;
                 }
                 Ok(true)
             }
@@ -139,7 +134,12 @@ impl Cluster {
         }
     }
 
-    pub(super) fn truncate_divergence(&self, replica: &Partition, leader: &Partition) -> Result<(), String> {
+    pub(super) fn truncate_divergence(
+        &self,
+        replica: &Partition,
+        following: Following,
+        leader: &Partition,
+    ) -> Result<(), String> {
         let own_epoch = replica.latest_log_epoch();
         if own_epoch < 0 {
             return Ok(());
@@ -162,7 +162,7 @@ impl Cluster {
                 to = target,
                 "truncating a divergent log tail"
             );
-            replica.truncate_to(target).map_err(|e| e.to_string())?;
+            replica.truncate_to(following, target).map_err(|e| e.to_string())?;
         }
         Ok(())
     }

@@ -18,7 +18,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use kafka_protocol::ResponseError;
 use tokio::sync::Notify;
@@ -87,7 +87,12 @@ pub struct NewTopic {
 pub struct Cluster {
     pub config: ClusterConfig,
     brokers: Vec<Arc<Broker>>,
+    /// The controller's metadata: changed only under this lock (see [`MetadataGuard`]).
     metadata: Mutex<ClusterMetadata>,
+    /// What readers see: the metadata as of the last change, published when the change (its
+    /// persistence and its pushes to replicas) is done. Readers never wait for a change, so a
+    /// slow fsync of `cluster-metadata.json` stalls no Metadata request.
+    published: RwLock<Arc<ClusterMetadata>>,
     activity: Arc<Notify>,
     /// Seeded from the clock so ids stay unique across restarts without being persisted.
     next_producer_id: AtomicI64,
@@ -95,6 +100,8 @@ pub struct Cluster {
     pub(crate) groups: Groups,
     /// Request and traffic statistics (for `/metrics`).
     pub stats: crate::stats::Stats,
+    /// Open client connections, bounded by `limits.max_connections` (and per address).
+    pub connections: Arc<crate::net::limits::ConnectionSlots>,
 }
 
 impl Cluster {
@@ -120,11 +127,13 @@ impl Cluster {
         let cluster = Arc::new(Cluster {
             config,
             brokers,
+            published: RwLock::new(Arc::new(metadata.clone())),
             metadata: Mutex::new(metadata),
             activity: Arc::new(Notify::new()),
             next_producer_id: AtomicI64::new(maintenance::now_ms().saturating_mul(1024)),
             groups: Groups::default(),
             stats,
+            connections: Arc::default(),
         });
         cluster.open_replicas()?;
         cluster.ensure_offsets_topic()?;
@@ -140,7 +149,7 @@ impl Cluster {
     }
 
     fn open_replicas(&self) -> Result<(), OpenError> {
-        let md = self.lock_metadata().clone();
+        let md = self.metadata();
         for broker in &self.brokers {
             std::fs::create_dir_all(broker.dir())?;
             let marker = broker.dir().join(checkpoint::CLEAN_SHUTDOWN);
@@ -230,13 +239,18 @@ impl Cluster {
         Ok(())
     }
 
-    pub(crate) fn lock_metadata(&self) -> MutexGuard<'_, ClusterMetadata> {
-        self.metadata.lock().unwrap_or_else(|e| e.into_inner())
+    /// The controller lock, for a change (or a read that a change must follow atomically).
+    pub(crate) fn lock_metadata(&self) -> MetadataGuard<'_> {
+        MetadataGuard {
+            guard: self.metadata.lock().unwrap_or_else(|e| e.into_inner()),
+            published: &self.published,
+            changed: false,
+        }
     }
 
-    /// A copy of the current metadata.
-    pub fn metadata(&self) -> ClusterMetadata {
-        self.lock_metadata().clone()
+    /// The current metadata, as of the last completed change.
+    pub fn metadata(&self) -> Arc<ClusterMetadata> {
+        Arc::clone(&self.published.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// A producer id never handed out before by this data dir.
@@ -245,18 +259,18 @@ impl Cluster {
     }
 
     pub fn has_topic(&self, name: &str) -> bool {
-        self.lock_metadata().topics.contains_key(name)
+        self.metadata().topics.contains_key(name)
     }
 
     /// Whether `name` exists, and whether it is one of warren's internal topics.
     pub fn topic_kind(&self, name: &str) -> Option<TopicKind> {
-        let md = self.lock_metadata();
+        let md = self.metadata();
         let topic = md.topics.get(name)?;
         Some(if topic.internal { TopicKind::Internal } else { TopicKind::User })
     }
 
     pub fn cluster_id(&self) -> String {
-        self.lock_metadata().cluster_id.clone()
+        self.metadata().cluster_id.clone()
     }
 
     pub fn brokers(&self) -> &[Arc<Broker>] {
@@ -287,14 +301,15 @@ impl Cluster {
         self.broker(broker)?.partition(topic, index)
     }
 
-    /// The leader replica of a partition, if it has a leader that is up.
+    /// The leader replica of a partition, if it has a leader that is up (and the replica has
+    /// taken the role: during an election there may be a moment with none).
     pub fn leader_replica(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
-        let leader = self.lock_metadata().partition(topic, index)?.leader;
+        let leader = self.metadata().partition(topic, index)?.leader;
         let broker = self.broker(leader)?;
         if !broker.is_up() {
             return None;
         }
-        broker.partition(topic, index)
+        broker.partition(topic, index).filter(|r| r.role() == crate::partition::Role::Leader)
     }
 
     /// Log start offset and high watermark of every partition that has a leader, from the leader:
@@ -437,22 +452,82 @@ impl Cluster {
         }
     }
 
-    /// Creates a topic: validates, assigns replicas over the brokers that are up, persists, and
-    /// opens the replicas.
+    /// Creates a topic (see [`Cluster::create_topics`]).
     pub fn create_topic(&self, request: &NewTopic, validate_only: bool) -> Result<TopicMeta, AdminError> {
+        self.create_topics(std::slice::from_ref(request), validate_only)
+            .pop()
+            .unwrap_or_else(|| Err(AdminError::new(ResponseError::UnknownServerError, "no result for the topic")))
+    }
+
+    /// Creates topics, one result each. Each is validated (name, partitions within
+    /// `max_partitions_per_request` and the cluster within `max_partitions`, replication factor,
+    /// config) before anything is allocated for it, assigned over the brokers that are up, and
+    /// opened on disk; then all of them are recorded with one metadata write and pushed to their
+    /// replicas. A topic whose replicas cannot be opened is rolled back (its directories go) and
+    /// reported; a failed metadata write rolls back every topic of the call.
+    pub fn create_topics(&self, requests: &[NewTopic], validate_only: bool) -> Vec<Result<TopicMeta, AdminError>> {
+        let up: Vec<i32> = self.brokers.iter().filter(|b| b.is_up()).map(|b| b.id).collect();
+        let mut md = self.lock_metadata();
+        let mut total: usize = md.topics.values().map(|t| t.partitions.len()).sum();
+        let mut results = Vec::with_capacity(requests.len());
+        let mut created = Vec::new();
+        for request in requests {
+            let result = self.plan_topic(&md, request, &up, total).and_then(|topic| {
+                if validate_only {
+                    return Ok(topic);
+                }
+                self.open_new_partitions(&topic, 0).inspect_err(|_| self.remove_topic_dirs(&topic))?;
+                md.topics_created += 1;
+                md.topics.insert(topic.name.clone(), topic.clone());
+                created.push(topic.name.clone());
+                Ok(topic)
+            });
+            if let Ok(topic) = &result {
+                total += topic.partitions.len();
+            }
+            results.push(result);
+        }
+        if created.is_empty() {
+            return results;
+        }
+        if let Err(e) = self.persist(&md) {
+            for name in &created {
+                if let Some(topic) = md.topics.remove(name) {
+                    self.remove_topic_dirs(&topic);
+                    md.topics_created -= 1;
+                }
+            }
+            return results.into_iter().map(|r| r.and(Err(e.clone()))).collect();
+        }
+        for topic in results.iter().flatten() {
+            for (index, pm) in topic.partitions.iter().enumerate() {
+                self.push_assignment(&topic.name, index as i32, pm);
+            }
+            tracing::info!(
+                topic = %topic.name,
+                partitions = topic.partitions.len(),
+                replication_factor = topic.partitions.first().map_or(0, |p| p.replicas.len()),
+                "created topic"
+            );
+        }
+        results
+    }
+
+    /// Validates a topic request against the metadata and assigns its replicas.
+    fn plan_topic(
+        &self,
+        md: &ClusterMetadata,
+        request: &NewTopic,
+        up: &[i32],
+        total_partitions: usize,
+    ) -> Result<TopicMeta, AdminError> {
         metadata::validate_topic_name(&request.name)
             .map_err(|m| AdminError::new(ResponseError::InvalidTopicException, m))?;
         let internal = request.name == CONSUMER_OFFSETS;
         let partitions = request.partitions.unwrap_or(self.config.default_partitions);
-        if partitions < 1 {
-            return Err(AdminError::new(
-                ResponseError::InvalidPartitions,
-                format!("number of partitions must be at least 1, got {partitions}"),
-            ));
-        }
+        self.check_new_partitions(partitions, total_partitions)?;
         let topic_config = TopicConfig::resolve(&self.config, &request.config)
             .map_err(|m| AdminError::new(ResponseError::InvalidConfig, m))?;
-        let up: Vec<i32> = self.brokers.iter().filter(|b| b.is_up()).map(|b| b.id).collect();
         let rf =
             request.replication_factor.unwrap_or(self.config.default_replication_factor.min(up.len() as i32).max(1));
         if rf < 1 || rf as usize > up.len() {
@@ -464,7 +539,6 @@ impl Cluster {
         if topic_config.min_insync_replicas > rf as usize {
             tracing::info!(topic = %request.name, "min.insync.replicas is above the replication factor: acks=all will fail");
         }
-        let mut md = self.lock_metadata();
         if md.topics.contains_key(&request.name) {
             return Err(AdminError::new(
                 ResponseError::TopicAlreadyExists,
@@ -478,8 +552,8 @@ impl Cluster {
             ));
         }
         let start = md.topics_created as usize;
-        let assignment = metadata::assign_replicas(&up, partitions as usize, rf as usize, start, 0);
-        let topic = TopicMeta {
+        let assignment = metadata::assign_replicas(up, partitions as usize, rf as usize, start, 0);
+        Ok(TopicMeta {
             name: request.name.clone(),
             id: metadata::new_topic_id(md.topics_created + 1),
             internal,
@@ -488,20 +562,54 @@ impl Cluster {
                 .into_iter()
                 .map(|replicas| PartitionMeta { leader: replicas[0], leader_epoch: 0, isr: replicas.clone(), replicas })
                 .collect(),
-        };
-        if validate_only {
-            return Ok(topic);
+        })
+    }
+
+    /// `added` new partitions are within `max_partitions_per_request` and keep the cluster, now
+    /// at `total`, within `max_partitions`.
+    fn check_new_partitions(&self, added: i32, total: usize) -> Result<(), AdminError> {
+        let limits = &self.config.limits;
+        if added < 1 {
+            return Err(AdminError::new(
+                ResponseError::InvalidPartitions,
+                format!("number of partitions must be at least 1, got {added}"),
+            ));
         }
-        md.topics_created += 1;
-        md.topics.insert(topic.name.clone(), topic.clone());
-        self.persist(&md)?;
-        self.open_new_partitions(&topic, 0)?;
-        for (index, pm) in topic.partitions.iter().enumerate() {
-            self.push_assignment(&topic.name, index as i32, pm);
+        if added as usize > limits.max_partitions_per_request {
+            return Err(AdminError::new(
+                ResponseError::InvalidPartitions,
+                format!(
+                    "{added} partitions in one request is more than max_partitions_per_request ({})",
+                    limits.max_partitions_per_request
+                ),
+            ));
         }
-        drop(md);
-        tracing::info!(topic = %topic.name, partitions, replication_factor = rf, "created topic");
-        Ok(topic)
+        if total + added as usize > limits.max_partitions {
+            return Err(AdminError::new(
+                ResponseError::PolicyViolation,
+                format!(
+                    "the cluster would hold {} partitions, more than max_partitions ({})",
+                    total + added as usize,
+                    limits.max_partitions
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes the replicas and directories of a topic that was opened but not recorded.
+    fn remove_topic_dirs(&self, topic: &TopicMeta) {
+        for broker in &self.brokers {
+            broker.remove_topic(&topic.name);
+            for index in 0..topic.partitions.len() as i32 {
+                let dir = broker.partition_dir(&topic.name, index);
+                if dir.exists() {
+                    if let Err(e) = std::fs::remove_dir_all(&dir) {
+                        tracing::warn!(dir = %dir.display(), error = %e, "could not remove a topic directory after a failed creation");
+                    }
+                }
+            }
+        }
     }
 
     fn open_new_partitions(&self, topic: &TopicMeta, from: usize) -> Result<(), AdminError> {
@@ -576,6 +684,8 @@ impl Cluster {
             ));
         }
         let rf = topic.partitions.first().map_or(1, |p| p.replicas.len());
+        let total: usize = md.topics.values().map(|t| t.partitions.len()).sum();
+        self.check_new_partitions(count - current, total)?;
         let up: Vec<i32> = self.brokers.iter().filter(|b| b.is_up()).map(|b| b.id).collect();
         if rf > up.len() {
             return Err(AdminError::new(
@@ -588,19 +698,29 @@ impl Cluster {
         }
         let start = md.topics_created as usize;
         let added = metadata::assign_replicas(&up, (count - current) as usize, rf, start, current as usize);
-        let topic = md.topics.get_mut(name).expect("checked above");
-        for replicas in added {
-            topic.partitions.push(PartitionMeta {
-                leader: replicas[0],
-                leader_epoch: 0,
-                isr: replicas.clone(),
-                replicas,
-            });
+        let mut grown = md.topics.get(name).expect("checked above").clone();
+        grown.partitions.extend(added.into_iter().map(|replicas| PartitionMeta {
+            leader: replicas[0],
+            leader_epoch: 0,
+            isr: replicas.clone(),
+            replicas,
+        }));
+        // Open the new replicas first and record them after, as a new topic is.
+        self.open_new_partitions(&grown, current as usize)?;
+        let previous = md.topics.insert(name.to_string(), grown.clone());
+        if let Err(e) = self.persist(&md) {
+            if let Some(previous) = previous {
+                md.topics.insert(name.to_string(), previous);
+            }
+            for broker in &self.brokers {
+                for index in current..count {
+                    broker.remove_partition(name, index);
+                    let _ = std::fs::remove_dir_all(broker.partition_dir(name, index));
+                }
+            }
+            return Err(e);
         }
-        let topic = topic.clone();
-        self.persist(&md)?;
-        self.open_new_partitions(&topic, current as usize)?;
-        for (index, pm) in topic.partitions.iter().enumerate().skip(current as usize) {
+        for (index, pm) in grown.partitions.iter().enumerate().skip(current as usize) {
             self.push_assignment(name, index as i32, pm);
         }
         Ok(())
@@ -633,6 +753,37 @@ fn base64_id(id: &[u8; 16]) -> String {
         out.push(ALPHABET[((bits << (6 - nbits)) & 63) as usize] as char);
     }
     out
+}
+
+/// The controller lock. Mutating through it marks the metadata changed, and the change is
+/// published to readers when the guard drops, after everything done under it.
+pub(crate) struct MetadataGuard<'a> {
+    guard: MutexGuard<'a, ClusterMetadata>,
+    published: &'a RwLock<Arc<ClusterMetadata>>,
+    changed: bool,
+}
+
+impl std::ops::Deref for MetadataGuard<'_> {
+    type Target = ClusterMetadata;
+    fn deref(&self) -> &ClusterMetadata {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for MetadataGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ClusterMetadata {
+        self.changed = true;
+        &mut self.guard
+    }
+}
+
+impl Drop for MetadataGuard<'_> {
+    fn drop(&mut self) {
+        if self.changed {
+            let snapshot = Arc::new(self.guard.clone());
+            *self.published.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
+        }
+    }
 }
 
 /// Why the cluster could not open.

@@ -258,11 +258,12 @@ async fn acks_all_is_not_acknowledged_by_a_high_watermark_from_another_epoch() {
     };
     cluster.replica(other, TOPIC, 0).expect("replica").apply_assignment(&assignment(other));
     replica.apply_assignment(&assignment(other));
-    replica.truncate_to(appended.base_offset).expect("truncate");
+    let following = replica.following().expect("a follower now");
+    replica.truncate_to(following, appended.base_offset).expect("truncate");
     let theirs = PlainRecord { key: None, value: Some(bytes::Bytes::from_static(b"theirs")), headers: Vec::new() };
     let mut batch = encode_plain([theirs], 2).expect("encode");
     crate::log::batch::stamp(&mut batch, appended.base_offset, epoch);
-    replica.append_replicated(other, epoch, &batch, appended.next_offset).expect("copy");
+    replica.append_replicated(following, &batch, appended.next_offset).expect("copy");
     assert_eq!(replica.high_watermark(), appended.next_offset, "the old leader's HW now covers the offset");
     let outcome = waiting.await.expect("waiter");
     assert_eq!(outcome, Some(kafka_protocol::ResponseError::NotLeaderOrFollower), "never acknowledged");

@@ -79,7 +79,7 @@ impl Cluster {
     /// The broker coordinating `group`: the leader of its `__consumer_offsets` partition, if up.
     pub fn group_coordinator(&self, group: &str) -> Option<i32> {
         let partition = records::partition_for(group, OFFSETS_PARTITIONS);
-        let leader = self.lock_metadata().partition(CONSUMER_OFFSETS, partition)?.leader;
+        let leader = self.metadata().partition(CONSUMER_OFFSETS, partition)?.leader;
         self.broker(leader).filter(|b| b.is_up()).map(|b| b.id)
     }
 
@@ -522,7 +522,7 @@ impl Cluster {
     }
 
     fn partition_count(&self, topic: &str) -> Option<i32> {
-        self.lock_metadata().topics.get(topic).map(|t| t.partitions.len() as i32)
+        self.metadata().topics.get(topic).map(|t| t.partitions.len() as i32)
     }
 
     /// Runs session and rebalance timeouts and offset expiry until the runtime ends.

@@ -57,10 +57,15 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
                 return;
             }
         }
+        let idle = cluster.config.limits.connections_max_idle;
         let size = tokio::select! {
-            size = reader.read_i32() => match size {
-                Ok(size) => size,
-                Err(_) => return, // closed by the client
+            size = tokio::time::timeout(idle, reader.read_i32()) => match size {
+                Ok(Ok(size)) => size,
+                Ok(Err(_)) => return, // closed by the client
+                Err(_) => {
+                    tracing::debug!(broker = broker.id, %peer, ?idle, "closing an idle connection (connections_max_idle)");
+                    return;
+                }
             },
             _ = super::wait_stopped(&mut stopped) => return,
         };
@@ -68,15 +73,31 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
             tracing::warn!(broker = broker.id, %peer, size, max, "refusing request: size out of bounds; closing connection");
             return;
         }
-        let mut frame = BytesMut::zeroed(size as usize);
-        if let Err(e) = reader.read_exact(&mut frame).await {
-            tracing::warn!(broker = broker.id, %peer, error = %e, "truncated request; closing connection");
-            return;
+        // Memory follows the bytes that arrive, not the length prefix: a client that announces
+        // 100 MB and sends a trickle holds a trickle. The whole frame must arrive within the idle
+        // limit.
+        let mut frame = Vec::with_capacity((size as usize).min(64 * 1024));
+        let read = tokio::time::timeout(idle, (&mut reader).take(size as u64).read_to_end(&mut frame)).await;
+        match read {
+            Ok(Ok(n)) if n == size as usize => {}
+            Ok(Ok(n)) => {
+                tracing::warn!(broker = broker.id, %peer, size, got = n, "truncated request; closing connection");
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(broker = broker.id, %peer, error = %e, "truncated request; closing connection");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(broker = broker.id, %peer, size, ?idle, "request not received within connections_max_idle; closing connection");
+                return;
+            }
         }
+        let frame = bytes::Bytes::from(frame);
         if let Some(t) = traffic {
             t.bytes_in.fetch_add(4 + size as u64, std::sync::atomic::Ordering::Relaxed);
         }
-        let decoded = match protocol::decode_request(frame.freeze()) {
+        let decoded = match protocol::decode_request(frame) {
             Ok(decoded) => decoded,
             Err(e) => {
                 tracing::warn!(broker = broker.id, %peer, error = %e, "bad request; closing connection");

@@ -52,6 +52,12 @@ pub async fn handle(
         Decoded::Request { api, version, header, request } => (api, version, header, request),
     };
     let cid = header.correlation_id;
+    let limit = cluster.config.limits.max_partitions_per_request;
+    let count = super::limits::entries(&request);
+    if count > limit {
+        cluster.stats.error(api as i16, kafka_protocol::ResponseError::PolicyViolation.code());
+        return Err(ProtocolError::TooManyEntries { what: api_name(api), count, limit });
+    }
     let started = std::time::Instant::now();
     let client_id = header.client_id.as_deref().unwrap_or("");
     let ctx = Ctx { cluster, broker, version, client_id, peer };
@@ -103,6 +109,24 @@ pub async fn handle(
     };
     cluster.stats.request(api as i16, started.elapsed());
     Ok(Handled::Now(Some(out)))
+}
+
+fn api_name(api: ApiKey) -> &'static str {
+    match api {
+        ApiKey::Produce => "Produce",
+        ApiKey::Fetch => "Fetch",
+        ApiKey::ListOffsets => "ListOffsets",
+        ApiKey::Metadata => "Metadata",
+        ApiKey::OffsetCommit => "OffsetCommit",
+        ApiKey::OffsetFetch => "OffsetFetch",
+        ApiKey::CreateTopics => "CreateTopics",
+        ApiKey::DeleteTopics => "DeleteTopics",
+        ApiKey::CreatePartitions => "CreatePartitions",
+        ApiKey::DescribeConfigs => "DescribeConfigs",
+        ApiKey::DescribeGroups => "DescribeGroups",
+        ApiKey::DeleteGroups => "DeleteGroups",
+        _ => "request",
+    }
 }
 
 /// Lets one closure frame any response type.

@@ -7,6 +7,7 @@
 mod connection;
 mod dispatch;
 mod handlers;
+pub mod limits;
 
 use std::sync::Arc;
 
@@ -21,18 +22,36 @@ pub fn spawn_listener(cluster: Arc<Cluster>, id: i32, listener: TcpListener) -> 
             return;
         };
         let mut stopped = broker.watch_stopped();
+        // Refusals are logged at most every 10 s, with how many there were: a flood of
+        // connections must not become a flood of log lines.
+        let mut refusals = (0u64, None::<std::time::Instant>);
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let cluster = Arc::clone(&cluster);
-                        let broker = Arc::clone(&broker);
-                        tokio::spawn(connection::serve(cluster, broker, stream, peer));
-                    }
+                    Ok((stream, peer)) => match cluster.connections.acquire(peer.ip(), &cluster.config.limits) {
+                        Ok(slot) => {
+                            let _ = stream.set_nodelay(true);
+                            let cluster = Arc::clone(&cluster);
+                            let broker = Arc::clone(&broker);
+                            tokio::spawn(async move {
+                                connection::serve(cluster, broker, stream, peer).await;
+                                drop(slot);
+                            });
+                        }
+                        Err(refused) => {
+                            drop(stream);
+                            refusals.0 += 1;
+                            if refusals.1.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(10)) {
+                                tracing::warn!(broker = id, %peer, refused = refusals.0, "connection refused: {refused}");
+                                refusals = (0, Some(std::time::Instant::now()));
+                            }
+                        }
+                    },
                     Err(e) => {
-                        tracing::warn!(broker = id, error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        // Out of descriptors (or another transient failure): back off instead of
+                        // spinning on the error.
+                        tracing::warn!(broker = id, error = %e, "accept failed; retrying in 1 s");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     }
                 },
                 _ = wait_stopped(&mut stopped) => {

@@ -111,6 +111,15 @@ impl Refusal {
     }
 }
 
+/// A follower's assignment as a fetcher saw it: the leader, its epoch, and which time this
+/// replica became a follower (a new session starts with a divergence check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Following {
+    pub leader: i32,
+    pub epoch: i32,
+    pub session: u64,
+}
+
 /// Result of a leader append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
@@ -294,12 +303,24 @@ impl Partition {
         }
     }
 
-    /// What a replica fetcher must start over on: `(leader epoch, follower session)`. A change of
-    /// either means the follower checks for divergence and tells the leader where it is, even
-    /// when its log already matches (the leader may have dropped it from the ISR meanwhile).
-    pub fn fetch_session(&self) -> (i32, u64) {
+    /// Whom this replica follows now, or `None` when it leads or is offline. A fetcher captures
+    /// this once per round and passes it to every follower-side change, which happens only while
+    /// the assignment is still the same: a replica elected leader meanwhile is never truncated or
+    /// written as a follower.
+    pub fn following(&self) -> Option<Following> {
         let inner = self.lock();
-        (inner.leader_epoch, inner.follower_sessions)
+        match inner.role {
+            Role::Follower { leader } => {
+                Some(Following { leader, epoch: inner.leader_epoch, session: inner.follower_sessions })
+            }
+            Role::Leader | Role::Offline => None,
+        }
+    }
+
+    fn still_following(inner: &Inner, following: Following) -> bool {
+        inner.role == (Role::Follower { leader: following.leader })
+            && inner.leader_epoch == following.epoch
+            && inner.follower_sessions == following.session
     }
 
     /// Leader side: whether `follower` is in the ISR and last reported `log_end_offset`, so a
@@ -559,12 +580,12 @@ impl Partition {
         self.activity.notify_waiters();
     }
 
-    /// Follower side: appends batches fetched from `leader` under leader epoch `epoch` and adopts
-    /// the leader's HW. Nothing happens when this replica's assignment changed since the fetch
-    /// (it may lead now, or follow someone else): the bytes belong to the old assignment.
-    pub fn append_replicated(&self, leader: i32, epoch: i32, records: &[u8], leader_hw: i64) -> Result<(), LogError> {
+    /// Follower side: appends batches fetched under `following` and adopts the leader's HW.
+    /// Nothing happens when this replica's assignment changed since (it may lead now, or follow
+    /// someone else): the bytes belong to the old assignment.
+    pub fn append_replicated(&self, following: Following, records: &[u8], leader_hw: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
-        if inner.role != (Role::Follower { leader }) || inner.leader_epoch != epoch {
+        if !Self::still_following(&inner, following) {
             return Ok(());
         }
         if inner.log.append_replicated(records)?.is_some() {
@@ -581,9 +602,13 @@ impl Partition {
         Ok(())
     }
 
-    /// Follower side: drops the log tail at or after `offset` (divergence from the leader).
-    pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
+    /// Follower side: drops the log tail at or after `offset` (divergence from the leader), if
+    /// the assignment is still `following`.
+    pub fn truncate_to(&self, following: Following, offset: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
+        if !Self::still_following(&inner, following) {
+            return Ok(());
+        }
         inner.log.truncate_to(offset)?;
         inner.producers.truncate_from(offset);
         let leo = inner.log.log_end_offset();
@@ -595,9 +620,13 @@ impl Partition {
         Ok(())
     }
 
-    /// Follower side: the leader's log starts after ours ends; restart empty at its start.
-    pub fn reset_to(&self, offset: i64) -> Result<(), LogError> {
+    /// Follower side: the leader's log starts after ours ends; restart empty at its start, if the
+    /// assignment is still `following`.
+    pub fn reset_to(&self, following: Following, offset: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
+        if !Self::still_following(&inner, following) {
+            return Ok(());
+        }
         inner.log.truncate_fully_and_start_at(offset)?;
         inner.producers = ProducerStates::default();
         self.log_end_offset.store(offset, Ordering::Release);

@@ -30,6 +30,8 @@ pub enum ProtocolError {
     Decode { what: &'static str, reason: String },
     #[error("cannot encode response: {0}")]
     Encode(String),
+    #[error("{what}: {count} entries, more than {limit} (max_partitions_per_request)")]
+    TooManyEntries { what: &'static str, count: usize, limit: usize },
 }
 
 /// The first 8 bytes of every request header, whatever its version.

@@ -12,43 +12,59 @@ use kafka_protocol::ResponseError;
 
 use super::str_bytes;
 use crate::cluster::config::TopicConfig;
-use crate::cluster::NewTopic;
+use crate::cluster::{AdminError, NewTopic};
 use crate::net::dispatch::Ctx;
 
 pub async fn create_topics(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> CreateTopicsResponse {
-    let topics = request
-        .topics
-        .iter()
-        .map(|t| {
-            let mut result = CreatableTopicResult::default()
-                .with_name(t.name.clone())
-                .with_num_partitions(-1)
-                .with_replication_factor(-1);
-            if !t.assignments.is_empty() {
-                return result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(
-                    str_bytes("manual replica assignment is not supported; give partitions and replication factor"),
-                ));
-            }
-            let config: BTreeMap<String, String> =
-                t.configs.iter().filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string()))).collect();
-            let new = NewTopic {
+    let mut results = Vec::with_capacity(request.topics.len());
+    let mut creating = Vec::new();
+    for t in &request.topics {
+        let result = CreatableTopicResult::default()
+            .with_name(t.name.clone())
+            .with_num_partitions(-1)
+            .with_replication_factor(-1);
+        if !t.assignments.is_empty() {
+            results.push(result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(
+                str_bytes("manual replica assignment is not supported; give partitions and replication factor"),
+            )));
+            continue;
+        }
+        let config: BTreeMap<String, String> =
+            t.configs.iter().filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string()))).collect();
+        creating.push((
+            results.len(),
+            NewTopic {
                 name: t.name.0.to_string(),
                 partitions: (t.num_partitions != -1).then_some(t.num_partitions),
                 replication_factor: (t.replication_factor != -1).then_some(i32::from(t.replication_factor)),
                 config,
-            };
-            match ctx.cluster.create_topic(&new, request.validate_only) {
-                Ok(meta) => {
-                    result.num_partitions = meta.partitions.len() as i32;
-                    result.replication_factor = meta.partitions.first().map_or(0, |p| p.replicas.len() as i16);
-                    result.topic_id = uuid::Uuid::from_bytes(meta.id);
-                    result
-                }
-                Err(e) => result.with_error_code(e.code.code()).with_error_message(Some(str_bytes(e.message))),
+            },
+        ));
+        results.push(result);
+    }
+    let requests: Vec<NewTopic> = creating.iter().map(|(_, n)| n.clone()).collect();
+    let cluster = std::sync::Arc::clone(ctx.cluster);
+    let validate_only = request.validate_only;
+    let count = requests.len();
+    // One metadata write for the whole request, off the async workers (it fsyncs).
+    let created = tokio::task::spawn_blocking(move || cluster.create_topics(&requests, validate_only))
+        .await
+        .unwrap_or_else(|e| vec![Err(AdminError::new(ResponseError::UnknownServerError, e.to_string())); count]);
+    for ((at, _), outcome) in creating.iter().zip(created) {
+        let result = &mut results[*at];
+        match outcome {
+            Ok(meta) => {
+                result.num_partitions = meta.partitions.len() as i32;
+                result.replication_factor = meta.partitions.first().map_or(0, |p| p.replicas.len() as i16);
+                result.topic_id = uuid::Uuid::from_bytes(meta.id);
             }
-        })
-        .collect();
-    CreateTopicsResponse::default().with_topics(topics)
+            Err(e) => {
+                result.error_code = e.code.code();
+                result.error_message = Some(str_bytes(e.message));
+            }
+        }
+    }
+    CreateTopicsResponse::default().with_topics(results)
 }
 
 pub async fn delete_topics(ctx: &Ctx<'_>, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
@@ -57,36 +73,48 @@ pub async fn delete_topics(ctx: &Ctx<'_>, request: DeleteTopicsRequest) -> Delet
     } else {
         request.topic_names.clone()
     };
-    let responses = names
-        .into_iter()
-        .map(|name| {
-            let result = DeletableTopicResult::default().with_name(Some(name.clone()));
-            match ctx.cluster.delete_topic(name.0.as_str()) {
-                Ok(()) => result,
-                Err(e) => result.with_error_code(e.code.code()).with_error_message(Some(str_bytes(e.message))),
-            }
-        })
-        .collect();
+    let cluster = std::sync::Arc::clone(ctx.cluster);
+    // Off the async workers: deleting removes directories and fsyncs the metadata.
+    let responses = tokio::task::spawn_blocking(move || {
+        names
+            .into_iter()
+            .map(|name| {
+                let result = DeletableTopicResult::default().with_name(Some(name.clone()));
+                match cluster.delete_topic(name.0.as_str()) {
+                    Ok(()) => result,
+                    Err(e) => result.with_error_code(e.code.code()).with_error_message(Some(str_bytes(e.message))),
+                }
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
 pub async fn create_partitions(ctx: &Ctx<'_>, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
-    let results = request
-        .topics
-        .iter()
-        .map(|t| {
-            let result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
-            if t.assignments.as_ref().is_some_and(|a| !a.is_empty()) {
-                return result
-                    .with_error_code(ResponseError::InvalidRequest.code())
-                    .with_error_message(Some(str_bytes("manual replica assignment is not supported")));
-            }
-            match ctx.cluster.create_partitions(t.name.0.as_str(), t.count, request.validate_only) {
-                Ok(()) => result,
-                Err(e) => result.with_error_code(e.code.code()).with_error_message(Some(str_bytes(e.message))),
-            }
-        })
-        .collect();
+    let cluster = std::sync::Arc::clone(ctx.cluster);
+    // Off the async workers: new replicas are opened on disk and the metadata fsynced.
+    let results = tokio::task::spawn_blocking(move || {
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                let result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+                if t.assignments.as_ref().is_some_and(|a| !a.is_empty()) {
+                    return result
+                        .with_error_code(ResponseError::InvalidRequest.code())
+                        .with_error_message(Some(str_bytes("manual replica assignment is not supported")));
+                }
+                match cluster.create_partitions(t.name.0.as_str(), t.count, request.validate_only) {
+                    Ok(()) => result,
+                    Err(e) => result.with_error_code(e.code.code()).with_error_message(Some(str_bytes(e.message))),
+                }
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
     CreatePartitionsResponse::default().with_results(results)
 }
 

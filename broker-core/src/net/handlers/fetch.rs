@@ -1,6 +1,10 @@
 //! Fetch: whole batches from the one containing each fetch offset, below the high watermark,
 //! long-polling on `max_wait_ms`/`min_bytes`. Without transactions the last stable offset equals
 //! the high watermark, so `read_committed` consumers see the same records.
+//!
+//! A response carries at most `min(max_bytes, fetch_max_bytes)` of records (a `max_bytes` of 0 or
+//! less is 1: one batch, as KIP-74 allows), and each partition once however often the request
+//! names it: what one request may cost is bounded by the broker, not the client.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +19,7 @@ use crate::net::dispatch::Ctx;
 pub async fn handle(ctx: &Ctx<'_>, request: FetchRequest) -> FetchResponse {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.clamp(0, 30_000) as u64);
     let min_bytes = request.min_bytes.max(0) as usize;
-    let max_bytes = if request.max_bytes <= 0 { usize::MAX } else { request.max_bytes as usize };
+    let max_bytes = (request.max_bytes.max(1) as usize).min(ctx.cluster.config.limits.fetch_max_bytes);
     loop {
         let activity = Arc::clone(ctx.cluster.activity());
         let notified = activity.notified();
@@ -38,11 +42,15 @@ fn read_once(ctx: &Ctx<'_>, request: &FetchRequest, max_bytes: usize) -> (FetchR
     let mut total = 0usize;
     let mut errors = false;
     let mut topics = Vec::with_capacity(request.topics.len());
+    let mut seen = std::collections::HashSet::new();
     for topic in &request.topics {
         let name = topic.topic.0.as_str();
         let known = ctx.cluster.has_topic(name);
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
+            if !seen.insert((name, p.partition)) {
+                continue;
+            }
             let mut data = PartitionData::default()
                 .with_partition_index(p.partition)
                 .with_high_watermark(-1)
@@ -55,12 +63,9 @@ fn read_once(ctx: &Ctx<'_>, request: &FetchRequest, max_bytes: usize) -> (FetchR
                 (true, Some(r)) => Ok(r),
             };
             let result = replica.and_then(|r| {
-                // The first partition with data may exceed the budget (KIP-74); later ones may not.
-                let budget = if total == 0 {
-                    p.partition_max_bytes.max(0) as usize
-                } else {
-                    (p.partition_max_bytes.max(0) as usize).min(max_bytes.saturating_sub(total))
-                };
+                // The first partition with data gets at least its first batch even past the budget
+                // (KIP-74); later ones only what is left.
+                let budget = (p.partition_max_bytes.max(0) as usize).min(max_bytes.saturating_sub(total));
                 let plan =
                     if budget == 0 && total > 0 { None } else { r.plan_consumer_read(p.fetch_offset, budget.max(1))? };
                 let records = match plan {

@@ -5,6 +5,9 @@
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
 use kafka_protocol::ResponseError;
 
@@ -16,7 +19,7 @@ use crate::net::dispatch::Ctx;
 pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse {
     let cluster = ctx.cluster;
     // v0: an empty list means all topics; v1+: null means all, empty means none.
-    let wanted: Option<Vec<String>> = match request.topics {
+    let wanted: Option<BTreeSet<String>> = match request.topics {
         None => None,
         Some(ts) if ts.is_empty() && ctx.version == 0 => None,
         Some(ts) => Some(ts.into_iter().filter_map(|t| t.name.map(|n| n.0.to_string())).collect()),
@@ -25,22 +28,33 @@ pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse
     let mut topics = Vec::new();
     let mut md = cluster.metadata();
     if let Some(names) = &wanted {
-        for name in names {
-            if md.topics.contains_key(name) {
-                continue;
-            }
-            if allow_create {
+        let missing: Vec<&String> = names.iter().filter(|n| !md.topics.contains_key(*n)).collect();
+        if allow_create && !missing.is_empty() {
+            // At most `max_auto_created_topics_per_request` at once, with one metadata write and
+            // off the async workers; the rest are LEADER_NOT_AVAILABLE, which clients retry.
+            let cap = cluster.config.limits.max_auto_created_topics_per_request.min(missing.len());
+            let requests: Vec<NewTopic> =
+                missing[..cap].iter().map(|n| NewTopic { name: (*n).clone(), ..NewTopic::default() }).collect();
+            let creating = Arc::clone(cluster);
+            let results = tokio::task::spawn_blocking(move || creating.create_topics(&requests, false))
+                .await
+                .unwrap_or_else(|e| {
+                    vec![Err(crate::cluster::AdminError::new(ResponseError::UnknownServerError, e.to_string())); cap]
+                });
+            for (name, result) in missing[..cap].iter().zip(results) {
                 // A concurrent creation of the same topic is not an error for this client.
-                if let Err(e) = cluster.create_topic(&NewTopic { name: name.clone(), ..NewTopic::default() }, false) {
-                    if e.code != ResponseError::TopicAlreadyExists {
-                        topics.push(error_topic(name, e.code));
-                    }
+                match result {
+                    Err(e) if e.code != ResponseError::TopicAlreadyExists => topics.push(error_topic(name, e.code)),
+                    _ => {}
                 }
-            } else {
-                topics.push(error_topic(name, ResponseError::UnknownTopicOrPartition));
             }
+            for name in &missing[cap..] {
+                topics.push(error_topic(name, ResponseError::LeaderNotAvailable));
+            }
+            md = cluster.metadata();
+        } else {
+            topics.extend(missing.iter().map(|n| error_topic(n, ResponseError::UnknownTopicOrPartition)));
         }
-        md = cluster.metadata();
     }
     let up = |id: i32| cluster.broker(id).is_some_and(|b| b.is_up());
     for topic in md.topics.values() {
