@@ -150,7 +150,22 @@ impl WarrenProcess {
         kafka_port: u16,
         extra_env: &[(&str, &str)],
     ) -> anyhow::Result<WarrenProcess> {
+        Self::spawn_logged(data_dir, brokers, kafka_port, extra_env, None)
+    }
+
+    /// As [`WarrenProcess::spawn`], with warren's log (its stdout) appended to `log`.
+    pub fn spawn_logged(
+        data_dir: &Path,
+        brokers: i32,
+        kafka_port: u16,
+        extra_env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> anyhow::Result<WarrenProcess> {
         let http_port = free_ports(1);
+        let stdout = match log {
+            Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
+            None => Stdio::null(),
+        };
         let mut cmd = Command::new(warren_binary());
         cmd.arg("serve")
             .arg("--data-dir")
@@ -161,7 +176,7 @@ impl WarrenProcess {
             .arg(format!("127.0.0.1:{kafka_port}"))
             .arg("--http-listen")
             .arg(format!("127.0.0.1:{http_port}"))
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::inherit());
         for (k, v) in extra_env {
             cmd.env(k, v);

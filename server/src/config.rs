@@ -173,6 +173,9 @@ pub struct HttpSection {
     pub listen: Option<String>,
     pub read_only: Option<bool>,
     pub admin_token: Option<String>,
+    /// Host header names the dashboard answers to (`"*"` for any); default the listen host,
+    /// `localhost`, `127.0.0.1` and `::1`.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -262,6 +265,8 @@ pub struct Config {
     pub hostname: String,
     /// `[cluster] embedded`: run the embedded brokers (the default) or only monitor.
     pub embedded: bool,
+    /// `[http] allowed_hosts`, resolved.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Merges `WARREN_<SECTION>__<KEY>` variables from `env` into the file's table. Values parse as
@@ -473,7 +478,18 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
         alerts: file.alerts,
         hostname: "localhost".into(),
         embedded,
+        allowed_hosts: file.http.allowed_hosts.clone().unwrap_or_else(|| default_allowed_hosts(&http_listen)),
     })
+}
+
+/// The default `[http] allowed_hosts`: the listen address's host (unless it is a wildcard),
+/// `localhost`, `127.0.0.1` and `::1`.
+pub fn default_allowed_hosts(listen: &SocketAddr) -> Vec<String> {
+    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    if !listen.ip().is_unspecified() && !hosts.contains(&listen.ip().to_string()) {
+        hosts.push(listen.ip().to_string());
+    }
+    hosts
 }
 
 #[cfg(test)]

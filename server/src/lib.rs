@@ -131,6 +131,7 @@ pub async fn run(
         metrics: metrics::MetricsConfig { per_partition: config.metrics.per_partition },
         hostname: config.hostname.clone(),
         sample_interval_s: config.monitor.sample_interval.as_secs(),
+        allowed_hosts: Arc::new(config.allowed_hosts.clone()),
     };
     let app = web::router(state);
     tracing::info!(kafka = ?bound.kafka, http = %bound.http, data_dir = %data_dir.display(), "warren is up");

@@ -278,14 +278,17 @@ fn env() -> Vec<(&'static str, String)> {
     vec![
         ("WARREN_CLUSTER__REPLICA_LAG_TIME_MAX", format!("{}s", LAG_MAX.as_secs())),
         ("WARREN_CLUSTER__AUTO_CREATE_TOPICS", "false".into()),
-        ("RUST_LOG", "warn".into()),
+        // `WARREN_DRILL_LOG=info` (any RUST_LOG filter) shows the drilled warren's log in a replay.
+        ("RUST_LOG", std::env::var("WARREN_DRILL_LOG").unwrap_or_else(|_| "warn".into())),
     ]
 }
 
+/// Starts warren on `dir/data`, its log appended to `dir/warren.log`.
 fn spawn(dir: &std::path::Path, port: u16) -> WarrenProcess {
     let env = env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    WarrenProcess::spawn(dir, BROKERS, port, &env).expect("start warren")
+    WarrenProcess::spawn_logged(&dir.join("data"), BROKERS, port, &env, Some(&dir.join("warren.log")))
+        .expect("start warren")
 }
 
 fn client(bootstrap: &str) -> ClientConfig {
@@ -492,11 +495,14 @@ impl Drill {
 
     fn fail(&self, what: impl std::fmt::Display) -> ! {
         let recent: Vec<&String> = self.steps.iter().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+        let log = std::fs::read_to_string(self.dir.path().join("warren.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
         panic!(
-            "fault drill failed: seed {}, {}: {what}\nsteps so far (last 12):\n  {}\nreplay: WARREN_DRILL_SEED={} WARREN_DRILL_ROUNDS={} cargo test -p warren-tests --test e2e drill::soak -- --ignored --nocapture",
+            "fault drill failed: seed {}, {}: {what}\nsteps so far (last 12):\n  {}\nwarren's log (last 40 lines):\n{}\nreplay: WARREN_DRILL_SEED={} WARREN_DRILL_ROUNDS={} [WARREN_DRILL_LOG=info] cargo test -p warren-tests --test e2e drill::soak -- --ignored --nocapture",
             self.seed,
             self.steps.last().map_or("start", String::as_str),
             recent.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  "),
+            tail.join("\n"),
             self.seed,
             self.round.max(1),
         );

@@ -113,6 +113,11 @@ impl Cluster {
                 let before = replica.high_watermark();
                 replica.append_replicated(following, &bytes, source.high_watermark()).map_err(|e| e.to_string())?;
                 if !bytes.is_empty() {
+                    // `flush_interval = 0s`: followers fsync what they copied before it counts
+                    // towards acks=all, as the leader does before it acknowledges.
+                    if self.config.flush_interval.is_zero() {
+                        replica.flush().map_err(|e| format!("fsync of a copied batch: {e}"))?;
+                    }
                     let leo = replica.log_end_offset();
                     if source.report_follower_position(replica.broker_id, epoch, leo).is_some() {
                         self.record_isr(&replica.topic, replica.index, leader);

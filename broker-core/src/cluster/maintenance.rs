@@ -12,10 +12,12 @@ use crate::partition::Role;
 impl Cluster {
     pub(super) fn spawn_maintenance(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
-        if !self.config.flush_interval.is_zero() {
-            let cluster = Arc::clone(self);
-            tasks.push(every(self.config.flush_interval, move || cluster.checkpoint_all()));
-        }
+        // With `flush_interval = 0s` every append is already fsynced; the checkpoints (recovery
+        // points, high watermarks, log starts) are still written every second.
+        let period =
+            if self.config.flush_interval.is_zero() { Duration::from_secs(1) } else { self.config.flush_interval };
+        let cluster = Arc::clone(self);
+        tasks.push(every(period, move || cluster.checkpoint_all()));
         let cluster = Arc::clone(self);
         tasks.push(every(self.config.retention_check_interval, move || cluster.apply_retention(now_ms())));
         let cluster = Arc::clone(self);
@@ -24,19 +26,43 @@ impl Cluster {
         tasks
     }
 
-    /// Fsyncs every log of every broker that is up and writes the checkpoints.
+    /// Fsyncs every log of every broker that is up and writes the checkpoints. A failure is
+    /// logged and kept (see [`Cluster::storage_errors`]) until a later checkpoint succeeds:
+    /// data that cannot reach the disk is a reason not to be ready, never silent.
     pub fn checkpoint_all(&self) {
         for broker in self.brokers.iter().filter(|b| b.is_up()) {
-            if let Err(e) = broker.checkpoint() {
-                tracing::error!(broker = broker.id, error = %e, "flush and checkpoint failed");
+            let result = broker.checkpoint();
+            let mut errors = self.storage_errors.lock().unwrap_or_else(|e| e.into_inner());
+            match result {
+                Ok(()) => {
+                    if errors.remove(&broker.id).is_some() {
+                        tracing::info!(broker = broker.id, "flush and checkpoint succeed again");
+                    }
+                }
+                Err(e) => {
+                    if errors.insert(broker.id, e.to_string()).is_none() {
+                        tracing::error!(broker = broker.id, error = %e, "flush and checkpoint failed; data since the last checkpoint is not on disk");
+                    }
+                }
             }
         }
     }
 
+    /// Brokers whose last flush and checkpoint failed, with the error.
+    pub fn storage_errors(&self) -> Vec<(i32, String)> {
+        let errors = self.storage_errors.lock().unwrap_or_else(|e| e.into_inner());
+        errors.iter().map(|(id, e)| (*id, e.clone())).collect()
+    }
+
     /// Applies time and size retention to every replica, and compaction to compacted topics.
     pub fn apply_retention(&self, now_ms: i64) {
+        let producer_expiration = self.config.limits.producer_id_expiration;
         for broker in self.brokers.iter().filter(|b| b.is_up()) {
             for replica in broker.partitions() {
+                let expired = replica.expire_producers(now_ms, producer_expiration);
+                if expired > 0 {
+                    tracing::debug!(broker = broker.id, topic = %replica.topic, partition = replica.index, expired, "expired idle producer ids");
+                }
                 match replica.apply_retention(now_ms) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(
@@ -92,7 +118,10 @@ impl Cluster {
             match broker.checkpoint() {
                 Ok(()) => {
                     let marker = broker.dir().join(checkpoint::CLEAN_SHUTDOWN);
-                    if let Err(e) = std::fs::write(&marker, b"") {
+                    let written = std::fs::File::create(&marker)
+                        .and_then(|f| f.sync_all())
+                        .and_then(|()| crate::log::sync_dir(broker.dir()));
+                    if let Err(e) = written {
                         tracing::error!(broker = broker.id, error = %e, "could not write the clean-shutdown marker");
                     }
                 }

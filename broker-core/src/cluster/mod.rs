@@ -102,6 +102,8 @@ pub struct Cluster {
     pub stats: crate::stats::Stats,
     /// Open client connections, bounded by `limits.max_connections` (and per address).
     pub connections: Arc<crate::net::limits::ConnectionSlots>,
+    /// The last flush-and-checkpoint error of each broker, while it lasts.
+    storage_errors: Mutex<std::collections::BTreeMap<i32, String>>,
 }
 
 impl Cluster {
@@ -134,6 +136,7 @@ impl Cluster {
             groups: Groups::default(),
             stats,
             connections: Arc::default(),
+            storage_errors: Mutex::default(),
         });
         cluster.open_replicas()?;
         cluster.ensure_offsets_topic()?;

@@ -346,9 +346,13 @@ impl Log {
 
     fn append_batch(&mut self, header: &BatchHeader, bytes: &[u8]) -> Result<(), LogError> {
         let active = self.active();
+        // Index entries hold offsets relative to the segment's base in 32 bits: roll before a
+        // batch would leave that range, as Kafka does.
+        let offsets_fit = header.last_offset() - active.base_offset <= i64::from(i32::MAX);
         if !active.is_empty()
             && (active.size() + bytes.len() as u64 > self.config.segment_bytes
-                || active.age() >= self.config.segment_age)
+                || active.age() >= self.config.segment_age
+                || !offsets_fit)
         {
             self.roll()?;
         }

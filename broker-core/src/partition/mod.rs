@@ -23,6 +23,8 @@ use crate::log::records::RecordError;
 use crate::log::{Log, LogConfig, LogError, OpenState, ReadPlan, RecoveryReport};
 use producer::{ProducerStates, SequenceCheck};
 
+use crate::cluster::maintenance::now_ms;
+
 /// Whether this replica leads its partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -443,7 +445,7 @@ impl Partition {
         for (_, header) in &rebased {
             let mut stamped = *header;
             stamped.base_offset = offset;
-            inner.producers.record(&stamped);
+            inner.producers.record(&stamped, now_ms());
             offset = stamped.next_offset();
         }
         self.log_end_offset.store(inner.log.log_end_offset(), Ordering::Release);
@@ -590,7 +592,7 @@ impl Partition {
         }
         if inner.log.append_replicated(records)?.is_some() {
             for (_, header) in batch::split_trusted(records)? {
-                inner.producers.record(&header);
+                inner.producers.record(&header, now_ms());
             }
         }
         let leo = inner.log.log_end_offset();
@@ -697,6 +699,11 @@ impl Partition {
         let mut inner = self.lock();
         inner.log.flush()?;
         Ok(inner.log.recovery_point())
+    }
+
+    /// Forgets idempotent producers unused for `max_age` (Kafka's producer id expiration).
+    pub fn expire_producers(&self, now_ms: i64, max_age: Duration) -> usize {
+        self.lock().producers.expire(now_ms, i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// Applies retention (leaders and followers alike, below the HW).
@@ -808,7 +815,8 @@ fn rebuild_producer_state(log: &Log, producers: &mut ProducerStates) -> Result<(
         };
         offset = last.next_offset();
         for (_, h) in headers {
-            producers.record(&h);
+            // Rebuilt state counts as seen now: an idle producer expires one expiration after start.
+            producers.record(&h, now_ms());
         }
     }
     Ok(())

@@ -3,6 +3,11 @@
 //! A retried batch whose sequence range matches a cached one is a duplicate: it is acknowledged
 //! with its original offset and not appended again. A gap gives OUT_OF_ORDER_SEQUENCE_NUMBER, an
 //! older epoch INVALID_PRODUCER_EPOCH. State is rebuilt from the log on open.
+//!
+//! State is bounded: a producer id unused for `producer_id_expiration` (Kafka's
+//! `producer.id.expiration.ms`, by the broker's clock) is forgotten, and a partition keeps at most
+//! [`MAX_PRODUCERS`] of them, the least recently used going first, so batches stamped with
+//! invented producer ids cannot grow the broker's memory without end.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -10,6 +15,9 @@ use crate::log::batch::BatchHeader;
 
 /// Batches remembered per producer, as Kafka does.
 const CACHED_BATCHES: usize = 5;
+
+/// Producer ids remembered per partition.
+pub const MAX_PRODUCERS: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct CachedBatch {
@@ -23,6 +31,8 @@ struct CachedBatch {
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<CachedBatch>,
+    /// When this producer's last batch was recorded (broker clock, Unix ms).
+    last_seen_ms: i64,
 }
 
 /// The verdict on one incoming batch.
@@ -84,12 +94,16 @@ impl ProducerStates {
         SequenceCheck::Append
     }
 
-    /// Records a batch that is now in the log (with its assigned base offset).
-    pub fn record(&mut self, header: &BatchHeader) {
+    /// Records a batch that is now in the log (with its assigned base offset), at `now_ms`.
+    pub fn record(&mut self, header: &BatchHeader, now_ms: i64) {
         if header.producer_id < 0 || header.base_sequence < 0 {
             return;
         }
+        if self.producers.len() >= MAX_PRODUCERS && !self.producers.contains_key(&header.producer_id) {
+            self.evict_least_recent();
+        }
         let entry = self.producers.entry(header.producer_id).or_default();
+        entry.last_seen_ms = entry.last_seen_ms.max(now_ms);
         if header.producer_epoch != entry.epoch {
             entry.epoch = header.producer_epoch;
             entry.batches.clear();
@@ -103,6 +117,36 @@ impl ProducerStates {
             first_offset: header.base_offset,
             last_offset: header.last_offset(),
         });
+    }
+
+    /// Forgets the least recently used tenth of the producers (at least one).
+    fn evict_least_recent(&mut self) {
+        let mut seen: Vec<i64> = self.producers.values().map(|e| e.last_seen_ms).collect();
+        let cut = (seen.len() / 10).max(1);
+        let (_, threshold, _) = seen.select_nth_unstable(cut - 1);
+        let threshold = *threshold;
+        let mut removed = 0;
+        self.producers.retain(|_, e| {
+            let evict = removed < cut && e.last_seen_ms <= threshold;
+            removed += usize::from(evict);
+            !evict
+        });
+    }
+
+    /// Forgets producers not seen for `max_age_ms` (Kafka's producer id expiration). Returns how
+    /// many went.
+    pub fn expire(&mut self, now_ms: i64, max_age_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers.retain(|_, e| now_ms.saturating_sub(e.last_seen_ms) < max_age_ms);
+        before - self.producers.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.producers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.producers.is_empty()
     }
 
     /// Forgets batches at or past `offset` (the log was truncated).
@@ -145,15 +189,32 @@ mod tests {
         check(&states, header(-1, 0, -1, 3, 0), SequenceCheck::Append);
         let first = header(7, 0, 0, 3, 10);
         check(&states, first, SequenceCheck::Append);
-        states.record(&first);
+        states.record(&first, 0);
         check(&states, header(7, 0, 0, 3, 0), SequenceCheck::Duplicate { first_offset: 10 });
         check(&states, header(7, 0, 3, 2, 0), SequenceCheck::Append);
         check(&states, header(7, 0, 5, 2, 0), SequenceCheck::OutOfOrder { expected: 3, got: 5 });
         check(&states, header(7, 1, 0, 2, 0), SequenceCheck::Append);
         check(&states, header(7, 1, 4, 2, 0), SequenceCheck::OutOfOrder { expected: 0, got: 4 });
-        states.record(&header(7, 1, 0, 2, 13));
+        states.record(&header(7, 1, 0, 2, 13), 0);
         check(&states, header(7, 0, 3, 2, 0), SequenceCheck::StaleEpoch { current: 1, got: 0 });
         states.truncate_from(13);
         check(&states, header(7, 0, 3, 2, 0), SequenceCheck::Append);
+    }
+
+    #[test]
+    fn producer_state_is_bounded_by_age_and_count() {
+        let mut states = ProducerStates::default();
+        states.record(&header(1, 0, 0, 1, 0), 1_000);
+        states.record(&header(2, 0, 0, 1, 1), 5_000);
+        assert_eq!(states.expire(6_000, 2_000), 1, "producer 1 was idle for 5 s");
+        assert_eq!(states.check(&header(2, 0, 0, 1, 0)), SequenceCheck::Duplicate { first_offset: 1 });
+        // Invented producer ids, far more than a partition keeps: memory stays bounded and the
+        // most recent producers are still known.
+        for pid in 10..(10 + 3 * MAX_PRODUCERS as i64) {
+            states.record(&header(pid, 0, 0, 1, pid), pid);
+        }
+        assert!(states.len() <= MAX_PRODUCERS, "{} producers kept", states.len());
+        let last = 9 + 3 * MAX_PRODUCERS as i64;
+        assert_eq!(states.check(&header(last, 0, 0, 1, 0)), SequenceCheck::Duplicate { first_offset: last });
     }
 }

@@ -374,8 +374,8 @@ async fn send(client: &reqwest::Client, target: &Target, webhook_id: &str, body:
     }
     let response = match request.body(body.to_string()).send().await {
         Ok(response) => response,
-        Err(e) if e.is_builder() => return Verdict::GiveUp { status: None, error: error_chain(&e) },
-        Err(e) => return Verdict::Retry { status: None, error: error_chain(&e), retry_after: None },
+        Err(e) if e.is_builder() => return Verdict::GiveUp { status: None, error: error_chain(e, &target.url) },
+        Err(e) => return Verdict::Retry { status: None, error: error_chain(e, &target.url), retry_after: None },
     };
     let status = response.status();
     let retry_after = response
@@ -388,7 +388,7 @@ async fn send(client: &reqwest::Client, target: &Target, webhook_id: &str, body:
     if status.is_success() {
         return Verdict::Delivered(code);
     }
-    let reason = format!("HTTP {code}{}", snippet(response).await);
+    let reason = redact_url(&format!("HTTP {code}{}", snippet(response).await), &target.url);
     match code {
         408 | 429 | 500..=599 => {
             let retry_after = retry_after.filter(|_| matches!(code, 429 | 503));
@@ -418,19 +418,35 @@ async fn snippet(mut response: reqwest::Response) -> String {
     }
 }
 
-/// An error with its causes, `a: b: c` (reqwest's own message hides the useful part).
-fn error_chain(e: &reqwest::Error) -> String {
+/// An error with its causes, `a: b: c` (reqwest's own message hides the useful part), without
+/// the receiver's URL: its path is often the secret (Slack's hooks), and this text is stored,
+/// logged and shown on the alerts page.
+fn error_chain(e: reqwest::Error, url: &reqwest::Url) -> String {
     if e.is_timeout() {
         return "request timed out".to_string();
     }
+    let e = e.without_url();
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
         source = s.source();
     }
-    text
+    redact_url(&text, url)
+}
+
+/// `text` with every appearance of `url`, or of its path and query, replaced by a placeholder.
+fn redact_url(text: &str, url: &reqwest::Url) -> String {
+    let mut out = text.replace(url.as_str(), "<receiver url>");
+    let tail = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    if tail.len() > 1 {
+        out = out.replace(&tail, "/<redacted>");
+    }
+    out
 }
 
 #[cfg(test)]

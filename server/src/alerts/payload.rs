@@ -122,7 +122,8 @@ pub fn slack(n: &Notification, external_url: &str) -> Value {
     };
     let first = n.alerts.first().and_then(|a| a.annotations.get("summary")).map_or("", String::as_str);
     let more = if n.alerts.len() > 1 { format!(" (and {} more)", n.alerts.len() - 1) } else { String::new() };
-    let text = format!("{title} in cluster {}: {first}{more}", n.cluster);
+    // The fallback text is mrkdwn too: escaped, so that no name can say `<!channel>`.
+    let text = escape_mrkdwn(&format!("{title} in cluster {}: {first}{more}", n.cluster));
     let mut blocks =
         vec![json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&title, SLACK_HEADER_CHARS)}})];
     for a in n.alerts.iter().take(SLACK_MAX_ALERTS) {

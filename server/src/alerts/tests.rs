@@ -358,6 +358,20 @@ fn alertmanager_payload_has_the_v4_shape() {
     assert_eq!(body["status"], "resolved");
 }
 
+/// Slack reads `text` as mrkdwn too: a group named `<!channel>` must not ping a whole channel.
+#[test]
+fn slack_fallback_text_is_escaped() {
+    let body: Value = serde_json::from_str(&payload::render(
+        ReceiverKind::Slack,
+        "ops",
+        &notification(vec![alert("<!channel>", true)]),
+        "http://w",
+    ))
+    .expect("json");
+    let text = body["text"].as_str().expect("text");
+    assert!(text.contains("&lt;!channel&gt;") && !text.contains("<!channel>"), "{text}");
+}
+
 #[test]
 fn slack_and_generic_payloads() {
     let many: Vec<NotifiedAlert> = (0..12).map(|i| alert(&format!("g{i}"), i != 0)).collect();

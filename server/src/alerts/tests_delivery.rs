@@ -476,3 +476,28 @@ async fn silences_mute_without_hiding() {
     let outbox = alerts.notifications(10).await.expect("outbox");
     assert_eq!(outbox.len(), 2);
 }
+
+/// The receiver's URL (a Slack hook's path is its secret) never reaches the stored error, the
+/// log or the alerts page: reqwest puts it in its error text, which warren strips.
+#[tokio::test]
+async fn delivery_errors_never_carry_the_receiver_url() {
+    let mut hook = TestReceiver::start().await;
+    hook.stop().await;
+    let secret_url = format!("{}/services/T0001/B0001/XXXXSECRETXXXX", hook.url("slack"));
+    let store = Store::open_in_memory().await.expect("store");
+    let alerts = engine(&store, &config("slack", &secret_url, None), fast_options());
+    let worker = Worker::start(&alerts);
+    let t0 = wall_ms();
+    alerts.evaluate(&facts(t0, &[("payments", "ERR")])).await.expect("evaluate");
+    alerts.evaluate(&facts(t0 + 30_000, &[("payments", "ERR")])).await.expect("evaluate");
+    attempts(&alerts, 2).await;
+    worker.stop().await;
+    let log = alerts.delivery_log(100).await.expect("log");
+    assert!(!log.is_empty());
+    for attempt in &log {
+        let error = attempt.error.as_deref().unwrap_or("");
+        assert!(!error.is_empty() && !error.contains("XXXXSECRET") && !error.contains("/services/"), "{error}");
+    }
+    let outbox = alerts.notifications(10).await.expect("outbox");
+    assert!(outbox.iter().all(|o| !o.last_error.as_deref().unwrap_or("").contains("XXXXSECRET")), "{outbox:?}");
+}

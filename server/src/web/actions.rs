@@ -109,7 +109,7 @@ pub async fn login(
         *page.status_mut() = StatusCode::UNAUTHORIZED;
         return page;
     }
-    let cookie = format!("{ADMIN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+    let cookie = format!("{ADMIN_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", super::auth::session_value(&token));
     let mut response = Redirect::to("/").into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);

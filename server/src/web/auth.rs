@@ -1,7 +1,9 @@
 //! The guard on every mutating HTTP action: any request that is not GET or HEAD passes through
 //! here, so no route can forget it. `--read-only` refuses them all with 403; `--admin-token`
 //! requires `Authorization: Bearer TOKEN` or the `warren_admin` cookie (401 otherwise). The token
-//! is compared in constant time.
+//! is compared in constant time. The cookie never holds the token: it holds an HMAC of it under a
+//! key drawn at start, so a leaked cookie does not give the token away, and a restart ends every
+//! dashboard session.
 
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -75,18 +77,40 @@ pub fn presents_token(request: &Request, token: &str) -> bool {
     headers_present_token(request.headers(), token)
 }
 
-/// Whether `headers` carry `token` as a bearer token or in the admin cookie.
+/// The admin cookie's value for `token`: HMAC-SHA256 of it under this process's session key.
+pub fn session_value(token: &str) -> String {
+    use hmac::Mac;
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        let random = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut key));
+        if random.is_err() {
+            // No /dev/urandom: fall back to the clock and the process id (sessions still need
+            // the token; they are only easier to tell apart across restarts).
+            let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+            key.copy_from_slice(&<sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes()));
+        }
+        key
+    });
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"warren admin session\0");
+    mac.update(token.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `headers` carry `token` as a bearer token or the admin cookie made from it.
 pub fn headers_present_token(headers: &axum::http::HeaderMap, token: &str) -> bool {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), token.as_bytes()));
+    let session = session_value(token);
     let cookie = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).any(|cookies| {
         cookies
             .split(';')
             .filter_map(|c| c.trim().split_once('='))
-            .any(|(name, value)| name == ADMIN_COOKIE && constant_time_eq(value.as_bytes(), token.as_bytes()))
+            .any(|(name, value)| name == ADMIN_COOKIE && constant_time_eq(value.as_bytes(), session.as_bytes()))
     });
     bearer || cookie
 }
@@ -113,7 +137,10 @@ mod tests {
         assert!(presents_token(&request(header::AUTHORIZATION, "Bearer s3cret"), "s3cret"));
         assert!(!presents_token(&request(header::AUTHORIZATION, "Bearer nope"), "s3cret"));
         assert!(!presents_token(&request(header::AUTHORIZATION, "s3cret"), "s3cret"));
-        assert!(presents_token(&request(header::COOKIE, "a=b; warren_admin=s3cret"), "s3cret"));
-        assert!(!presents_token(&request(header::COOKIE, "warren_admin=s3cre"), "s3cret"));
+        let session = session_value("s3cret");
+        assert!(presents_token(&request(header::COOKIE, &format!("a=b; warren_admin={session}")), "s3cret"));
+        assert!(!presents_token(&request(header::COOKIE, "warren_admin=s3cret"), "s3cret"), "never the token itself");
+        assert!(!session.contains("s3cret"));
+        assert_ne!(session_value("other"), session);
     }
 }

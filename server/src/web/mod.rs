@@ -14,6 +14,7 @@ mod format;
 mod groups;
 mod messages;
 mod pages;
+mod security;
 #[cfg(test)]
 mod tests;
 
@@ -45,6 +46,8 @@ pub struct AppState {
     /// This machine's host name, for Burrow's `request.host`.
     pub hostname: String,
     pub sample_interval_s: u64,
+    /// `[http] allowed_hosts`: the Host header names this server answers to.
+    pub allowed_hosts: Arc<Vec<String>>,
 }
 
 impl AppState {
@@ -140,15 +143,20 @@ pub fn router(state: AppState) -> Router {
         .nest("/v3", burrow)
         .fallback(not_found_page)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard_mutations))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard_hosts_and_headers))
         .with_state(state)
 }
 
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ready\n").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
+    if !state.ready.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response();
     }
+    let failing = state.cluster.as_ref().map(|c| c.storage_errors()).unwrap_or_default();
+    if let Some((broker, error)) = failing.first() {
+        let body = format!("broker {broker} cannot flush its logs: {error}\n");
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
+    (StatusCode::OK, "ready\n").into_response()
 }
 
 const CACHE: &str = "public, max-age=3600";

@@ -59,6 +59,7 @@ impl Fixture {
             metrics: crate::metrics::MetricsConfig { per_partition: true },
             hostname: "test-host".into(),
             sample_interval_s: 10,
+            allowed_hosts: Arc::new(vec!["localhost".into(), "127.0.0.1".into()]),
         };
         Fixture { state, embedded: Some(embedded), _dir: dir }
     }
@@ -313,28 +314,98 @@ async fn the_guard_refuses_read_only_tokenless_and_cross_site_changes() {
     assert!(html.contains("not the admin token"));
     let (status, _) = f.request(Method::POST, "/login", Some("token=s3cret"), &[]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let cookie = [("Cookie", "warren_admin=s3cret")];
+    // The cookie holds a session value derived from the token, never the token.
+    let raw = [("Cookie", "warren_admin=s3cret")];
+    let (_, page) = f.request(Method::GET, "/topics", None, &raw).await;
+    assert!(!page.contains("Create a topic"), "the raw token is not a session cookie");
+    let session = format!("warren_admin={}", super::auth::session_value("s3cret"));
+    let cookie = [("Cookie", session.as_str())];
     let (_, page) = f.request(Method::GET, "/topics", None, &cookie).await;
     assert!(page.contains("Create a topic") && page.contains("Log out"));
     let (status, _) = f.request(Method::POST, "/topics", Some("name=t1"), &cookie).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     // A form posted from another site is refused even with the cookie.
-    let evil = [("Cookie", "warren_admin=s3cret"), ("Origin", "https://evil.example")];
+    let evil = [("Cookie", session.as_str()), ("Origin", "https://evil.example")];
     let (status, html) = f.request(Method::POST, "/topics", Some("name=t2"), &evil).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("evil.example"), "{html}");
-    let same = [("Cookie", "warren_admin=s3cret"), ("Origin", "http://127.0.0.1:8080")];
+    let same = [("Cookie", session.as_str()), ("Origin", "http://127.0.0.1:8080")];
     let (status, _) = f.request(Method::POST, "/topics", Some("name=t3"), &same).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(!f.cluster().has_topic("t2") && f.cluster().has_topic("t3"));
     f.shutdown().await;
 
     let f = Fixture::new(true, Some("s3cret")).await;
-    let (status, html) =
-        f.request(Method::POST, "/topics", Some("name=t1"), &[("Cookie", "warren_admin=s3cret")]).await;
+    let (status, html) = f.request(Method::POST, "/topics", Some("name=t1"), &cookie).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("--read-only"));
     let (_, page) = f.get("/brokers").await;
     assert!(!page.contains(">Stop<") && page.contains("read-only"));
+    f.shutdown().await;
+}
+
+/// A group named like a path cannot point the page's htmx refresh at another route (the stored
+/// XSS of issue 13: `../../api/v1/groups` made the partial fetch the JSON API and swap it in),
+/// every response carries a strict Content-Security-Policy, and a Host outside
+/// `[http] allowed_hosts` (a DNS-rebinding page) is refused, for reads and for changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_cannot_change_paths_and_foreign_hosts_are_refused() {
+    let f = Fixture::new(false, None).await;
+    let cluster = Arc::clone(f.cluster());
+    cluster
+        .create_topic(&NewTopic { name: "paths".into(), partitions: Some(1), ..NewTopic::default() }, false)
+        .expect("topic");
+    let traversal = "../../api/v1/groups";
+    for group in [traversal, "<img src=x onerror=alert(1)>"] {
+        let results = cluster.commit_offsets(None, group, &Committer::standalone(), vec![commit("paths", 0, 0)]).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+    }
+    let mut monitor = ClusterState::new("local", EvalConfig::default());
+    f.tick(&mut monitor).await;
+    let encoded = super::pages::urlencode(traversal);
+    assert!(!encoded.contains('/'), "{encoded}");
+    let (status, page) = f.get(&format!("/groups/{encoded}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("hx-get=\"/partials/groups/..%2F..%2Fapi%2Fv1%2Fgroups?"), "the refresh stays one path segment: {page}");
+    assert!(!page.contains("hx-get=\"/partials/groups/../"), "{page}");
+    let (status, partial) = f.get(&format!("/partials/groups/{encoded}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(partial.contains("id=\"group\"") && !partial.contains("<img src=x"), "{partial}");
+
+    let full = |uri: &'static str, host: &'static str, method: Method| {
+        let state = f.state.clone();
+        async move {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::HOST, host)
+                .header(header::ORIGIN, format!("http://{host}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"name":"rebound"}"#))
+                .expect("request");
+            router(state).oneshot(request).await.expect("response")
+        }
+    };
+    for uri in ["/", "/groups", "/api/v1/groups", "/static/warren.css", "/no-such-page"] {
+        let response = full(uri, "127.0.0.1:8080", Method::GET).await;
+        let headers = response.headers();
+        let csp = headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{uri}: {csp}");
+        assert_eq!(headers.get(header::X_FRAME_OPTIONS).map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{uri}");
+        assert_eq!(headers.get(header::X_CONTENT_TYPE_OPTIONS).map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{uri}");
+    }
+    // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1. Its Origin
+    // matches its Host, so the cross-site check alone let it create a topic.
+    let response = full("/api/v1/topics", "evil.example:8080", Method::POST).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(!cluster.has_topic("rebound"), "no topic created through a foreign host");
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+    assert!(String::from_utf8_lossy(&body).contains("allowed_hosts"));
+    let response = full("/api/v1/groups", "evil.example:8080", Method::GET).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "reads through a foreign host are refused too");
+    assert!(response.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+    let response = full("/api/v1/topics", "localhost:8080", Method::POST).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "the allowed names still work");
     f.shutdown().await;
 }
