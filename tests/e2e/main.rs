@@ -9,6 +9,7 @@ mod crash;
 mod drill;
 mod group_wire;
 mod groups;
+mod hostile;
 mod http_api;
 mod metrics;
 mod monitor;

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(total, data.len(), "accepted batches must cover the payload exactly");
         for (pos, header) in batches {
             let mut bytes = bytes::Bytes::copy_from_slice(&data[pos..pos + header.total_len()]);
-            let _ = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes);
+            let _ = broker_core::log::records::decode_batch(&mut bytes, 1 << 20);
         }
     }
 });

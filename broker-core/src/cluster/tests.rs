@@ -268,3 +268,28 @@ async fn acks_all_is_not_acknowledged_by_a_high_watermark_from_another_epoch() {
     let outcome = waiting.await.expect("waiter");
     assert_eq!(outcome, Some(kafka_protocol::ResponseError::NotLeaderOrFollower), "never acknowledged");
 }
+
+/// A topic whose replicas cannot all be opened is not recorded anywhere: no metadata (in memory
+/// or on disk), no replicas, no directories; and creating it again once the cause is gone works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_that_cannot_be_opened_is_rolled_back() {
+    let run = three_brokers(Duration::from_secs(30));
+    let cluster = &run.cluster;
+    let request =
+        NewTopic { name: "blocked".into(), partitions: Some(2), replication_factor: Some(3), ..NewTopic::default() };
+    // A file where broker 2's partition directory would go.
+    let obstacle = cluster.broker(2).expect("broker").partition_dir("blocked", 1);
+    std::fs::write(&obstacle, b"not a directory").expect("obstacle");
+    let err = cluster.create_topic(&request, false).expect_err("cannot open a replica");
+    assert_eq!(err.code, kafka_protocol::ResponseError::KafkaStorageError, "{err}");
+    assert!(!cluster.has_topic("blocked"));
+    let on_disk = super::metadata::ClusterMetadata::load(&cluster.config.data_dir).expect("load").expect("metadata");
+    assert!(!on_disk.topics.contains_key("blocked"), "not persisted");
+    for broker in cluster.brokers() {
+        assert!(broker.partition("blocked", 0).is_none() && broker.partition("blocked", 1).is_none());
+        assert!(!broker.partition_dir("blocked", 0).exists(), "broker {} kept a directory", broker.id);
+    }
+    std::fs::remove_file(&obstacle).expect("remove the obstacle");
+    cluster.create_topic(&request, false).expect("created once it can be");
+    assert!(cluster.has_topic("blocked"));
+}

@@ -37,6 +37,9 @@ pub struct SegmentIndex {
     /// How many entries of each are in their file; the rest go out with the next sync.
     offsets_written: usize,
     times_written: usize,
+    /// The files hold entries the memory no longer has (a rewrite after a truncation failed):
+    /// the next write rewrites them whole.
+    stale: bool,
 }
 
 impl SegmentIndex {
@@ -80,6 +83,7 @@ impl SegmentIndex {
             time_path: time_path.to_path_buf(),
             offsets_written: 0,
             times_written: 0,
+            stale: false,
         };
         if whole && offset_path.exists() && time_path.exists() {
             index.offsets_written = index.offsets.len();
@@ -136,10 +140,15 @@ impl SegmentIndex {
     }
 
     /// Drops every entry at or past `relative_offset` / `position` (after a log truncation).
-    pub fn truncate_to(&mut self, relative_offset: u32, position: u32) -> io::Result<()> {
+    /// The entries in memory are cut whatever happens; when the files cannot be rewritten now
+    /// (the truncation may be undoing a failed append), the next write rewrites them.
+    pub fn truncate_to(&mut self, relative_offset: u32, position: u32) {
         self.offsets.retain(|e| e.relative_offset < relative_offset && e.position < position);
         self.times.retain(|e| e.relative_offset < relative_offset);
-        self.rewrite_files()
+        if let Err(e) = self.rewrite_files() {
+            tracing::warn!(index = %self.offset_path.display(), error = %e, "cannot rewrite an index after a truncation; retrying at the next flush");
+            self.stale = true;
+        }
     }
 
     /// Forgets every entry (before a rebuild from the log).
@@ -156,6 +165,10 @@ impl SegmentIndex {
 
     /// Appends the entries added since the last write to their files, without fsync.
     pub fn write_new(&mut self, fsync: bool) -> io::Result<()> {
+        if self.stale {
+            self.rewrite_files()?;
+            self.stale = false;
+        }
         if self.offsets_written < self.offsets.len() {
             let file = OpenOptions::new().append(true).create(true).open(&self.offset_path)?;
             write_file(file, &encode_offsets(&self.offsets[self.offsets_written..]), fsync)?;
@@ -241,7 +254,7 @@ mod tests {
         let mut idx = SegmentIndex::open(&oi, &ti, false).expect("reopen");
         assert_eq!(idx.offsets().len(), 3);
         assert_eq!(idx.times().len(), 2);
-        idx.truncate_to(20, 8192).expect("truncate");
+        idx.truncate_to(20, 8192);
         assert_eq!(idx.offsets().len(), 1);
         assert_eq!(idx.times().len(), 1);
         assert_eq!(std::fs::metadata(&oi).expect("meta").len(), 8);

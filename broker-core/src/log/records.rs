@@ -185,7 +185,11 @@ fn walk_record(record: &mut &[u8], index: i32) -> Result<(), String> {
         if record.len() < 2 {
             return Err(format!("header {h} of {headers} is cut off"));
         }
-        bytes_field(record, false).map_err(|e| format!("header {h} key: {e}"))?;
+        let key = bytes_field(record, false).map_err(|e| format!("header {h} key: {e}"))?;
+        // Header keys are strings: every client writes UTF-8, and the readers decode them so.
+        if std::str::from_utf8(key).is_err() {
+            return Err(format!("header {h} key is not UTF-8"));
+        }
         bytes_field(record, true).map_err(|e| format!("header {h} value: {e}"))?;
     }
     if !record.is_empty() {
@@ -194,18 +198,19 @@ fn walk_record(record: &mut &[u8], index: i32) -> Result<(), String> {
     Ok(())
 }
 
-/// A varint-length-prefixed byte string (-1 is null when `nullable`); skips it.
-fn bytes_field(buf: &mut &[u8], nullable: bool) -> Result<(), String> {
+/// A varint-length-prefixed byte string (-1 is null when `nullable`); returns it and moves past.
+fn bytes_field<'a>(buf: &mut &'a [u8], nullable: bool) -> Result<&'a [u8], String> {
     let len = varint(buf).ok_or("bad length")?;
     if len == -1 && nullable {
-        return Ok(());
+        return Ok(&[]);
     }
     let len = usize::try_from(len).map_err(|_| format!("length {len}"))?;
     if len > buf.len() {
         return Err(format!("length {len} with {} bytes left", buf.len()));
     }
-    *buf = &buf[len..];
-    Ok(())
+    let (field, rest) = buf.split_at(len);
+    *buf = rest;
+    Ok(field)
 }
 
 /// A zigzag varint of at most 5 bytes (Kafka's `varint`), as i64.
@@ -251,4 +256,62 @@ pub fn decode_batches(mut bytes: Bytes, limit: usize) -> Result<Vec<RecordSet>, 
         out.push(decode_batch(&mut bytes, limit)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::tests::encode_batch;
+
+    fn header(batch: &[u8]) -> BatchHeader {
+        BatchHeader::validate(batch).expect("valid header")
+    }
+
+    #[test]
+    fn batches_of_every_codec_validate_and_decode() {
+        for compression in
+            [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd]
+        {
+            let batch = encode_batch(&[b"one", b"two", b"three"], 5, compression);
+            validate_records(&batch, &header(&batch), 1 << 20).unwrap_or_else(|e| panic!("{compression:?}: {e}"));
+            let set = decode_batch(&mut Bytes::from(batch), 1 << 20).expect("decode");
+            assert_eq!(set.records.len(), 3);
+        }
+    }
+
+    #[test]
+    fn inflation_is_bounded_for_every_codec() {
+        let big: Vec<u8> = vec![b'z'; 4 << 20];
+        for compression in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+            let batch = encode_batch(&[&big], 5, compression);
+            assert!(batch.len() < 1 << 20, "{compression:?} compresses the run");
+            let err = validate_records(&batch, &header(&batch), 1 << 20).expect_err("too large");
+            assert!(matches!(err, RecordError::TooLarge { .. }), "{compression:?}: {err}");
+            assert!(decode_batch(&mut Bytes::from(batch), 1 << 20).is_err(), "{compression:?}");
+        }
+        // A raw snappy block whose header claims 4 GiB: refused from the header, not allocated.
+        let claim = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x00];
+        assert!(matches!(decompress(Compression::Snappy, &claim, 1 << 20), Err(RecordError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn malformed_records_are_refused() {
+        let batch = encode_batch(&[b"one", b"two"], 5, Compression::None);
+        let mut lying = batch.clone();
+        // Claim three records (and three offsets) where there are two.
+        lying[23..27].copy_from_slice(&2i32.to_be_bytes());
+        lying[57..61].copy_from_slice(&3i32.to_be_bytes());
+        let crc = crc32c::crc32c(&lying[21..]);
+        lying[17..21].copy_from_slice(&crc.to_be_bytes());
+        let err = validate_records(&lying, &header(&lying), 1 << 20).expect_err("count");
+        assert!(matches!(err, RecordError::CountMismatch { declared: 3, found: 2 }), "{err}");
+        // A record claiming 2^31-1 headers.
+        let record = [0x14u8, 0, 0, 0, 0x01, 0x00, 0xfe, 0xff, 0xff, 0xff, 0x0f];
+        let err = walk_records(&record, 1).expect_err("headers");
+        assert!(err.to_string().contains("header"), "{err}");
+        // Trailing bytes after the last record.
+        let mut trailing = batch[HEADER_LEN..].to_vec();
+        trailing.push(0);
+        assert!(matches!(walk_records(&trailing, 2), Err(RecordError::Trailing(1))));
+    }
 }

@@ -323,7 +323,7 @@ impl Segment {
         };
         self.writable()?.set_len(pos)?;
         let relative = u32::try_from(next - self.base_offset).unwrap_or(u32::MAX);
-        self.index.truncate_to(relative, u32::try_from(pos).unwrap_or(u32::MAX))?;
+        self.index.truncate_to(relative, u32::try_from(pos).unwrap_or(u32::MAX));
         self.size = pos;
         // The greatest timestamp left: the time index's, plus the batches after its last entry.
         let start = self.index.offsets().last().map_or(0, |e| u64::from(e.position));

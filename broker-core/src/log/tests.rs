@@ -413,3 +413,26 @@ fn compaction_keeps_the_latest_record_per_key_and_drops_old_tombstones() {
     }
     assert_eq!(records(&follower), after);
 }
+
+/// An append of several batches is all or nothing: when a later batch cannot be written (here
+/// its segment cannot be created), the earlier ones are cut off again, so a client told that
+/// the request failed retries without duplicating them.
+#[test]
+fn a_failed_multi_batch_append_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logdir = dir.path().join("t-0");
+    let (mut log, _) = Log::open(&logdir, config(), OpenState::default()).expect("open");
+    append(&mut log, &[b"before"], 1);
+    // Two batches: the first fits the 1 KiB segment, the second needs a new one.
+    let mut bytes = encode_batch(&[&[b'a'; 300]], 2, Compression::None);
+    bytes.extend_from_slice(&encode_batch(&[&[b'b'; 900]], 3, Compression::None));
+    let headers = split_batches(&bytes).expect("valid");
+    // The directory goes: the open active segment can still be written, a new one cannot.
+    let moved = dir.path().join("elsewhere");
+    std::fs::rename(&logdir, &moved).expect("move the directory away");
+    assert!(log.append_as_leader(&mut bytes, &headers, 0).is_err(), "the roll fails");
+    assert_eq!(log.log_end_offset(), 1, "the first batch of the failed request was undone");
+    std::fs::rename(&moved, &logdir).expect("move it back");
+    append(&mut log, &[b"after"], 4);
+    assert_eq!(read_all(&log), vec![(0, 1), (1, 1)]);
+}

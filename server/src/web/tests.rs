@@ -366,7 +366,10 @@ async fn names_cannot_change_paths_and_foreign_hosts_are_refused() {
     assert!(!encoded.contains('/'), "{encoded}");
     let (status, page) = f.get(&format!("/groups/{encoded}")).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("hx-get=\"/partials/groups/..%2F..%2Fapi%2Fv1%2Fgroups?"), "the refresh stays one path segment: {page}");
+    assert!(
+        page.contains("hx-get=\"/partials/groups/..%2F..%2Fapi%2Fv1%2Fgroups?"),
+        "the refresh stays one path segment: {page}"
+    );
     assert!(!page.contains("hx-get=\"/partials/groups/../"), "{page}");
     let (status, partial) = f.get(&format!("/partials/groups/{encoded}")).await;
     assert_eq!(status, StatusCode::OK);
