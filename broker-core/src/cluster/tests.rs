@@ -293,3 +293,29 @@ async fn a_topic_that_cannot_be_opened_is_rolled_back() {
     cluster.create_topic(&request, false).expect("created once it can be");
     assert!(cluster.has_topic("blocked"));
 }
+
+/// `flush_interval = "0s"` fsyncs every append; it used to turn the checkpoints off as well, so a
+/// restart after a crash re-validated every log from the start and found no high watermark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fsync_on_every_append_still_writes_checkpoints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = ClusterConfig::new(dir.path().to_path_buf(), 1);
+    config.flush_interval = Duration::ZERO;
+    let cluster = Cluster::open(config, &[SocketAddr::from(([127, 0, 0, 1], 19_292))]).expect("open");
+    let topic = NewTopic { name: TOPIC.into(), partitions: Some(1), replication_factor: Some(1), ..NewTopic::default() };
+    cluster.create_topic(&topic, false).expect("create");
+    let tasks = cluster.spawn_background();
+    append(&cluster, 0, 5, 1).await;
+    let broker_dir = cluster.broker(1).expect("broker").dir().to_path_buf();
+    let key = (TOPIC.to_string(), 0);
+    let written = eventually(Duration::from_secs(10), || {
+        let points = super::checkpoint::read(&broker_dir, super::checkpoint::RECOVERY_POINT).unwrap_or_default();
+        let hws = super::checkpoint::read(&broker_dir, super::checkpoint::HIGH_WATERMARK).unwrap_or_default();
+        points.get(&key) == Some(&5) && hws.get(&key) == Some(&5)
+    })
+    .await;
+    assert!(written, "recovery point and high watermark checkpointed");
+    for task in tasks {
+        task.abort();
+    }
+}
