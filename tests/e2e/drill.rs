@@ -156,6 +156,8 @@ struct PartitionView {
     /// ISR members that are up.
     isr: Vec<i32>,
     high_watermark: i64,
+    /// For failure messages.
+    log_end_offset: i64,
 }
 
 /// Everything read back so far, incrementally, and what the invariants need of it.
@@ -483,6 +485,7 @@ async fn topic_view(addr: SocketAddr) -> anyhow::Result<Vec<PartitionView>> {
                 .map(|a| a.iter().filter_map(Value::as_i64).map(|v| v as i32).collect())
                 .unwrap_or_default(),
             high_watermark: p["high_watermark"].as_i64().unwrap_or(-1),
+            log_end_offset: p["log_end_offset"].as_i64().unwrap_or(-1),
         })
         .collect())
 }

@@ -302,7 +302,8 @@ async fn fsync_on_every_append_still_writes_checkpoints() {
     let mut config = ClusterConfig::new(dir.path().to_path_buf(), 1);
     config.flush_interval = Duration::ZERO;
     let cluster = Cluster::open(config, &[SocketAddr::from(([127, 0, 0, 1], 19_292))]).expect("open");
-    let topic = NewTopic { name: TOPIC.into(), partitions: Some(1), replication_factor: Some(1), ..NewTopic::default() };
+    let topic =
+        NewTopic { name: TOPIC.into(), partitions: Some(1), replication_factor: Some(1), ..NewTopic::default() };
     cluster.create_topic(&topic, false).expect("create");
     let tasks = cluster.spawn_background();
     append(&cluster, 0, 5, 1).await;
@@ -318,4 +319,42 @@ async fn fsync_on_every_append_still_writes_checkpoints() {
     for task in tasks {
         task.abort();
     }
+}
+
+/// An acks=all wait answers NOT_LEADER_OR_FOLLOWER as soon as its replica stops leading, not at
+/// its deadline: a client whose requests wait on the old leader would otherwise hold back the
+/// partition (an idempotent producer sends nothing newer while they are in flight). Found by
+/// the fault drill: a paused follower stayed in the ISR because nothing new was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_all_waits_end_when_leadership_moves() {
+    let run = three_brokers(Duration::from_secs(30));
+    let cluster = &run.cluster;
+    for broker in cluster.brokers() {
+        broker.set_replication_paused(true);
+    }
+    let lead = leader(cluster, 0);
+    let replica = cluster.replica(lead, TOPIC, 0).expect("leader replica");
+    let record = PlainRecord { key: None, value: Some(bytes::Bytes::from_static(b"waits")), headers: Vec::new() };
+    let appended = replica.append_as_leader(&encode_plain([record], 1).expect("encode"), -1).expect("append");
+    let waiting = {
+        let replica = Arc::clone(&replica);
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            replica.await_replication(&appended, deadline).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let md = cluster.metadata().partition(TOPIC, 0).expect("partition").clone();
+    let other = *md.replicas.iter().find(|r| **r != lead).expect("a follower");
+    let started = tokio::time::Instant::now();
+    replica.apply_assignment(&crate::partition::Assignment {
+        leader: other,
+        leader_epoch: md.leader_epoch + 1,
+        replicas: md.replicas.clone(),
+        isr: md.replicas.clone(),
+        committed: 0,
+    });
+    let outcome = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("answered").expect("waiter");
+    assert_eq!(outcome, Some(kafka_protocol::ResponseError::NotLeaderOrFollower));
+    assert!(started.elapsed() < Duration::from_secs(2), "answered in {:?}", started.elapsed());
 }

@@ -10,7 +10,7 @@ pub mod producer;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -147,6 +147,9 @@ pub struct Partition {
     pub broker_id: i32,
     inner: Mutex<Inner>,
     high_watermark: AtomicI64,
+    /// The leader epoch while this replica leads, -1 otherwise: acks=all waiters read it
+    /// without the lock, and are woken (through `hw_tx`) when it changes.
+    leading_epoch: AtomicI32,
     log_end_offset: AtomicI64,
     log_start_offset: AtomicI64,
     hw_tx: watch::Sender<i64>,
@@ -176,6 +179,7 @@ impl Partition {
             index,
             broker_id,
             high_watermark: AtomicI64::new(hw),
+            leading_epoch: AtomicI32::new(-1),
             log_end_offset: AtomicI64::new(log.log_end_offset()),
             log_start_offset: AtomicI64::new(log.log_start_offset()),
             hw_tx: watch::channel(hw).0,
@@ -260,6 +264,16 @@ impl Partition {
     /// Applies the controller's decision for this partition.
     pub fn apply_assignment(&self, assignment: &Assignment) {
         let mut inner = self.lock();
+        self.apply_assignment_locked(&mut inner, assignment);
+        let leading = if inner.role == Role::Leader { inner.leader_epoch } else { -1 };
+        if self.leading_epoch.swap(leading, Ordering::AcqRel) != leading {
+            // Leadership moved: acks=all waits from the old epoch answer now, not at their
+            // deadline (a client's in-flight requests would otherwise stall the partition).
+            self.hw_tx.send_modify(|_| {});
+        }
+    }
+
+    fn apply_assignment_locked(&self, inner: &mut Inner, assignment: &Assignment) {
         inner.leader_epoch = assignment.leader_epoch;
         inner.replicas = assignment.replicas.clone();
         inner.isr = assignment.isr.clone();
@@ -292,7 +306,7 @@ impl Partition {
                     .map(|r| (*r, FollowerState { log_end_offset: hw.min(leo), caught_up_at: now }))
                     .collect();
             }
-            self.maybe_advance_hw(&mut inner);
+            self.maybe_advance_hw(inner);
         } else if assignment.leader < 0 {
             inner.role = Role::Offline;
         } else {
@@ -769,8 +783,9 @@ impl Partition {
         let mut hw = self.watch_high_watermark();
         // Drop the watch's read guard at once: the checks below take the replica lock, and a
         // writer holding that lock may be waiting to publish a new high watermark.
-        let reached =
-            tokio::time::timeout_at(deadline, async { hw.wait_for(|hw| *hw >= next_offset).await.map(|_| ()) }).await;
+        let epoch = appended.leader_epoch;
+        let settled = |hw: &i64| *hw >= next_offset || self.leading_epoch.load(Ordering::Acquire) != epoch;
+        let reached = tokio::time::timeout_at(deadline, async { hw.wait_for(settled).await.map(|_| ()) }).await;
         let still_leading = || {
             let inner = self.lock();
             inner.role == Role::Leader && inner.leader_epoch == appended.leader_epoch
