@@ -125,7 +125,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.hostname = name.trim().to_string();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(crate::run(config, crate::tools::interrupted(), |_| {}))
+    runtime.block_on(async { crate::run(config, crate::tools::interrupted(), |_| {}).await })
 }
 
 /// clap's usage error on one line (scripts get one line on stderr from every failure):

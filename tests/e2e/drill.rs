@@ -156,7 +156,8 @@ struct PartitionView {
     /// ISR members that are up.
     isr: Vec<i32>,
     high_watermark: i64,
-    /// For failure messages.
+    /// Shown (through `Debug`) in failure messages.
+    #[allow(dead_code)]
     log_end_offset: i64,
 }
 

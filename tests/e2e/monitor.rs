@@ -96,11 +96,13 @@ async fn burrow_verdicts_for_real_consumers() {
     let b2 = b.clone();
     let c2 = Arc::clone(&warren.cluster);
     let r2 = Arc::clone(&running);
-    let drivers = tokio::task::spawn_blocking(move || {
-        let hw = || c2.leader_replica("mon", 0).map_or(0, |r| r.high_watermark());
-        // g_ok: a real group member that keeps up, committing as it goes.
+    // g_ok: a real group member that keeps up, committing as it goes, on a thread of its own so
+    // that the other groups' commits (slow on a loaded machine) never hold it back.
+    let ok_running = Arc::clone(&running);
+    let ok_bootstrap = b2.clone();
+    let ok_member = tokio::task::spawn_blocking(move || {
         let ok = ClientConfig::new()
-            .set("bootstrap.servers", &b2)
+            .set("bootstrap.servers", &ok_bootstrap)
             .set("group.id", "g_ok")
             .set("auto.offset.reset", "earliest")
             .set("auto.commit.interval.ms", "500")
@@ -108,6 +110,15 @@ async fn burrow_verdicts_for_real_consumers() {
             .create::<BaseConsumer>()
             .expect("consumer");
         ok.subscribe(&["mon"]).expect("subscribe");
+        // Bounded, so that a failing test does not leave it running.
+        let started = Instant::now();
+        while ok_running.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(150) {
+            let _ = ok.poll(Duration::from_millis(50));
+        }
+        ok.unsubscribe();
+    });
+    let drivers = tokio::task::spawn_blocking(move || {
+        let hw = || c2.leader_replica("mon", 0).map_or(0, |r| r.high_watermark());
         let (stall, stall_deep, stop, warn, rewind) = (
             standalone(&b2, "g_stall"),
             standalone(&b2, "g_stall_deep"),
@@ -119,8 +130,8 @@ async fn burrow_verdicts_for_real_consumers() {
         let started = Instant::now();
         let mut second = 0;
         while r2.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60) {
-            let _ = ok.poll(Duration::from_millis(50));
             if started.elapsed() < Duration::from_millis(1100 * second) {
+                std::thread::sleep(Duration::from_millis(20));
                 continue;
             }
             second += 1;
@@ -139,7 +150,6 @@ async fn burrow_verdicts_for_real_consumers() {
             let back = if second < 5 { start_hw + 10 * second as i64 } else { start_hw + 5 };
             commit(&rewind, "mon", back);
         }
-        ok.unsubscribe();
     });
 
     // Each group reaches its verdict (and the partition status behind it) at its own time; a
@@ -239,6 +249,7 @@ async fn burrow_verdicts_for_real_consumers() {
     running.store(false, Ordering::Relaxed);
     feeder.await.expect("feeder");
     drivers.await.expect("drivers");
+    ok_member.await.expect("g_ok member");
     warren.stop().await.expect("stop");
 }
 
