@@ -7,14 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-3000000}
-cargo build --release -p server -p warren-bench >/dev/null 2>&1 || cargo build --release -p server -p warren-bench
-
-out=$(ls -d target/release/build/rdkafka-sys-*/out | head -1)
-zstd=$(find target/release/build -name libzstd.a | head -1)
-perf=target/release/rdkafka_performance
-if [ ! -x "$perf" ]; then
-  gcc -O2 -o "$perf" "$out/examples/rdkafka_performance.c" -I"$out/src" "$out/src/librdkafka.a" "$zstd" -lz -lpthread -lm -ldl
-fi
+. bench/perf_driver.sh
 
 dir=$(mktemp -d)
 port=49392
@@ -26,7 +19,7 @@ B=127.0.0.1:$port
 admin() { target/release/bench_admin "$B" "$@"; }
 rate() { grep -oE "[0-9]+ msgs/s( and|) \(?[0-9.]+ MB/s" | head -1; }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "machine: $machine"
 for size in 100 1024; do
   n=$N; [ $size = 1024 ] && n=$((N / 3))
   for mode in "1 1" "all 3"; do

@@ -11,6 +11,7 @@ pub mod log;
 pub mod net;
 pub mod partition;
 pub mod protocol;
+pub mod security;
 pub mod stats;
 
 use std::net::SocketAddr;

@@ -35,6 +35,8 @@ pub struct Stats {
     brokers: Vec<BrokerTraffic>,
     /// (api key, error code) -> count; errors are rare, a lock is fine.
     errors: Mutex<std::collections::BTreeMap<(i16, i16), u64>>,
+    /// SASL mechanism -> failed authentications.
+    auth_failures: Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 /// One API's numbers at a moment.
@@ -53,6 +55,7 @@ impl Stats {
             apis: (0..APIS).map(|_| ApiStats::default()).collect(),
             brokers: (0..brokers).map(|_| BrokerTraffic::default()).collect(),
             errors: Mutex::new(Default::default()),
+            auth_failures: Mutex::new(Default::default()),
         }
     }
 
@@ -73,6 +76,16 @@ impl Stats {
         if code != 0 {
             *self.errors.lock().unwrap_or_else(|e| e.into_inner()).entry((api_key, code)).or_default() += 1;
         }
+    }
+
+    /// Counts a failed SASL authentication.
+    pub fn auth_failure(&self, mechanism: &'static str) {
+        *self.auth_failures.lock().unwrap_or_else(|e| e.into_inner()).entry(mechanism).or_default() += 1;
+    }
+
+    /// Failed authentications by mechanism.
+    pub fn auth_failures(&self) -> Vec<(&'static str, u64)> {
+        self.auth_failures.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(k, v)| (*k, *v)).collect()
     }
 
     pub fn broker(&self, id: i32) -> Option<&BrokerTraffic> {

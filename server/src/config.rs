@@ -183,6 +183,55 @@ pub struct HttpSection {
 pub struct ExternalCluster {
     pub name: String,
     pub bootstrap_servers: Vec<String>,
+    /// PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL.
+    pub security_protocol: Option<String>,
+    /// PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+    pub sasl_mechanism: Option<String>,
+    pub sasl_username: Option<String>,
+    pub sasl_password: Option<Secret>,
+    pub sasl_password_file: Option<PathBuf>,
+    /// Roots to trust (PEM); Mozilla's otherwise.
+    pub ssl_ca: Option<PathBuf>,
+    /// A client certificate chain and key (PEM), for clusters that require one.
+    pub ssl_certificate: Option<PathBuf>,
+    pub ssl_key: Option<PathBuf>,
+    pub ssl_verify_hostname: Option<bool>,
+}
+
+/// A string from the configuration that never prints.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// `[security]`: the embedded brokers' listeners.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySection {
+    /// PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL, for every broker's listener.
+    pub protocol: Option<String>,
+    /// PEM certificate chain and private key (SSL, SASL_SSL).
+    pub ssl_certificate: Option<PathBuf>,
+    pub ssl_key: Option<PathBuf>,
+    /// PEM roots: when given, clients must show a certificate they sign (mTLS).
+    pub ssl_client_ca: Option<PathBuf>,
+    /// Default: SCRAM-SHA-512, SCRAM-SHA-256, PLAIN.
+    pub sasl_mechanisms: Option<Vec<String>>,
+    pub super_users: Vec<String>,
+    pub users: Vec<SecurityUser>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityUser {
+    pub name: String,
+    pub password: Option<Secret>,
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -234,6 +283,7 @@ pub struct FileConfig {
     pub http: HttpSection,
     pub clusters: Vec<ExternalCluster>,
     pub alerts: AlertsSection,
+    pub security: SecuritySection,
 }
 
 /// Values given as command-line flags (or their own env vars, which clap reads).
@@ -267,6 +317,8 @@ pub struct Config {
     pub embedded: bool,
     /// `[http] allowed_hosts`, resolved.
     pub allowed_hosts: Vec<String>,
+    /// `[security]`, checked; `crate::security` reads its files.
+    pub security: SecuritySection,
 }
 
 /// Merges `WARREN_<SECTION>__<KEY>` variables from `env` into the file's table. Values parse as
@@ -280,6 +332,38 @@ fn merge_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), Co
             continue;
         };
         let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        // WARREN_CLUSTERS__<NAME>__<KEY>: a key of the [[clusters]] entry of that name (secrets
+        // such as SASL_PASSWORD stay out of the file).
+        if section == "clusters" {
+            let Some((name, key)) = key.split_once("__") else {
+                return Err(ConfigError::Env {
+                    var: var.clone(),
+                    reason: "expected WARREN_CLUSTERS__<NAME>__<KEY>".into(),
+                });
+            };
+            let entry = table
+                .get_mut("clusters")
+                .and_then(toml::Value::as_array_mut)
+                .and_then(|clusters| {
+                    clusters.iter_mut().find(|c| {
+                        c.get("name").and_then(toml::Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    })
+                })
+                .and_then(toml::Value::as_table_mut);
+            let Some(entry) = entry else {
+                return Err(ConfigError::Env {
+                    var: var.clone(),
+                    reason: format!("no [[clusters]] entry named '{name}'"),
+                });
+            };
+            let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .filter(toml::Value::is_bool)
+                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            entry.insert(key.to_string(), parsed);
+            continue;
+        }
         if section.is_empty() || key.is_empty() {
             return Err(ConfigError::Env { var: var.clone(), reason: "expected WARREN_<SECTION>__<KEY>".into() });
         }
@@ -459,6 +543,11 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
             });
         }
     }
+    crate::security::check_section(&file.security).map_err(|(key, reason)| ConfigError::Invalid { key, reason })?;
+    for (i, c) in file.clusters.iter().enumerate() {
+        crate::security::check_cluster(c)
+            .map_err(|(key, reason)| ConfigError::Invalid { key: format!("clusters[{i}].{key}"), reason })?;
+    }
     if !embedded && flags.demo {
         return Err(ConfigError::Invalid {
             key: "--demo".into(),
@@ -479,6 +568,7 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
         hostname: "localhost".into(),
         embedded,
         allowed_hosts: file.http.allowed_hosts.clone().unwrap_or_else(|| default_allowed_hosts(&http_listen)),
+        security: file.security,
     })
 }
 
@@ -590,5 +680,62 @@ bootstrap_servers = ["k1:9092"]
         assert_eq!(c.alerts.rules[0].for_duration, Some(Duration::from_secs(30)));
         assert_eq!(c.alerts.receivers[0].headers.get("X-Team").map(String::as_str), Some("kafka"));
         assert_eq!(c.external_clusters[0].bootstrap_servers, vec!["k1:9092".to_string()]);
+    }
+
+    #[test]
+    fn security_keys_parse_check_and_never_print() {
+        let file = r#"
+[security]
+protocol = "SASL_SSL"
+ssl_certificate = "server.pem"
+ssl_key = "server-key.pem"
+sasl_mechanisms = ["SCRAM-SHA-512", "PLAIN"]
+super_users = ["admin"]
+
+[[security.users]]
+name = "alice"
+password = "alice-secret"
+
+[[clusters]]
+name = "prod"
+bootstrap_servers = ["b-1.example:9096"]
+security_protocol = "SASL_SSL"
+sasl_mechanism = "SCRAM-SHA-512"
+sasl_username = "monitor"
+sasl_password = "in-the-file"
+"#;
+        // The password comes from the environment (the file's is replaced), matched by name.
+        let c = resolve(Some(file), &env(&[("WARREN_CLUSTERS__PROD__SASL_PASSWORD", "from-env")]), &Flags::default())
+            .expect("resolve");
+        assert_eq!(c.external_clusters[0].sasl_password, Some(Secret("from-env".into())));
+        assert_eq!(c.security.protocol.as_deref(), Some("SASL_SSL"));
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("from-env") && !printed.contains("alice-secret"), "{printed}");
+
+        let check = |file: &str, env_pairs: &[(&str, &str)], needle: &str| {
+            let err = resolve(Some(file), &env(env_pairs), &Flags::default()).expect_err("must fail").to_string();
+            assert!(err.contains(needle), "error {err:?} should name {needle:?}");
+            assert!(!err.contains("alice-secret") && !err.contains("from-env"), "{err}");
+        };
+        check(&file.replace("\"SASL_SSL\"\nssl_cert", "\"TLS\"\nssl_cert"), &[], "security.protocol");
+        check(&file.replace("\"PLAIN\"]", "\"GSSAPI\"]"), &[], "security.sasl_mechanisms");
+        check(&file.replace("ssl_key = \"server-key.pem\"\n", ""), &[], "security.ssl_certificate");
+        check(&file.replace("password = \"alice-secret\"", "passwd = \"alice-secret\""), &[], "passwd");
+        check(
+            &file.replace("sasl_mechanism = \"SCRAM-SHA-512\"", "sasl_mechanism = \"OAUTHBEARER\""),
+            &[],
+            "clusters[0].sasl_mechanism",
+        );
+        check(&file.replace("sasl_username = \"monitor\"\n", ""), &[], "clusters[0].sasl_username");
+        check(
+            &file.replace("security_protocol = \"SASL_SSL\"", "security_protocol = \"SASL\""),
+            &[],
+            "clusters[0].security_protocol",
+        );
+        check(
+            file,
+            &[("WARREN_CLUSTERS__STAGING__SASL_PASSWORD", "from-env")],
+            "WARREN_CLUSTERS__STAGING__SASL_PASSWORD",
+        );
     }
 }

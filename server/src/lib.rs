@@ -11,6 +11,7 @@ pub mod evaluator;
 pub mod kafka;
 pub mod metrics;
 pub mod monitor;
+pub mod security;
 pub mod store;
 pub mod time;
 pub mod tools;
@@ -59,7 +60,9 @@ pub async fn run(
     let (embedded, kafka) = if config.embedded {
         let listeners = bind_brokers(config.kafka_listen, config.cluster.brokers).await?;
         let kafka = listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
-        let embedded = broker_core::Embedded::start(config.cluster.clone(), listeners)
+        let mut cluster_config = config.cluster.clone();
+        cluster_config.security = security::broker_security(&config.security)?;
+        let embedded = broker_core::Embedded::start(cluster_config, listeners)
             .with_context(|| format!("cannot open the cluster in {}", data_dir.display()))?;
         (Some(embedded), kafka)
     } else {
@@ -97,6 +100,9 @@ pub async fn run(
         let mut client = kafka::ClientConfig::new(external.bootstrap_servers.iter().cloned());
         client.client_id = format!("warren-monitor-{}", external.name);
         client.retry_timeout = config.monitor.sample_interval;
+        client.security = Arc::new(
+            security::cluster_security(external).with_context(|| format!("[[clusters]] '{}'", external.name))?,
+        );
         let source = monitor::external::External::new(kafka::Client::new(client));
         tasks.push(tokio::spawn(monitor::run_sampler(
             Arc::clone(&monitor),

@@ -16,5 +16,6 @@ mod monitor;
 mod pure_monitor;
 mod rdkafka_roundtrip;
 mod replication;
+mod security;
 mod support;
 mod wire;

@@ -28,6 +28,8 @@ pub struct ClusterConfig {
     pub groups: GroupConfig,
     /// What one client may ask of the brokers (`[broker]`).
     pub limits: Limits,
+    /// Listener security, SASL and users (`[security]`).
+    pub security: crate::security::SecurityConfig,
 }
 
 /// Bounds on what clients may make the brokers do, with Kafka's names where Kafka has one.
@@ -84,6 +86,7 @@ impl ClusterConfig {
             max_request_bytes: 100 * 1024 * 1024,
             groups: GroupConfig::default(),
             limits: Limits::default(),
+            security: crate::security::SecurityConfig::default(),
         }
     }
 
@@ -115,6 +118,7 @@ impl ClusterConfig {
                 self.log.max_uncompressed_batch_bytes, self.log.max_message_bytes
             ));
         }
+        self.security.validate()?;
         let l = &self.limits;
         for (name, value) in [
             ("fetch_max_bytes", l.fetch_max_bytes),

@@ -104,6 +104,8 @@ pub struct Cluster {
     pub connections: Arc<crate::net::limits::ConnectionSlots>,
     /// The last flush-and-checkpoint error of each broker, while it lasts.
     storage_errors: Mutex<std::collections::BTreeMap<i32, String>>,
+    /// SASL users and their SCRAM credentials (`DATA_DIR/security/users.json`).
+    pub users: crate::security::Users,
 }
 
 impl Cluster {
@@ -126,6 +128,10 @@ impl Cluster {
             .map(|(id, addr)| Arc::new(Broker::new(id, *addr, config.data_dir.join(format!("broker-{id}")))))
             .collect();
         let stats = crate::stats::Stats::new(config.brokers as usize);
+        let users = crate::security::Users::open(&config.data_dir)?;
+        let configured: Vec<(String, String)> =
+            config.security.users.iter().map(|(name, secret)| (name.clone(), secret.0.clone())).collect();
+        users.set_passwords(&configured)?;
         let cluster = Arc::new(Cluster {
             config,
             brokers,
@@ -137,6 +143,7 @@ impl Cluster {
             stats,
             connections: Arc::default(),
             storage_errors: Mutex::default(),
+            users,
         });
         cluster.open_replicas()?;
         cluster.ensure_offsets_topic()?;

@@ -14,20 +14,31 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 
 use super::dispatch::{self, Deferred, Handled};
+use super::sasl::Session;
 use crate::cluster::{Broker, Cluster};
 use crate::protocol;
+use crate::security::Principal;
 
 /// How many acks=all produces of one connection may wait for the ISR at once.
 const MAX_DEFERRED: usize = 16;
 
-pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) {
+/// The largest frame a client may send before it has authenticated (Kafka's
+/// `sasl.server.max.receive.size`): SASL tokens and ApiVersions are small, and anyone may connect.
+pub const MAX_UNAUTHENTICATED_BYTES: usize = 512 * 1024;
+
+/// Serves one connection: a TCP stream, or a TLS one over it. `principal` is who the transport
+/// says the client is (a client certificate's name, or anonymous); a SASL listener asks for
+/// authentication before anything else.
+pub async fn serve<S>(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: S, peer: SocketAddr, principal: Principal)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let mut stopped = broker.watch_stopped();
-    let (read, write) = stream.into_split();
+    let mut session = Session::new(cluster.config.security.protocol.uses_sasl(), principal);
+    let (read, write) = tokio::io::split(stream);
     let mut reader = BufReader::with_capacity(64 * 1024, read);
     let mut writer = BufWriter::with_capacity(64 * 1024, write);
     let max = cluster.config.max_request_bytes;
@@ -69,8 +80,12 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
             },
             _ = super::wait_stopped(&mut stopped) => return,
         };
-        if size < 8 || size as usize > max {
-            tracing::warn!(broker = broker.id, %peer, size, max, "refusing request: size out of bounds; closing connection");
+        let max = if session.principal().is_some() { max } else { max.min(MAX_UNAUTHENTICATED_BYTES) };
+        // A request has at least its header; a raw SASL token (after a v0 handshake) may be short.
+        let min = if session.expects_raw_token() { 1 } else { 8 };
+        if size < min || size as usize > max {
+            let authenticated = session.principal().is_some();
+            tracing::warn!(broker = broker.id, %peer, size, max, authenticated, "refusing request: size out of bounds; closing connection");
             return;
         }
         // Memory follows the bytes that arrive, not the length prefix: a client that announces
@@ -97,6 +112,21 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
         if let Some(t) = traffic {
             t.bytes_in.fetch_add(4 + size as u64, std::sync::atomic::Ordering::Relaxed);
         }
+        if session.expects_raw_token() {
+            // After a v0 handshake the client sends bare SASL tokens, and gets bare ones back.
+            match session.authenticate(&cluster, &frame, peer).await {
+                Ok(reply) => {
+                    let mut out = BytesMut::with_capacity(4 + reply.len());
+                    out.extend_from_slice(&(reply.len() as i32).to_be_bytes());
+                    out.extend_from_slice(&reply);
+                    if !write_response(&mut writer, Ok(out), true, &cluster, &broker, peer).await {
+                        return;
+                    }
+                    continue;
+                }
+                Err(_) => return,
+            }
+        }
         let decoded = match protocol::decode_request(frame) {
             Ok(decoded) => decoded,
             Err(e) => {
@@ -118,11 +148,15 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
             }
         }
         let handled = tokio::select! {
-            r = dispatch::handle(&cluster, &broker, peer, decoded) => r,
+            r = dispatch::handle(&cluster, &broker, peer, &mut session, decoded) => r,
             _ = super::wait_stopped(&mut stopped) => return,
         };
         match handled {
             Ok(Handled::Later(future)) => deferred.push_back(future),
+            Ok(Handled::Last(bytes)) => {
+                let _ = write_response(&mut writer, Ok(bytes), true, &cluster, &broker, peer).await;
+                return;
+            }
             Ok(Handled::Now(response)) => {
                 let flush = reader.buffer().is_empty();
                 let written = match response {
@@ -144,8 +178,8 @@ pub async fn serve(cluster: Arc<Cluster>, broker: Arc<Broker>, stream: TcpStream
 
 /// Writes one response (flushing unless the client already sent more, i.e. pipelines); returns
 /// whether the connection is still good.
-async fn write_response(
-    writer: &mut BufWriter<OwnedWriteHalf>,
+async fn write_response<W: AsyncWrite + Unpin>(
+    writer: &mut BufWriter<W>,
     response: Result<BytesMut, protocol::ProtocolError>,
     flush: bool,
     cluster: &Cluster,

@@ -10,8 +10,10 @@ use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
 
 use super::handlers;
+use super::sasl::{Next, Session};
 use crate::cluster::{Broker, Cluster};
 use crate::protocol::{self, Decoded, ProtocolError, Request};
+use crate::security::Principal;
 
 /// What a handler sees of its request.
 pub struct Ctx<'a> {
@@ -21,6 +23,8 @@ pub struct Ctx<'a> {
     /// The request header's client id ("" when null).
     pub client_id: &'a str,
     pub peer: SocketAddr,
+    /// Who the connection speaks for (authenticated, when the listener requires it).
+    pub principal: &'a Principal,
 }
 
 /// A handled request: its response now (`None` for acks=0), or later (an acks=all produce whose
@@ -28,6 +32,8 @@ pub struct Ctx<'a> {
 pub enum Handled {
     Now(Option<BytesMut>),
     Later(Deferred),
+    /// Send this, then close the connection (a failed authentication).
+    Last(BytesMut),
 }
 
 pub type Deferred = Pin<Box<dyn Future<Output = Result<BytesMut, ProtocolError>> + Send>>;
@@ -43,6 +49,7 @@ pub async fn handle(
     cluster: &Arc<Cluster>,
     broker: &Arc<Broker>,
     peer: SocketAddr,
+    session: &mut Session,
     decoded: Decoded,
 ) -> Result<Handled, ProtocolError> {
     let (api, version, header, request) = match decoded {
@@ -52,6 +59,9 @@ pub async fn handle(
         Decoded::Request { api, version, header, request } => (api, version, header, request),
     };
     let cid = header.correlation_id;
+    if !session.allows(api) {
+        return Err(ProtocolError::NotAuthenticated(api_name(api)));
+    }
     let limit = cluster.config.limits.max_partitions_per_request;
     let count = super::limits::entries(&request);
     if count > limit {
@@ -60,9 +70,27 @@ pub async fn handle(
     }
     let started = std::time::Instant::now();
     let client_id = header.client_id.as_deref().unwrap_or("");
-    let ctx = Ctx { cluster, broker, version, client_id, peer };
     let encode = |body: &dyn ErasedEncode| body.encode_frame(api, version, cid);
-    let out = match *request {
+    // The SASL requests change the session; everything else reads its principal.
+    let request = match *request {
+        Request::SaslHandshake(r) => {
+            let response = session.handshake(cluster, version, r.mechanism.as_str());
+            cluster.stats.request(api as i16, started.elapsed());
+            return Ok(Handled::Now(Some(encode(&response)?)));
+        }
+        Request::SaslAuthenticate(r) => {
+            let (response, next) = session.authenticate_response(cluster, &r.auth_bytes, peer).await;
+            cluster.stats.request(api as i16, started.elapsed());
+            let frame = encode(&response)?;
+            return Ok(if next == Next::Close { Handled::Last(frame) } else { Handled::Now(Some(frame)) });
+        }
+        other => other,
+    };
+    let anonymous = Principal::Anonymous;
+    let principal = session.principal().unwrap_or(&anonymous);
+    let ctx = Ctx { cluster, broker, version, client_id, peer, principal };
+    let out = match request {
+        Request::SaslHandshake(_) | Request::SaslAuthenticate(_) => unreachable!("handled above"),
         Request::ApiVersions(_) => encode(&protocol::api_versions_response(0))?,
         Request::Metadata(r) => encode(&handlers::metadata::handle(&ctx, r).await)?,
         Request::Produce(r) if r.acks == -1 => {
@@ -106,6 +134,8 @@ pub async fn handle(
         Request::ListGroups(r) => encode(&handlers::group::list_groups(&ctx, r).await)?,
         Request::DescribeGroups(r) => encode(&handlers::group::describe_groups(&ctx, r).await)?,
         Request::DeleteGroups(r) => encode(&handlers::group::delete_groups(&ctx, r).await)?,
+        Request::DescribeUserScramCredentials(r) => encode(&handlers::users::describe(&ctx, r).await)?,
+        Request::AlterUserScramCredentials(r) => encode(&handlers::users::alter(&ctx, r).await)?,
     };
     cluster.stats.request(api as i16, started.elapsed());
     Ok(Handled::Now(Some(out)))
@@ -125,6 +155,13 @@ fn api_name(api: ApiKey) -> &'static str {
         ApiKey::DescribeConfigs => "DescribeConfigs",
         ApiKey::DescribeGroups => "DescribeGroups",
         ApiKey::DeleteGroups => "DeleteGroups",
+        ApiKey::Heartbeat => "Heartbeat",
+        ApiKey::JoinGroup => "JoinGroup",
+        ApiKey::SyncGroup => "SyncGroup",
+        ApiKey::LeaveGroup => "LeaveGroup",
+        ApiKey::FindCoordinator => "FindCoordinator",
+        ApiKey::InitProducerId => "InitProducerId",
+        ApiKey::ListGroups => "ListGroups",
         _ => "request",
     }
 }

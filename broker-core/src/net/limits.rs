@@ -103,6 +103,8 @@ pub fn entries(request: &Request) -> usize {
         }
         Request::DescribeGroups(r) => r.groups.len(),
         Request::DeleteGroups(r) => r.groups_names.len(),
+        Request::DescribeUserScramCredentials(r) => r.users.as_ref().map_or(0, Vec::len),
+        Request::AlterUserScramCredentials(r) => r.deletions.len() + r.upsertions.len(),
         Request::ApiVersions(_)
         | Request::InitProducerId(_)
         | Request::FindCoordinator(_)
@@ -110,6 +112,8 @@ pub fn entries(request: &Request) -> usize {
         | Request::SyncGroup(_)
         | Request::Heartbeat(_)
         | Request::LeaveGroup(_)
-        | Request::ListGroups(_) => 0,
+        | Request::ListGroups(_)
+        | Request::SaslHandshake(_)
+        | Request::SaslAuthenticate(_) => 0,
     }
 }

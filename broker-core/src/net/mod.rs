@@ -8,12 +8,15 @@ mod connection;
 mod dispatch;
 mod handlers;
 pub mod limits;
+mod sasl;
+pub use connection::MAX_UNAUTHENTICATED_BYTES;
 
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
 use crate::cluster::{AdminError, Cluster};
+use crate::security::Principal;
 
 /// Serves broker `id` on `listener` until the broker is stopped.
 pub fn spawn_listener(cluster: Arc<Cluster>, id: i32, listener: TcpListener) -> tokio::task::JoinHandle<()> {
@@ -34,7 +37,7 @@ pub fn spawn_listener(cluster: Arc<Cluster>, id: i32, listener: TcpListener) -> 
                             let cluster = Arc::clone(&cluster);
                             let broker = Arc::clone(&broker);
                             tokio::spawn(async move {
-                                connection::serve(cluster, broker, stream, peer).await;
+                                serve(cluster, broker, stream, peer).await;
                                 drop(slot);
                             });
                         }
@@ -61,6 +64,45 @@ pub fn spawn_listener(cluster: Arc<Cluster>, id: i32, listener: TcpListener) -> 
             }
         }
     })
+}
+
+/// One accepted connection: over TLS when the listener's protocol asks for it (the handshake,
+/// bounded by 10 s, decides the principal when the client shows a certificate), as it is
+/// otherwise.
+async fn serve(
+    cluster: Arc<Cluster>,
+    broker: Arc<crate::cluster::Broker>,
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+) {
+    let security = &cluster.config.security;
+    let Some(tls) = security.tls.as_ref().filter(|_| security.protocol.uses_tls()) else {
+        connection::serve(cluster, broker, stream, peer, Principal::Anonymous).await;
+        return;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(tls));
+    let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::info!(broker = broker.id, %peer, error = %e, "TLS handshake failed; closing connection");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(broker = broker.id, %peer, "TLS handshake did not finish within 10 s; closing connection");
+            return;
+        }
+    };
+    let principal = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|cert| crate::security::certificate_common_name(cert))
+        .map_or(Principal::Anonymous, |name| {
+            let super_user = security.super_users.contains(&name);
+            Principal::User { name, super_user }
+        });
+    connection::serve(cluster, broker, stream, peer, principal).await;
 }
 
 /// Resolves once the broker is stopped (or its cluster is gone).

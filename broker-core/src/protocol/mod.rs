@@ -9,11 +9,12 @@ pub mod versions;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
-    DeleteTopicsRequest, DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest,
-    HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
-    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, RequestHeader,
-    ResponseHeader, SyncGroupRequest,
+    AlterUserScramCredentialsRequest, ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreatePartitionsRequest,
+    CreateTopicsRequest, DeleteGroupsRequest, DeleteTopicsRequest, DescribeConfigsRequest, DescribeGroupsRequest,
+    DescribeUserScramCredentialsRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest,
+    JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslHandshakeRequest,
+    SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 use thiserror::Error;
@@ -30,6 +31,8 @@ pub enum ProtocolError {
     Decode { what: &'static str, reason: String },
     #[error("cannot encode response: {0}")]
     Encode(String),
+    #[error("{0} before SASL authentication (only ApiVersions, SaslHandshake and SaslAuthenticate are answered)")]
+    NotAuthenticated(&'static str),
     #[error("{what}: {count} entries, more than {limit} (max_partitions_per_request)")]
     TooManyEntries { what: &'static str, count: usize, limit: usize },
 }
@@ -90,6 +93,10 @@ pub enum Request {
     ListGroups(ListGroupsRequest),
     DescribeGroups(DescribeGroupsRequest),
     DeleteGroups(DeleteGroupsRequest),
+    SaslHandshake(SaslHandshakeRequest),
+    SaslAuthenticate(SaslAuthenticateRequest),
+    DescribeUserScramCredentials(DescribeUserScramCredentialsRequest),
+    AlterUserScramCredentials(AlterUserScramCredentialsRequest),
 }
 
 /// What a frame decodes to: an ApiVersions version warren does not know (answered with error 35
@@ -137,6 +144,14 @@ pub fn decode_request(mut frame: Bytes) -> Result<Decoded, ProtocolError> {
         ApiKey::ListGroups => Request::ListGroups(decode_body("ListGroups", body, version)?),
         ApiKey::DescribeGroups => Request::DescribeGroups(decode_body("DescribeGroups", body, version)?),
         ApiKey::DeleteGroups => Request::DeleteGroups(decode_body("DeleteGroups", body, version)?),
+        ApiKey::SaslHandshake => Request::SaslHandshake(decode_body("SaslHandshake", body, version)?),
+        ApiKey::SaslAuthenticate => Request::SaslAuthenticate(decode_body("SaslAuthenticate", body, version)?),
+        ApiKey::DescribeUserScramCredentials => {
+            Request::DescribeUserScramCredentials(decode_body("DescribeUserScramCredentials", body, version)?)
+        }
+        ApiKey::AlterUserScramCredentials => {
+            Request::AlterUserScramCredentials(decode_body("AlterUserScramCredentials", body, version)?)
+        }
         other => return Err(ProtocolError::UnsupportedVersion { api: other, version }),
     };
     Ok(Decoded::Request { api, version, header: Box::new(header), request: Box::new(request) })

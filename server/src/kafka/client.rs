@@ -34,6 +34,8 @@ pub struct ClientConfig {
     pub retry_backoff_max: Duration,
     /// How long one operation keeps retrying before it reports its last error.
     pub retry_timeout: Duration,
+    /// TLS and SASL for every connection.
+    pub security: Arc<super::security::ClientSecurity>,
 }
 
 impl ClientConfig {
@@ -46,6 +48,7 @@ impl ClientConfig {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
             retry_timeout: Duration::from_secs(30),
+            security: Arc::default(),
         }
     }
 
@@ -195,7 +198,8 @@ impl Client {
             return Ok(Arc::clone(connection));
         }
         let config = &self.inner.config;
-        let connection = Arc::new(Connection::open(addr, &config.client_id, config.connect_timeout).await?);
+        let connection =
+            Arc::new(Connection::open(addr, &config.client_id, config.connect_timeout, &config.security).await?);
         *slot = Some(Arc::clone(&connection));
         Ok(connection)
     }

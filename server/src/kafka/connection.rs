@@ -16,12 +16,12 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::error::{io_reason, Error, Result};
+use super::security::{ClientSasl, ClientSecurity, SaslCredentials};
 use super::versions::{api_name, BrokerVersions};
 
 /// Larger response frames are refused rather than allocated (fetches ask for far less).
@@ -38,7 +38,7 @@ struct State {
 pub struct Connection {
     pub addr: String,
     client_id: StrBytes,
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    writer: tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>,
     state: Arc<Mutex<State>>,
     next_correlation_id: AtomicI32,
     /// What the broker advertised in the handshake.
@@ -57,8 +57,9 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 }
 
 impl Connection {
-    /// Connects to `addr` and negotiates API versions, all within `timeout`.
-    pub async fn open(addr: &str, client_id: &str, timeout: Duration) -> Result<Connection> {
+    /// Connects to `addr` (over TLS when `security` asks for it), negotiates API versions and
+    /// authenticates (SASL), all within `timeout`.
+    pub async fn open(addr: &str, client_id: &str, timeout: Duration, security: &ClientSecurity) -> Result<Connection> {
         let connect_error = |reason: String| Error::Connect { addr: addr.to_string(), reason };
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => stream,
@@ -66,7 +67,28 @@ impl Connection {
             Err(_) => return Err(connect_error(format!("no answer within {} ms", timeout.as_millis()))),
         };
         let _ = stream.set_nodelay(true);
-        let (read, write) = stream.into_split();
+        type Read = Box<dyn AsyncRead + Send + Unpin>;
+        type Write = Box<dyn AsyncWrite + Send + Unpin>;
+        let (read, write): (Read, Write) = match security.tls.as_ref().filter(|_| security.protocol.uses_tls()) {
+            Some(tls) => {
+                let auth_error = |reason: String| Error::Auth { addr: addr.to_string(), reason };
+                let host = host_of(addr);
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|_| auth_error(format!("'{host}' is not a host name for TLS")))?;
+                let connector = tokio_rustls::TlsConnector::from(Arc::clone(tls));
+                let stream = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => return Err(auth_error(format!("TLS handshake failed: {e}"))),
+                    Err(_) => return Err(auth_error("no TLS handshake within the connect timeout".into())),
+                };
+                let (read, write) = tokio::io::split(stream);
+                (Box::new(read), Box::new(write))
+            }
+            None => {
+                let (read, write) = stream.into_split();
+                (Box::new(read), Box::new(write))
+            }
+        };
         let state = Arc::new(Mutex::new(State::default()));
         let reader = tokio::spawn(read_loop(read, Arc::clone(&state)));
         let mut connection = Connection {
@@ -83,7 +105,56 @@ impl Connection {
             Error::Timeout { .. } => connect_error("no ApiVersions answer (is this a Kafka broker?)".to_string()),
             other => other,
         })?;
+        if security.protocol.uses_sasl() {
+            let credentials = security.sasl.as_ref().ok_or_else(|| Error::Auth {
+                addr: addr.to_string(),
+                reason: format!("{} needs a SASL mechanism, user and password", security.protocol.name()),
+            })?;
+            connection.authenticate(credentials, timeout).await?;
+        }
         Ok(connection)
+    }
+
+    /// SaslHandshake v1, then SaslAuthenticate rounds until the mechanism is done.
+    async fn authenticate(&self, credentials: &SaslCredentials, timeout: Duration) -> Result<()> {
+        use kafka_protocol::messages::SaslHandshakeRequest;
+        let auth_error = |reason: String| Error::Auth { addr: self.addr.clone(), reason };
+        let mechanism = credentials.mechanism.name();
+        let handshake = self.version(ApiKey::SaslHandshake)?;
+        if handshake < 1 {
+            return Err(auth_error("the broker only speaks SaslHandshake v0 (no SaslAuthenticate)".into()));
+        }
+        let request = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism));
+        let response = self.call(handshake, &request, timeout).await?;
+        if response.error_code != 0 {
+            let offered: Vec<&str> = response.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(auth_error(format!(
+                "the broker does not offer {mechanism} (it offers {})",
+                offered.join(", ")
+            )));
+        }
+        let version = self.version(ApiKey::SaslAuthenticate)?;
+        let (state, first) = ClientSasl::start(credentials);
+        let reply = self.sasl_round(version, first, timeout, mechanism).await?;
+        match state {
+            ClientSasl::Plain(_) => Ok(()),
+            ClientSasl::Scram(mut scram) => {
+                let last = scram.respond(&reply).map_err(|e| auth_error(e.to_string()))?;
+                let server_final = self.sasl_round(version, last, timeout, mechanism).await?;
+                scram.verify(&server_final).map_err(|e| auth_error(e.to_string()))
+            }
+        }
+    }
+
+    /// One SaslAuthenticate: our token out, the broker's back (or its refusal).
+    async fn sasl_round(&self, version: i16, token: Vec<u8>, timeout: Duration, mechanism: &str) -> Result<Bytes> {
+        let request = kafka_protocol::messages::SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token));
+        let response = self.call(version, &request, timeout).await?;
+        if response.error_code != 0 {
+            let message = response.error_message.as_ref().map_or("", |m| m.as_str());
+            return Err(Error::Auth { addr: self.addr.clone(), reason: format!("{mechanism}: {message}") });
+        }
+        Ok(response.auth_bytes)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -237,7 +308,13 @@ fn close(state: &Mutex<State>, reason: &str) {
     state.pending.clear();
 }
 
-async fn read_loop(mut read: OwnedReadHalf, state: Arc<Mutex<State>>) {
+/// The host part of `host:port` (or `[v6]:port`).
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+async fn read_loop(mut read: Box<dyn AsyncRead + Send + Unpin>, state: Arc<Mutex<State>>) {
     let reason = loop {
         let mut size = [0u8; 4];
         if let Err(e) = read.read_exact(&mut size).await {
@@ -328,7 +405,9 @@ mod tests {
             write_frame(&mut s, cid, &[0xff; 7]).await;
             s
         });
-        let connection = Connection::open(&addr, "test", Duration::from_secs(5)).await.expect("handshake");
+        let connection = Connection::open(&addr, "test", Duration::from_secs(5), &ClientSecurity::default())
+            .await
+            .expect("handshake");
         assert_eq!(connection.version(ApiKey::Metadata).expect("metadata"), 8);
         assert!(matches!(connection.version(ApiKey::Fetch), Err(Error::Unsupported { .. })));
         let error = connection.call(8, &MetadataRequest::default(), Duration::from_secs(5)).await;
@@ -360,7 +439,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(300)).await;
         });
         use kafka_protocol::messages::BrokerId;
-        let connection = Connection::open(&addr, "test", Duration::from_secs(5)).await.expect("handshake");
+        let connection = Connection::open(&addr, "test", Duration::from_secs(5), &ClientSecurity::default())
+            .await
+            .expect("handshake");
         let request = MetadataRequest::default();
         let (a, b) = tokio::join!(
             connection.call(12, &request, Duration::from_secs(5)),

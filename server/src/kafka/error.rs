@@ -45,6 +45,9 @@ pub enum Error {
     /// A bad argument, caught before anything was sent.
     #[error("{0}")]
     Invalid(String),
+    /// TLS or SASL refused (never retried: the credentials will not get better).
+    #[error("cannot authenticate to {addr}: {reason}")]
+    Auth { addr: String, reason: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

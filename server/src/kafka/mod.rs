@@ -19,6 +19,7 @@ pub mod groups;
 pub mod membership;
 pub mod metadata;
 pub mod records;
+pub mod security;
 pub mod versions;
 
 pub use admin::NewTopic;

@@ -32,6 +32,10 @@ pub struct ConsumerArgs {
     /// The cluster to talk to: HOST:PORT[,HOST:PORT...].
     #[arg(long, value_name = "HOST:PORT")]
     pub bootstrap_server: String,
+    /// A Kafka client properties file for TLS and SASL (`security.protocol`, `sasl.mechanism`,
+    /// `sasl.jaas.config`, `ssl.ca.location`, ...), as Kafka's tools take it.
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<std::path::PathBuf>,
     /// The topic to consume.
     #[arg(long)]
     pub topic: String,
@@ -189,7 +193,7 @@ pub async fn run(args: ConsumerArgs) -> anyhow::Result<()> {
         Some(other) => bail!("auto.offset.reset must be earliest or latest, not '{other}'"),
     };
     let group = args.group.clone().or_else(|| consumer_properties.get("group.id").cloned());
-    let client = super::connect(&args.bootstrap_server, "console-consumer").await?;
+    let client = super::connect(&args.bootstrap_server, "console-consumer", args.command_config.as_deref()).await?;
     let metadata = client.metadata(Some(&[args.topic.as_str()])).await?;
     let partitions: Vec<(String, i32)> = match metadata.topics.get(&args.topic) {
         Some(t) if t.error_code == 0 => t.partitions.iter().map(|p| (args.topic.clone(), p.partition)).collect(),

@@ -22,6 +22,10 @@ pub struct GroupsArgs {
     /// The cluster to talk to: HOST:PORT[,HOST:PORT...].
     #[arg(long, value_name = "HOST:PORT")]
     pub bootstrap_server: String,
+    /// A Kafka client properties file for TLS and SASL (`security.protocol`, `sasl.mechanism`,
+    /// `sasl.jaas.config`, `ssl.ca.location`, ...), as Kafka's tools take it.
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<std::path::PathBuf>,
     /// List all consumer groups.
     #[arg(long)]
     pub list: bool,
@@ -70,7 +74,7 @@ pub struct GroupsArgs {
 }
 
 pub async fn run(args: GroupsArgs) -> anyhow::Result<()> {
-    let client = super::connect(&args.bootstrap_server, "consumer-groups").await?;
+    let client = super::connect(&args.bootstrap_server, "consumer-groups", args.command_config.as_deref()).await?;
     if args.list {
         for g in client.list_groups().await? {
             println!("{}", g.group_id);

@@ -64,9 +64,16 @@ fn one_line(text: &str) -> String {
 }
 
 /// A client for `--bootstrap-server`, having read the metadata (so a dead address fails here).
-pub async fn connect(bootstrap_server: &str, client_id: &str) -> anyhow::Result<Client> {
+pub async fn connect(
+    bootstrap_server: &str,
+    client_id: &str,
+    command_config: Option<&std::path::Path>,
+) -> anyhow::Result<Client> {
     let mut config = ClientConfig::from_list(bootstrap_server);
     config.client_id = client_id.to_string();
+    if let Some(path) = command_config {
+        config.security = std::sync::Arc::new(crate::security::command_config(path)?);
+    }
     Ok(Client::connect(config).await?)
 }
 

@@ -25,6 +25,10 @@ pub struct ProducerArgs {
     /// The cluster to talk to: HOST:PORT[,HOST:PORT...].
     #[arg(long, value_name = "HOST:PORT", alias = "broker-list")]
     pub bootstrap_server: String,
+    /// A Kafka client properties file for TLS and SASL (`security.protocol`, `sasl.mechanism`,
+    /// `sasl.jaas.config`, `ssl.ca.location`, ...), as Kafka's tools take it.
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<std::path::PathBuf>,
     /// The topic to produce to.
     #[arg(long)]
     pub topic: String,
@@ -139,7 +143,7 @@ pub async fn run(args: ProducerArgs) -> anyhow::Result<()> {
         eprintln!("WARN: producer property {key} is not supported and is ignored");
     }
 
-    let client = super::connect(&args.bootstrap_server, "console-producer").await?;
+    let client = super::connect(&args.bootstrap_server, "console-producer", args.command_config.as_deref()).await?;
     let metadata = client.metadata(Some(&[args.topic.as_str()])).await?;
     let partitions = match metadata.topics.get(&args.topic) {
         Some(t) if t.error_code == 0 && !t.partitions.is_empty() => t.partitions.len() as i32,

@@ -18,6 +18,10 @@ pub struct TopicsArgs {
     /// The cluster to talk to: HOST:PORT[,HOST:PORT...].
     #[arg(long, value_name = "HOST:PORT")]
     pub bootstrap_server: String,
+    /// A Kafka client properties file for TLS and SASL (`security.protocol`, `sasl.mechanism`,
+    /// `sasl.jaas.config`, `ssl.ca.location`, ...), as Kafka's tools take it.
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<std::path::PathBuf>,
     /// Create a topic.
     #[arg(long)]
     pub create: bool,
@@ -57,7 +61,7 @@ pub struct TopicsArgs {
 }
 
 pub async fn run(args: TopicsArgs) -> anyhow::Result<()> {
-    let client = super::connect(&args.bootstrap_server, "warren-topics").await?;
+    let client = super::connect(&args.bootstrap_server, "warren-topics", args.command_config.as_deref()).await?;
     let topic = || args.topic.clone().ok_or_else(|| anyhow::anyhow!("--topic is required with this action"));
     if args.create {
         let name = topic()?;

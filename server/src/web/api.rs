@@ -93,12 +93,21 @@ pub struct ClusterJson {
     pub name: String,
     pub controller_id: i32,
     pub brokers: Vec<BrokerJson>,
+    pub security_protocol: &'static str,
+    /// The SASL mechanisms offered (comma-separated), when the listeners use SASL.
+    pub sasl_mechanism: Option<String>,
 }
 
 pub fn cluster_json(cluster: &Cluster) -> ClusterJson {
     let md = cluster.metadata();
     let all: Vec<_> = md.topics.values().flat_map(|t| t.partitions.iter()).collect();
+    let security = &cluster.config.security;
     ClusterJson {
+        security_protocol: security.protocol.name(),
+        sasl_mechanism: security
+            .protocol
+            .uses_sasl()
+            .then(|| security.mechanisms.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")),
         name: cluster.config.name.clone(),
         controller_id: cluster.controller_id(),
         brokers: cluster

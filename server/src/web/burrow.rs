@@ -53,10 +53,14 @@ pub async fn cluster_detail(
         return not_found(&state, &uri, "cluster not found");
     };
     let servers = state.cluster_servers(&view.name);
+    // Burrow names its TLS and SASL profiles here; warren's are the protocol and the mechanism
+    // (never a credential).
+    let (protocol, mechanism) = state.security_of(&view.name);
+    let tls = protocol.ends_with("SSL").then_some(protocol);
     let module = json!({
         "class-name": "kafka",
         "servers": servers,
-        "client-profile": {"name": "warren", "client-id": "warren", "kafka-version": "2.1.0", "tls": null, "sasl": null},
+        "client-profile": {"name": "warren", "client-id": "warren", "kafka-version": "2.1.0", "tls": tls, "sasl": mechanism},
         "topic-refresh": state.sample_interval_s,
         "offset-refresh": state.sample_interval_s,
     });

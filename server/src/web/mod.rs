@@ -51,6 +51,26 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A cluster's security protocol and SASL mechanism(s), as the dashboard and the API show
+    /// them: never credentials.
+    pub fn security_of(&self, name: &str) -> (String, Option<String>) {
+        match &self.cluster {
+            Some(cluster) if cluster.config.name == name => {
+                let security = &cluster.config.security;
+                let mechanisms: Vec<&str> = security.mechanisms.iter().map(|m| m.name()).collect();
+                (security.protocol.name().to_string(), security.protocol.uses_sasl().then(|| mechanisms.join(",")))
+            }
+            _ => match self.external.iter().find(|c| c.name == name) {
+                Some(c) => {
+                    let protocol = c.security_protocol.clone().unwrap_or_else(|| "PLAINTEXT".into());
+                    let sasl = protocol.starts_with("SASL").then(|| c.sasl_mechanism.clone()).flatten();
+                    (protocol, sasl)
+                }
+                None => ("PLAINTEXT".into(), None),
+            },
+        }
+    }
+
     /// The bootstrap servers of a monitored cluster (the embedded brokers for the embedded one).
     pub fn cluster_servers(&self, name: &str) -> Vec<String> {
         match &self.cluster {

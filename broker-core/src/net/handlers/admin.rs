@@ -23,6 +23,12 @@ pub async fn create_topics(ctx: &Ctx<'_>, request: CreateTopicsRequest) -> Creat
             .with_name(t.name.clone())
             .with_num_partitions(-1)
             .with_replication_factor(-1);
+        if !ctx.principal.may_administer() {
+            results.push(result.with_error_code(ResponseError::TopicAuthorizationFailed.code()).with_error_message(
+                Some(str_bytes(format!("user '{}' may not create topics (super users only)", ctx.principal.name()))),
+            ));
+            continue;
+        }
         if !t.assignments.is_empty() {
             results.push(result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(
                 str_bytes("manual replica assignment is not supported; give partitions and replication factor"),
@@ -74,12 +80,19 @@ pub async fn delete_topics(ctx: &Ctx<'_>, request: DeleteTopicsRequest) -> Delet
         request.topic_names.clone()
     };
     let cluster = std::sync::Arc::clone(ctx.cluster);
+    let allowed = ctx.principal.may_administer();
+    let who = ctx.principal.name().to_string();
     // Off the async workers: deleting removes directories and fsyncs the metadata.
     let responses = tokio::task::spawn_blocking(move || {
         names
             .into_iter()
             .map(|name| {
                 let result = DeletableTopicResult::default().with_name(Some(name.clone()));
+                if !allowed {
+                    return result.with_error_code(ResponseError::TopicAuthorizationFailed.code()).with_error_message(
+                        Some(str_bytes(format!("user '{who}' may not delete topics (super users only)"))),
+                    );
+                }
                 match cluster.delete_topic(name.0.as_str()) {
                     Ok(()) => result,
                     Err(e) => result.with_error_code(e.code.code()).with_error_message(Some(str_bytes(e.message))),
@@ -94,6 +107,7 @@ pub async fn delete_topics(ctx: &Ctx<'_>, request: DeleteTopicsRequest) -> Delet
 
 pub async fn create_partitions(ctx: &Ctx<'_>, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
     let cluster = std::sync::Arc::clone(ctx.cluster);
+    let allowed = ctx.principal.may_administer();
     // Off the async workers: new replicas are opened on disk and the metadata fsynced.
     let results = tokio::task::spawn_blocking(move || {
         request
@@ -101,6 +115,11 @@ pub async fn create_partitions(ctx: &Ctx<'_>, request: CreatePartitionsRequest) 
             .iter()
             .map(|t| {
                 let result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+                if !allowed {
+                    return result
+                        .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                        .with_error_message(Some(str_bytes("only super users may add partitions")));
+                }
                 if t.assignments.as_ref().is_some_and(|a| !a.is_empty()) {
                     return result
                         .with_error_code(ResponseError::InvalidRequest.code())

@@ -317,6 +317,14 @@ pub async fn describe_groups(ctx: &Ctx<'_>, request: DescribeGroupsRequest) -> D
 pub async fn delete_groups(ctx: &Ctx<'_>, request: DeleteGroupsRequest) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(request.groups_names.len());
     for id in &request.groups_names {
+        if !ctx.principal.may_administer() {
+            results.push(
+                DeletableGroupResult::default()
+                    .with_group_id(id.clone())
+                    .with_error_code(ResponseError::GroupAuthorizationFailed.code()),
+            );
+            continue;
+        }
         let error = ctx.cluster.delete_group(Some(ctx.broker.id), id).await.err();
         results.push(DeletableGroupResult::default().with_group_id(id.clone()).with_error_code(code(error)));
     }

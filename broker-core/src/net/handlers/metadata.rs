@@ -24,7 +24,8 @@ pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse
         Some(ts) if ts.is_empty() && ctx.version == 0 => None,
         Some(ts) => Some(ts.into_iter().filter_map(|t| t.name.map(|n| n.0.to_string())).collect()),
     };
-    let allow_create = request.allow_auto_topic_creation && cluster.config.auto_create_topics;
+    let allow_create =
+        request.allow_auto_topic_creation && cluster.config.auto_create_topics && ctx.principal.may_administer();
     let mut topics = Vec::new();
     let mut md = cluster.metadata();
     if let Some(names) = &wanted {

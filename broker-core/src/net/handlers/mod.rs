@@ -7,6 +7,7 @@ pub mod group;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
+pub mod users;
 
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::StrBytes;

@@ -52,6 +52,8 @@ pub struct OverviewData {
     pub worst: Vec<GroupRow>,
     pub database: String,
     pub tick_ms: String,
+    /// Security protocol and SASL mechanism, never credentials.
+    pub security: String,
 }
 
 #[derive(Template)]
@@ -119,7 +121,13 @@ async fn gather(state: &AppState, layout: &Layout) -> OverviewData {
             "unknown".into()
         }
     };
+    let (protocol, mechanism) = state.security_of(&layout.cluster);
+    let security = match mechanism {
+        Some(m) => format!("{protocol} · {m}"),
+        None => protocol,
+    };
     OverviewData {
+        security,
         embedded: layout.embedded,
         reachable: view.reachable,
         error: view.error.clone().unwrap_or_default(),

@@ -1,0 +1,295 @@
+//! From configuration to security: `[security]` to the brokers' TLS and SASL settings,
+//! `[[clusters]]` entries and `--command-config` files to the client's. The checks here run in
+//! `config::resolve` (no files read); the builders read the PEM and password files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context};
+use broker_core::security::{Mechanism, Protocol, Secret, SecurityConfig};
+
+use crate::config::{ExternalCluster, SecuritySection};
+use crate::kafka::security::{
+    client_tls, read_certificates, read_key, read_roots, ClientSecurity, SaslCredentials, TlsFiles,
+};
+
+type KeyError = (String, String);
+
+fn protocol(key: &str, name: Option<&str>) -> Result<Protocol, KeyError> {
+    match name {
+        None => Ok(Protocol::Plaintext),
+        Some(name) => Protocol::parse(name)
+            .ok_or_else(|| (key.to_string(), format!("'{name}' is not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"))),
+    }
+}
+
+fn mechanism(key: &str, name: &str) -> Result<Mechanism, KeyError> {
+    Mechanism::parse(name)
+        .ok_or_else(|| (key.to_string(), format!("'{name}' is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")))
+}
+
+/// Checks `[security]` without reading files; an error names the key.
+pub fn check_section(s: &SecuritySection) -> Result<(), KeyError> {
+    let protocol = protocol("security.protocol", s.protocol.as_deref())?;
+    if protocol.uses_tls() && (s.ssl_certificate.is_none() || s.ssl_key.is_none()) {
+        return Err((
+            "security.ssl_certificate".into(),
+            format!("{} needs ssl_certificate and ssl_key", protocol.name()),
+        ));
+    }
+    for name in s.sasl_mechanisms.iter().flatten() {
+        mechanism("security.sasl_mechanisms", name)?;
+    }
+    if protocol.uses_sasl() && s.sasl_mechanisms.as_ref().is_some_and(Vec::is_empty) {
+        return Err(("security.sasl_mechanisms".into(), "is empty".into()));
+    }
+    for (i, user) in s.users.iter().enumerate() {
+        if user.name.is_empty() || user.name.contains(',') || user.name.contains('=') {
+            return Err((
+                format!("security.users[{i}].name"),
+                format!("'{}' must be non-empty, without ',' or '='", user.name),
+            ));
+        }
+        if user.password.is_some() == user.password_file.is_some() {
+            return Err((format!("security.users[{i}]"), "give exactly one of password and password_file".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Checks one `[[clusters]]` entry's security keys; an error names the key (within the entry).
+pub fn check_cluster(c: &ExternalCluster) -> Result<(), KeyError> {
+    let protocol = protocol("security_protocol", c.security_protocol.as_deref())?;
+    if protocol.uses_sasl() {
+        let name = c
+            .sasl_mechanism
+            .as_deref()
+            .ok_or(("sasl_mechanism".to_string(), format!("{} needs one", protocol.name())))?;
+        mechanism("sasl_mechanism", name)?;
+        if c.sasl_username.as_deref().is_none_or(str::is_empty) {
+            return Err(("sasl_username".into(), format!("{} needs one", protocol.name())));
+        }
+        if c.sasl_password.is_some() == c.sasl_password_file.is_some() {
+            return Err(("sasl_password".into(), "give exactly one of sasl_password and sasl_password_file".into()));
+        }
+    }
+    if c.ssl_certificate.is_some() != c.ssl_key.is_some() {
+        return Err(("ssl_certificate".into(), "a client certificate needs both ssl_certificate and ssl_key".into()));
+    }
+    Ok(())
+}
+
+fn read_secret(path: &Path) -> anyhow::Result<Secret> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Secret(text.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+/// The brokers' security settings: reads the certificate, key, client CA and password files.
+pub fn broker_security(s: &SecuritySection) -> anyhow::Result<SecurityConfig> {
+    let protocol = protocol("security.protocol", s.protocol.as_deref()).map_err(|(k, r)| anyhow!("{k}: {r}"))?;
+    let mechanisms = match &s.sasl_mechanisms {
+        Some(names) => names.iter().filter_map(|n| Mechanism::parse(n)).collect(),
+        None => vec![
+            Mechanism::Scram(broker_core::security::ScramHash::Sha512),
+            Mechanism::Scram(broker_core::security::ScramHash::Sha256),
+            Mechanism::Plain,
+        ],
+    };
+    let tls = if protocol.uses_tls() {
+        let (Some(cert), Some(key)) = (&s.ssl_certificate, &s.ssl_key) else {
+            bail!("security.ssl_certificate: {} needs ssl_certificate and ssl_key", protocol.name());
+        };
+        Some(server_tls(cert, key, s.ssl_client_ca.as_deref()).map_err(|e| anyhow!("[security] TLS: {e}"))?)
+    } else {
+        None
+    };
+    let mut users = Vec::with_capacity(s.users.len());
+    for user in &s.users {
+        let password = match (&user.password, &user.password_file) {
+            (Some(p), _) => Secret(p.0.clone()),
+            (None, Some(path)) => {
+                read_secret(path).with_context(|| format!("password_file of user '{}'", user.name))?
+            }
+            (None, None) => bail!("security.users: '{}' has no password", user.name),
+        };
+        users.push((user.name.clone(), password));
+    }
+    Ok(SecurityConfig { protocol, tls, mechanisms, super_users: s.super_users.iter().cloned().collect(), users })
+}
+
+/// A rustls server configuration: TLS 1.2 and 1.3, the given chain and key, and client
+/// certificates required and verified when `client_ca` is given.
+pub fn server_tls(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Arc<rustls::ServerConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match client_ca {
+        Some(ca) => {
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(read_roots(ca)?), provider)
+                    .build()
+                    .map_err(|e| format!("client CA {}: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let config = builder
+        .with_single_cert(read_certificates(cert)?, read_key(key)?)
+        .map_err(|e| format!("{} and {}: {e}", cert.display(), key.display()))?;
+    Ok(Arc::new(config))
+}
+
+/// The client security of one `[[clusters]]` entry: reads its CA, certificate, key and password
+/// files.
+pub fn cluster_security(c: &ExternalCluster) -> anyhow::Result<ClientSecurity> {
+    let protocol =
+        protocol("security_protocol", c.security_protocol.as_deref()).map_err(|(k, r)| anyhow!("{k}: {r}"))?;
+    let password = match (&c.sasl_password, &c.sasl_password_file) {
+        (Some(p), _) => Some(Secret(p.0.clone())),
+        (None, Some(path)) => Some(read_secret(path)?),
+        (None, None) => None,
+    };
+    let sasl = match (protocol.uses_sasl(), c.sasl_mechanism.as_deref()) {
+        (true, Some(name)) => Some(SaslCredentials {
+            mechanism: Mechanism::parse(name).ok_or_else(|| anyhow!("sasl_mechanism '{name}' is not supported"))?,
+            username: c.sasl_username.clone().unwrap_or_default(),
+            password: password.unwrap_or(Secret(String::new())),
+        }),
+        _ => None,
+    };
+    let tls = if protocol.uses_tls() {
+        let files = TlsFiles {
+            ca: c.ssl_ca.as_deref(),
+            certificate: c.ssl_certificate.as_deref(),
+            key: c.ssl_key.as_deref(),
+            verify_hostname: c.ssl_verify_hostname.unwrap_or(true),
+        };
+        Some(client_tls(&files).map_err(|e| anyhow!("cluster '{}' TLS: {e}", c.name))?)
+    } else {
+        None
+    };
+    Ok(ClientSecurity { protocol, tls, sasl })
+}
+
+/// A Kafka client properties file (`--command-config`), as Kafka's shell tools read it: the
+/// Java names (`security.protocol`, `sasl.mechanism`, `sasl.jaas.config`, `ssl.truststore...`
+/// are not: PEM only) and librdkafka's (`sasl.username`, `ssl.ca.location`, ...). Anything else
+/// is an error naming the property.
+pub fn command_config(path: &Path) -> anyhow::Result<ClientSecurity> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut props = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .or_else(|| line.split_once(':'))
+            .ok_or_else(|| anyhow!("{}: '{line}' is not key=value", path.display()))?;
+        props.insert(key.trim().to_string(), value.trim().to_string());
+    }
+    properties(&props).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// Client security from Kafka client properties.
+pub fn properties(props: &BTreeMap<String, String>) -> anyhow::Result<ClientSecurity> {
+    let mut cluster = ExternalCluster {
+        name: "command-config".into(),
+        bootstrap_servers: Vec::new(),
+        security_protocol: None,
+        sasl_mechanism: None,
+        sasl_username: None,
+        sasl_password: None,
+        sasl_password_file: None,
+        ssl_ca: None,
+        ssl_certificate: None,
+        ssl_key: None,
+        ssl_verify_hostname: None,
+    };
+    for (key, value) in props {
+        match key.as_str() {
+            "security.protocol" => cluster.security_protocol = Some(value.to_ascii_uppercase()),
+            "sasl.mechanism" | "sasl.mechanisms" => cluster.sasl_mechanism = Some(value.clone()),
+            "sasl.username" => cluster.sasl_username = Some(value.clone()),
+            "sasl.password" => cluster.sasl_password = Some(crate::config::Secret(value.clone())),
+            "sasl.jaas.config" => {
+                let (user, password) = jaas(value).ok_or_else(|| {
+                    anyhow!("sasl.jaas.config: expected ...LoginModule required username=\"u\" password=\"p\";")
+                })?;
+                cluster.sasl_username = Some(user);
+                cluster.sasl_password = Some(crate::config::Secret(password));
+            }
+            "ssl.ca.location" => cluster.ssl_ca = Some(PathBuf::from(value)),
+            "ssl.certificate.location" => cluster.ssl_certificate = Some(PathBuf::from(value)),
+            "ssl.key.location" => cluster.ssl_key = Some(PathBuf::from(value)),
+            "ssl.endpoint.identification.algorithm" => {
+                cluster.ssl_verify_hostname = Some(matches!(value.to_ascii_lowercase().as_str(), "https"));
+            }
+            // Java key stores (JKS, PKCS#12): the PEM files hold the same certificates.
+            other
+                if other.starts_with("ssl.truststore.")
+                    || other.starts_with("ssl.keystore.")
+                    || other == "ssl.key.password" =>
+            {
+                bail!("unsupported property '{other}': give PEM files with ssl.ca.location, ssl.certificate.location and ssl.key.location instead of Java key stores")
+            }
+            other => bail!("unsupported property '{other}'"),
+        }
+    }
+    check_cluster(&cluster).map_err(|(key, reason)| anyhow!("{key}: {reason}"))?;
+    cluster_security(&cluster)
+}
+
+/// `org.apache.kafka...PlainLoginModule required username="u" password="p";` (or Scram...).
+fn jaas(text: &str) -> Option<(String, String)> {
+    let value = |name: &str| -> Option<String> {
+        let start = text.find(&format!("{name}="))? + name.len() + 1;
+        let rest = text[start..].strip_prefix('"')?;
+        Some(rest[..rest.find('"')?].to_string())
+    };
+    if !text.contains("LoginModule") {
+        return None;
+    }
+    Some((value("username")?, value("password")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_files_and_their_errors() {
+        let props = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let sec = properties(&props(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"s3 cret\";"),
+        ]))
+        .expect("valid");
+        let sasl = sec.sasl.as_ref().expect("sasl");
+        assert_eq!((sasl.username.as_str(), sasl.password.0.as_str()), ("alice", "s3 cret"));
+        assert!(!format!("{sec:?}").contains("s3 cret"), "the password never prints");
+        let err =
+            properties(&props(&[("security.protocol", "SASL_SSL"), ("bogus.key", "1")])).expect_err("unknown key");
+        assert!(err.to_string().contains("bogus.key"), "{err}");
+        let err = properties(&props(&[("security.protocol", "SSL"), ("ssl.truststore.location", "/x.jks")]))
+            .expect_err("Java key store");
+        assert!(
+            err.to_string().contains("ssl.truststore.location") && err.to_string().contains("ssl.ca.location"),
+            "{err}"
+        );
+        let err = properties(&props(&[("security.protocol", "SASL_PLAINTEXT")])).expect_err("no mechanism");
+        assert!(err.to_string().contains("sasl_mechanism"), "{err}");
+        let err = properties(&props(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "GSSAPI"),
+            ("sasl.username", "u"),
+            ("sasl.password", "p"),
+        ]))
+        .expect_err("unsupported mechanism");
+        assert!(err.to_string().contains("GSSAPI"), "{err}");
+    }
+}
