@@ -190,7 +190,7 @@ pub struct ExternalCluster {
     pub sasl_username: Option<String>,
     pub sasl_password: Option<Secret>,
     pub sasl_password_file: Option<PathBuf>,
-    /// Roots to trust (PEM); Mozilla's otherwise.
+    /// Roots to trust (PEM); the system's CA bundle otherwise.
     pub ssl_ca: Option<PathBuf>,
     /// A client certificate chain and key (PEM), for clusters that require one.
     pub ssl_certificate: Option<PathBuf>,

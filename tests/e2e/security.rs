@@ -430,6 +430,11 @@ async fn ssl_with_client_certificates() {
         }
         p
     };
+    // Without ssl_ca the client trusts the system's bundle (the first one it finds), else Mozilla's.
+    let missing = dir.path().join("no-such-bundle.crt");
+    let ca = PathBuf::from(pki.path("ca.pem"));
+    assert_eq!(server::kafka::security::first_bundle([missing.as_path(), ca.as_path()]).len(), 1);
+    assert!(server::kafka::security::first_bundle([missing.as_path()]).len() > 100, "Mozilla's roots");
     let out = warren_tool(dir.path(), "nocert", &ssl(None), &["topics", "--bootstrap-server", &b, "--list"]);
     assert!(!out.status.success(), "no client certificate, no service: {}", String::from_utf8_lossy(&out.stdout));
     let out = warren_tool(
@@ -629,9 +634,19 @@ async fn hostile_sasl_input_is_refused_and_the_broker_keeps_serving() {
         assert_eq!(size, [0, 0, 0, 0]);
         let metadata: MetadataResponse = crate::wire::call(&mut s, ApiKey::Metadata, 12, &MetadataRequest::default());
         assert_eq!(metadata.brokers.len(), 1, "served after a raw PLAIN authentication");
-        // SaslAuthenticate after success is refused (closes).
-        let _ = s.write_all(&crate::wire::frame(ApiKey::SaslAuthenticate, 2, 9, &SaslAuthenticateRequest::default()));
-        assert!(closed(&mut s), "SaslAuthenticate after authentication");
+        // Auto-creation by a user who is not a super user: refused by name, as Kafka does.
+        let wanted = MetadataRequest::default()
+            .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_static_str("alices-new-topic"))))]))
+            .with_allow_auto_topic_creation(true);
+        let metadata: MetadataResponse = crate::wire::call(&mut s, ApiKey::Metadata, 12, &wanted);
+        assert_eq!(metadata.topics[0].error_code, ResponseError::TopicAuthorizationFailed.code(), "{metadata:?}");
+        // The SASL requests after success: ILLEGAL_SASL_STATE, as in Kafka, and the connection serves on.
+        let again = authenticate(&mut s, b"\0alice\0whatever");
+        assert_eq!(again.error_code, ResponseError::IllegalSaslState.code(), "{again:?}");
+        assert_eq!(handshake(&mut s, 1, "PLAIN").error_code, ResponseError::IllegalSaslState.code());
+        let metadata: MetadataResponse = crate::wire::call(&mut s, ApiKey::Metadata, 12, &MetadataRequest::default());
+        assert_eq!(metadata.brokers.len(), 1, "still served after the refused SASL requests");
     })
     .await
     .expect("hostile SASL");
@@ -652,5 +667,34 @@ async fn hostile_sasl_input_is_refused_and_the_broker_keeps_serving() {
     .await
     .expect("join");
     assert_eq!(metadata.expect("metadata over SASL_PLAINTEXT after the hostile connections"), 1);
+    warren.stop().await.expect("stop");
+}
+
+/// A client that speaks SASL to a PLAINTEXT listener is told so (ILLEGAL_SASL_STATE, no
+/// mechanisms offered), as Kafka answers, instead of losing its connection without a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_on_a_plaintext_listener_is_illegal_sasl_state() {
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::StrBytes;
+    use kafka_protocol::ResponseError;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let warren = Warren::start(dir.path(), Options::brokers(1)).await.expect("start");
+    let addr = warren.kafka[0];
+    tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let request = SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("SCRAM-SHA-512"));
+        let answer: SaslHandshakeResponse = crate::wire::call(&mut s, ApiKey::SaslHandshake, 1, &request);
+        assert_eq!(answer.error_code, ResponseError::IllegalSaslState.code(), "{answer:?}");
+        assert!(answer.mechanisms.is_empty(), "a PLAINTEXT listener offers no mechanism: {answer:?}");
+        let request = SaslAuthenticateRequest::default().with_auth_bytes(bytes::Bytes::from_static(b"\0u\0p"));
+        let answer: SaslAuthenticateResponse = crate::wire::call(&mut s, ApiKey::SaslAuthenticate, 2, &request);
+        assert_eq!(answer.error_code, ResponseError::IllegalSaslState.code(), "{answer:?}");
+        assert!(answer.error_message.is_some_and(|m| m.contains("does not use SASL")));
+        let metadata: MetadataResponse = crate::wire::call(&mut s, ApiKey::Metadata, 12, &MetadataRequest::default());
+        assert_eq!(metadata.brokers.len(), 1, "the connection serves on");
+    })
+    .await
+    .expect("plaintext SASL");
     warren.stop().await.expect("stop");
 }

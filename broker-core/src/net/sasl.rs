@@ -60,7 +60,9 @@ impl Session {
     /// Whether `api` may be served in the current stage.
     pub fn allows(&self, api: ApiKey) -> bool {
         match self.stage {
-            Stage::Done(_) => !matches!(api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate),
+            // Afterwards (or on a listener without SASL) the SASL requests are answered with
+            // ILLEGAL_SASL_STATE, as Kafka does, so a misconfigured client learns why.
+            Stage::Done(_) => true,
             Stage::Handshake => matches!(api, ApiKey::ApiVersions | ApiKey::SaslHandshake),
             Stage::Authenticating { raw, .. } => !raw && matches!(api, ApiKey::ApiVersions | ApiKey::SaslAuthenticate),
         }
@@ -69,7 +71,8 @@ impl Session {
     /// SaslHandshake: picks the mechanism, or lists the enabled ones with
     /// UNSUPPORTED_SASL_MECHANISM.
     pub fn handshake(&mut self, cluster: &Cluster, version: i16, mechanism: &str) -> SaslHandshakeResponse {
-        let enabled = &cluster.config.security.mechanisms;
+        let security = &cluster.config.security;
+        let enabled: &[Mechanism] = if security.protocol.uses_sasl() { &security.mechanisms } else { &[] };
         let names = enabled.iter().map(|m| super::handlers::str_bytes(m.name())).collect();
         let response = SaslHandshakeResponse::default().with_mechanisms(names);
         if !matches!(self.stage, Stage::Handshake) {
@@ -156,6 +159,17 @@ impl Session {
         token: &[u8],
         peer: std::net::SocketAddr,
     ) -> (SaslAuthenticateResponse, Next) {
+        if let Stage::Done(_) = self.stage {
+            let message = if cluster.config.security.protocol.uses_sasl() {
+                "SaslAuthenticate request received after successful authentication"
+            } else {
+                "this listener does not use SASL"
+            };
+            let response = SaslAuthenticateResponse::default()
+                .with_error_code(ResponseError::IllegalSaslState.code())
+                .with_error_message(Some(super::handlers::str_bytes(message)));
+            return (response, Next::Continue);
+        }
         match self.authenticate(cluster, token, peer).await {
             Ok(reply) => (SaslAuthenticateResponse::default().with_auth_bytes(reply), Next::Continue),
             Err(message) => (

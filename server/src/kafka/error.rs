@@ -181,6 +181,11 @@ mod tests {
         check_recovery(Error::NoBootstrap("x".into()), Recovery::None);
         check_recovery(Error::Malformed { api: "Fetch", addr: addr(), reason: "x".into() }, Recovery::None);
         check_recovery(Error::UnknownTopic("t".into()), Recovery::None);
+        // Bad credentials or a refused certificate do not get better by retrying.
+        check_recovery(
+            Error::Auth { addr: addr(), reason: "SCRAM-SHA-512: Authentication failed".into() },
+            Recovery::None,
+        );
     }
 
     #[test]

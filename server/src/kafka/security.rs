@@ -1,5 +1,6 @@
-//! How the client reaches a secured cluster: TLS (rustls, system-independent Mozilla roots or a
-//! given CA, optional client certificate, hostname verification that can be turned off) and SASL
+//! How the client reaches a secured cluster: TLS (rustls; a given CA, else the system's CA bundle,
+//! else Mozilla's roots; optional client certificate; hostname verification that can be turned
+//! off) and SASL
 //! (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, through SaslHandshake v1 and SaslAuthenticate). Secrets
 //! live in [`Secret`]s and never appear in errors, logs or `Debug` output.
 
@@ -37,7 +38,7 @@ impl ClientSecurity {
 /// The TLS side of a client, from PEM files.
 #[derive(Debug, Clone, Default)]
 pub struct TlsFiles<'a> {
-    /// Roots to trust; Mozilla's (webpki-roots) when `None`.
+    /// Roots to trust; the system's ([`system_roots`]) when `None`.
     pub ca: Option<&'a Path>,
     /// A client certificate chain and key, for clusters that require one (mTLS).
     pub certificate: Option<&'a Path>,
@@ -74,11 +75,41 @@ pub fn read_roots(path: &Path) -> Result<rustls::RootCertStore, String> {
     Ok(roots)
 }
 
+/// Where distributions keep their CA bundle (Debian and Ubuntu, Fedora and RHEL, openSUSE,
+/// Alpine and macOS), as OpenSSL-based clients find it.
+const SYSTEM_BUNDLES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The system's trusted roots (so a private CA installed there is trusted, as librdkafka and the
+/// Java client trust it), or Mozilla's (webpki-roots) on a system without a bundle.
+pub fn system_roots() -> rustls::RootCertStore {
+    first_bundle(SYSTEM_BUNDLES.iter().map(Path::new))
+}
+
+/// The roots of the first readable bundle among `paths` holding a usable certificate; Mozilla's
+/// when none does.
+pub fn first_bundle<'a>(paths: impl IntoIterator<Item = &'a Path>) -> rustls::RootCertStore {
+    for path in paths {
+        if let Ok(certs) = read_certificates(path) {
+            let mut roots = rustls::RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added > 0 {
+                return roots;
+            }
+        }
+    }
+    rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }
+}
+
 /// A rustls client configuration (TLS 1.2 and 1.3).
 pub fn client_tls(files: &TlsFiles<'_>) -> Result<Arc<rustls::ClientConfig>, String> {
     let roots = match files.ca {
         Some(path) => read_roots(path)?,
-        None => rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
+        None => system_roots(),
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()

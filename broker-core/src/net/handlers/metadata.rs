@@ -1,6 +1,6 @@
 //! Metadata: brokers that are up, the controller, and each partition's leader, replicas, ISR and
-//! offline replicas. Unknown topics are created when the client allows it and `auto_create_topics`
-//! is on.
+//! offline replicas. Unknown topics are created when the client allows it, `auto_create_topics`
+//! is on and the principal may administer (TOPIC_AUTHORIZATION_FAILED otherwise, as in Kafka).
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -24,8 +24,8 @@ pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse
         Some(ts) if ts.is_empty() && ctx.version == 0 => None,
         Some(ts) => Some(ts.into_iter().filter_map(|t| t.name.map(|n| n.0.to_string())).collect()),
     };
-    let allow_create =
-        request.allow_auto_topic_creation && cluster.config.auto_create_topics && ctx.principal.may_administer();
+    let would_create = request.allow_auto_topic_creation && cluster.config.auto_create_topics;
+    let allow_create = would_create && ctx.principal.may_administer();
     let mut topics = Vec::new();
     let mut md = cluster.metadata();
     if let Some(names) = &wanted {
@@ -53,6 +53,10 @@ pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse
                 topics.push(error_topic(name, ResponseError::LeaderNotAvailable));
             }
             md = cluster.metadata();
+        } else if would_create {
+            // As Kafka answers a user who may not create what it asked for: a clear refusal, not
+            // an unknown topic the client would wait for.
+            topics.extend(missing.iter().map(|n| error_topic(n, ResponseError::TopicAuthorizationFailed)));
         } else {
             topics.extend(missing.iter().map(|n| error_topic(n, ResponseError::UnknownTopicOrPartition)));
         }
