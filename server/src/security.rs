@@ -115,7 +115,9 @@ pub fn broker_security(s: &SecuritySection) -> anyhow::Result<SecurityConfig> {
         };
         users.push((user.name.clone(), password));
     }
-    Ok(SecurityConfig { protocol, tls, mechanisms, super_users: s.super_users.iter().cloned().collect(), users })
+    // Kafka writes principals as `User:alice`; both spellings name the same user.
+    let super_users = s.super_users.iter().map(|u| u.strip_prefix("User:").unwrap_or(u).to_string()).collect();
+    Ok(SecurityConfig { protocol, tls, mechanisms, super_users, users })
 }
 
 /// A rustls server configuration: TLS 1.2 and 1.3, the given chain and key, and client
@@ -179,19 +181,35 @@ pub fn cluster_security(c: &ExternalCluster) -> anyhow::Result<ClientSecurity> {
 /// is an error naming the property.
 pub fn command_config(path: &Path) -> anyhow::Result<ClientSecurity> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    properties(&parse_properties(&text)).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// A Java properties file's entries: `key=value`, `key: value` or `key value`, comments
+/// (`#`, `!`) and blank lines skipped, a line ending in `\` continued on the next (as Kafka's
+/// docs write `sasl.jaas.config`). Escapes other than the continuation are taken literally.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
     let mut props = BTreeMap::new();
+    let mut logical = String::new();
     for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+        let line = if logical.is_empty() { line.trim_start() } else { line.trim() };
+        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
             continue;
         }
-        let (key, value) = line
-            .split_once('=')
-            .or_else(|| line.split_once(':'))
-            .ok_or_else(|| anyhow!("{}: '{line}' is not key=value", path.display()))?;
-        props.insert(key.trim().to_string(), value.trim().to_string());
+        // An odd number of trailing backslashes continues the line.
+        let trailing = line.len() - line.trim_end_matches('\\').len();
+        if trailing % 2 == 1 {
+            logical.push_str(&line[..line.len() - 1]);
+            continue;
+        }
+        logical.push_str(line);
+        let entry = std::mem::take(&mut logical);
+        let key_end = entry.find(['=', ':', ' ', '\t']).unwrap_or(entry.len());
+        let (key, rest) = entry.split_at(key_end);
+        let rest = rest.trim_start_matches([' ', '\t']);
+        let value = rest.strip_prefix(['=', ':']).unwrap_or(rest).trim();
+        props.insert(key.to_string(), value.to_string());
     }
-    properties(&props).map_err(|e| anyhow!("{}: {e}", path.display()))
+    props
 }
 
 /// Client security from Kafka client properties.
@@ -236,7 +254,11 @@ pub fn properties(props: &BTreeMap<String, String>) -> anyhow::Result<ClientSecu
             {
                 bail!("unsupported property '{other}': give PEM files with ssl.ca.location, ssl.certificate.location and ssl.key.location instead of Java key stores")
             }
-            other => bail!("unsupported property '{other}'"),
+            // Never echo what may be a stray secret: only names that look like properties.
+            other if other.contains('.') && other.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) => {
+                bail!("unsupported property '{other}'")
+            }
+            _ => bail!("a line that is not a Kafka client property (its text is not shown: it may be a secret)"),
         }
     }
     check_cluster(&cluster).map_err(|(key, reason)| anyhow!("{key}: {reason}"))?;
@@ -259,6 +281,24 @@ fn jaas(text: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn properties_syntax_as_java_reads_it() {
+        let text = "# comment\n! also\n\nsecurity.protocol = SASL_SSL\nsasl.mechanism:SCRAM-SHA-256\nsasl.username alice\n\
+                    sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\\n    username=\"bob\" \\\n    password=\"b=c\";\n";
+        let props = parse_properties(text);
+        assert_eq!(props.get("security.protocol").map(String::as_str), Some("SASL_SSL"));
+        assert_eq!(props.get("sasl.mechanism").map(String::as_str), Some("SCRAM-SHA-256"));
+        assert_eq!(props.get("sasl.username").map(String::as_str), Some("alice"));
+        assert_eq!(jaas(&props["sasl.jaas.config"]), Some(("bob".into(), "b=c".into())));
+        assert_eq!(props.len(), 4, "{props:?}");
+        // A stray secret on a line of its own is refused without being shown.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("client.properties");
+        std::fs::write(&file, "security.protocol=SASL_SSL\nhunter2\n").expect("write");
+        let err = command_config(&file).expect_err("not a property").to_string();
+        assert!(!err.contains("hunter2") && err.contains("not a Kafka client property"), "{err}");
+    }
 
     #[test]
     fn properties_files_and_their_errors() {

@@ -51,19 +51,24 @@ impl Pki {
             ],
         );
         let pki = Pki { dir: dir.to_path_buf() };
-        pki.issue("server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+        pki.issue(
+            "server",
+            "/CN=localhost",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        );
         for cn in ["admin", "reader"] {
-            pki.issue(cn, cn, "extendedKeyUsage=clientAuth\n");
+            pki.issue(cn, &format!("/CN={cn}"), "extendedKeyUsage=clientAuth\n");
         }
+        // A service-mesh style certificate: a name only in its SAN, none in its subject.
+        pki.issue("nameless", "/O=mesh", "subjectAltName=URI:spiffe://mesh/reader\nextendedKeyUsage=clientAuth\n");
         pki
     }
 
-    fn issue(&self, name: &str, cn: &str, extensions: &str) {
+    fn issue(&self, name: &str, subject: &str, extensions: &str) {
         let ext = format!("{name}.ext");
         std::fs::write(self.dir.join(&ext), extensions).expect("ext");
         let (key, csr, pem) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"));
-        let subject = format!("/CN={cn}");
-        openssl(&self.dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", &subject]);
+        openssl(&self.dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject]);
         openssl(
             &self.dir,
             &[
@@ -369,6 +374,33 @@ async fn scram_users_are_managed_over_the_protocol_and_persist() {
         .with_salted_password(bytes::Bytes::from(ScramHash::Sha512.salted_password(b"bob's password", &salt, 8192)))]);
     let altered = admin.call(0, &upsert, timeout).await.expect("alter");
     assert_eq!(altered.results[0].error_code, 0, "{altered:?}");
+    // As Kafka answers: one result per user; a credential named twice is DUPLICATE_RESOURCE;
+    // a user with one bad alteration gets none applied (carol's good SHA-256 is not set).
+    use kafka_protocol::messages::alter_user_scram_credentials_request::ScramCredentialDeletion;
+    use kafka_protocol::ResponseError;
+    let carol = |mechanism: i8, iterations: i32| {
+        let hash = ScramHash::from_kafka_id(mechanism).unwrap_or(ScramHash::Sha256);
+        ScramCredentialUpsertion::default()
+            .with_name(StrBytes::from_static_str("carol"))
+            .with_mechanism(mechanism)
+            .with_iterations(iterations)
+            .with_salt(bytes::Bytes::from(salt.clone()))
+            .with_salted_password(bytes::Bytes::from(hash.salted_password(b"c", &salt, 4096)))
+    };
+    let mixed = AlterUserScramCredentialsRequest::default()
+        .with_upsertions(vec![carol(1, 4096), carol(2, 100), upsert.upsertions[0].clone()])
+        .with_deletions(vec![ScramCredentialDeletion::default()
+            .with_name(StrBytes::from_static_str("bob"))
+            .with_mechanism(2)]);
+    let answer = admin.call(0, &mixed, timeout).await.expect("mixed alter");
+    let codes: Vec<(&str, i16)> = answer.results.iter().map(|r| (r.user.as_str(), r.error_code)).collect();
+    assert_eq!(
+        codes,
+        [("bob", ResponseError::DuplicateResource.code()), ("carol", ResponseError::UnacceptableCredential.code())],
+        "{answer:?}"
+    );
+    let described = admin.call(0, &DescribeUserScramCredentialsRequest::default(), timeout).await.expect("describe");
+    assert!(!described.results.iter().any(|r| r.user.as_str() == "carol"), "nothing of carol's was applied");
     Connection::open(&addr, "test", timeout, &client_security(&pki, "bob", "bob's password"))
         .await
         .expect("bob logs in");
@@ -443,6 +475,11 @@ async fn ssl_with_client_certificates() {
         &ssl(Some("reader")),
         &["topics", "--bootstrap-server", &b, "--create", "--topic", "by-reader"],
     );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("TOPIC_AUTHORIZATION_FAILED"), "{err}");
+    // A verified certificate without a common name is somebody, not anonymous: no super user.
+    let nameless = ["topics", "--bootstrap-server", &b, "--create", "--topic", "by-nameless"];
+    let out = warren_tool(dir.path(), "nameless", &ssl(Some("nameless")), &nameless);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("TOPIC_AUTHORIZATION_FAILED"), "{err}");
     let out = warren_tool(

@@ -127,6 +127,16 @@ where
                 Err(_) => return,
             }
         }
+        if session.principal().is_none() {
+            // Before authentication the header alone decides: no other body is ever decoded.
+            let api = protocol::peek_header(&frame)
+                .ok()
+                .and_then(|h| kafka_protocol::messages::ApiKey::try_from(h.api_key).ok());
+            if !api.is_some_and(|api| session.allows(api)) {
+                tracing::warn!(broker = broker.id, %peer, api = ?api, "request before SASL authentication; closing connection");
+                return;
+            }
+        }
         let decoded = match protocol::decode_request(frame) {
             Ok(decoded) => decoded,
             Err(e) => {

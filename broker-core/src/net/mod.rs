@@ -92,16 +92,18 @@ async fn serve(
             return;
         }
     };
-    let principal = stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|certs| certs.first())
-        .and_then(|cert| crate::security::certificate_common_name(cert))
-        .map_or(Principal::Anonymous, |name| {
+    // A verified client certificate always names someone, never Anonymous (who may administer):
+    // its common name, or a name no super user has when it has none.
+    let principal = match stream.get_ref().1.peer_certificates().and_then(|certs| certs.first()) {
+        None => Principal::Anonymous,
+        Some(cert) => {
+            let name = crate::security::certificate_common_name(cert)
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| crate::security::UNNAMED_CERTIFICATE.to_string());
             let super_user = security.super_users.contains(&name);
             Principal::User { name, super_user }
-        });
+        }
+    };
     connection::serve(cluster, broker, stream, peer, principal).await;
 }
 

@@ -140,6 +140,10 @@ impl Principal {
     }
 }
 
+/// The principal of a verified client certificate without a common name (Kafka would name it
+/// by its whole subject); the parentheses keep it from matching a configured user.
+pub const UNNAMED_CERTIFICATE: &str = "(certificate without a common name)";
+
 /// `n` unpredictable bytes (salts and nonces), from the kernel.
 pub fn random_bytes(n: usize) -> Vec<u8> {
     use std::io::Read;

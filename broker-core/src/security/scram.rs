@@ -6,6 +6,9 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha512};
 
+/// Length of the salts warren makes (and of an unknown user's made-up one).
+pub const SALT_BYTES: usize = 32;
+
 /// Kafka's bounds on `iterations` for SCRAM credentials.
 pub const MIN_ITERATIONS: u32 = 4096;
 pub const MAX_ITERATIONS: u32 = 16384;
@@ -87,8 +90,9 @@ impl ScramHash {
     }
 }
 
-/// What a server keeps of a password: never the password, never the salted password.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What a server keeps of a password: never the password, never the salted password. Its keys
+/// are secrets still (the server key proves a server to clients), so `Debug` leaves them out.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScramCredential {
     #[serde(with = "b64")]
     pub salt: Vec<u8>,
@@ -97,6 +101,12 @@ pub struct ScramCredential {
     pub stored_key: Vec<u8>,
     #[serde(with = "b64")]
     pub server_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for ScramCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScramCredential").field("iterations", &self.iterations).finish_non_exhaustive()
+    }
 }
 
 impl ScramCredential {
@@ -202,7 +212,15 @@ pub enum ServerScram {
     /// Waiting for the client's first message.
     Start { hash: ScramHash },
     /// Sent the server-first message; waiting for the client's proof.
-    Challenged { hash: ScramHash, user: String, credential: ScramCredential, nonce: String, auth_prefix: String },
+    Challenged {
+        hash: ScramHash,
+        user: String,
+        credential: ScramCredential,
+        nonce: String,
+        auth_prefix: String,
+        /// The base64 of the client's gs2 header, which its final message must repeat (`c=`).
+        binding: String,
+    },
 }
 
 impl ServerScram {
@@ -229,6 +247,7 @@ impl ServerScram {
             .or_else(|| message.strip_prefix("y,"))
             .ok_or(ScramError::Malformed("channel binding is not supported (the message must start with n,)"))?;
         let (authzid, bare) = rest.split_once(',').ok_or(ScramError::Malformed("no client-first-bare"))?;
+        let binding = B64.encode(&message.as_bytes()[..message.len() - bare.len()]);
         let attrs = attributes(bare);
         let user = attribute(&attrs, 'n').and_then(decode_saslname).ok_or(ScramError::Malformed("no user name"))?;
         if !authzid.is_empty() && authzid.strip_prefix("a=").and_then(decode_saslname).as_deref() != Some(&user) {
@@ -238,22 +257,28 @@ impl ServerScram {
         if client_nonce.is_empty() || client_nonce.contains(',') {
             return Err(ScramError::Malformed("bad nonce"));
         }
-        let credential = lookup(&user).unwrap_or_else(|| ScramCredential {
-            salt: hash.hash(user.as_bytes())[..16].to_vec(),
-            iterations: MIN_ITERATIONS,
-            stored_key: Vec::new(),
-            server_key: Vec::new(),
+        // An unknown user's salt is keyed by a secret of this process, so nobody can compute
+        // it, and has the length of a real one.
+        let credential = lookup(&user).unwrap_or_else(|| {
+            static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+            let key = KEY.get_or_init(|| super::random_bytes(32));
+            ScramCredential {
+                salt: hash.hmac(key, user.as_bytes())[..SALT_BYTES].to_vec(),
+                iterations: MIN_ITERATIONS,
+                stored_key: Vec::new(),
+                server_key: Vec::new(),
+            }
         });
         let nonce = format!("{client_nonce}{server_nonce}");
         let server_first = format!("r={nonce},s={},i={}", B64.encode(&credential.salt), credential.iterations);
         let auth_prefix = format!("{bare},{server_first}");
-        *self = ServerScram::Challenged { hash, user, credential, nonce, auth_prefix };
+        *self = ServerScram::Challenged { hash, user, credential, nonce, auth_prefix, binding };
         Ok(server_first.into_bytes())
     }
 
     /// The client-final message: checks the proof, returns the user and the server-final message.
     pub fn finish(&self, message: &[u8]) -> Result<(String, Vec<u8>), ScramError> {
-        let ServerScram::Challenged { hash, user, credential, nonce, auth_prefix } = self else {
+        let ServerScram::Challenged { hash, user, credential, nonce, auth_prefix, binding: expected } = self else {
             return Err(ScramError::Malformed("client-final message out of order"));
         };
         let message = std::str::from_utf8(message).map_err(|_| ScramError::Malformed("not UTF-8"))?;
@@ -264,8 +289,8 @@ impl ServerScram {
             return Err(ScramError::Malformed("the nonce changed"));
         }
         let binding = attribute(&attrs, 'c').ok_or(ScramError::Malformed("no channel binding attribute"))?;
-        if !matches!(binding, "biws" | "eSws") {
-            return Err(ScramError::Malformed("channel binding is not supported"));
+        if binding != expected {
+            return Err(ScramError::Malformed("the channel binding does not repeat the client-first message's header"));
         }
         let proof = B64.decode(proof).map_err(|_| ScramError::Malformed("the proof is not base64"))?;
         if credential.stored_key.is_empty() {
@@ -289,7 +314,7 @@ impl ServerScram {
 #[derive(Debug)]
 pub struct ClientScram {
     hash: ScramHash,
-    password: String,
+    password: super::Secret,
     client_nonce: String,
     client_first_bare: String,
     server_signature: Option<Vec<u8>>,
@@ -302,7 +327,7 @@ impl ClientScram {
         let first = format!("n,,{bare}");
         let scram = ClientScram {
             hash,
-            password: password.to_string(),
+            password: super::Secret(password.to_string()),
             client_nonce,
             client_first_bare: bare,
             server_signature: None,
@@ -327,7 +352,7 @@ impl ClientScram {
         if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
             return Err(ScramError::Malformed("iteration count out of Kafka's range"));
         }
-        let salted = self.hash.salted_password(self.password.as_bytes(), &salt, iterations);
+        let salted = self.hash.salted_password(self.password.0.as_bytes(), &salt, iterations);
         let without_proof = format!("c=biws,r={nonce}");
         let auth_message = format!("{},{text},{without_proof}", self.client_first_bare);
         let client_key = self.hash.hmac(&salted, b"Client Key");
@@ -415,6 +440,8 @@ mod tests {
                     Err(e) => assert!(!ok && e == ScramError::BadCredentials, "{hash:?}: {e}"),
                 }
             }
+            let (client, _) = ClientScram::start(hash, "u", "s3cret", "n".into());
+            assert!(!format!("{client:?}").contains("s3cret"), "the password never prints");
             // An unknown user is challenged like a known one and fails at the proof.
             let (mut client, first) = ClientScram::start(hash, "nobody", "x", "n1".into());
             let mut server = ServerScram::new(hash);
@@ -422,6 +449,43 @@ mod tests {
             let last = client.respond(&challenge).expect("respond");
             assert_eq!(server.finish(&last).map(|_| ()), Err(ScramError::BadCredentials));
         }
+    }
+
+    /// A client that names itself as authorization id (sarama's SCRAMAuthzID) repeats that
+    /// header in `c=`; one that changes it is refused.
+    #[test]
+    fn channel_binding_repeats_the_gs2_header() {
+        let hash = ScramHash::Sha256;
+        let credential = ScramCredential::from_password(hash, "pw", b"0123456789abcdef".to_vec(), 4096);
+        let (mut client, _) = ClientScram::start(hash, "bob", "pw", "cn".into());
+        for (header, ok) in [("n,a=bob,", true), ("n,,", false)] {
+            let mut server = ServerScram::new(hash);
+            let challenge = server
+                .first(b"n,a=bob,n=bob,r=cn", "sn", |_| Some(credential.clone()))
+                .expect("an authzid equal to the user is accepted");
+            let last = String::from_utf8(client.respond(&challenge).expect("respond")).expect("utf8");
+            let last = last.replace("c=biws", &format!("c={}", B64.encode(header)));
+            // The proof covers c=, so recompute it the way a client sending this header would.
+            let proof_at = last.rfind(",p=").expect("proof");
+            let without_proof = &last[..proof_at];
+            let auth = format!("n=bob,r=cn,{},{without_proof}", String::from_utf8(challenge.clone()).expect("utf8"));
+            let salted = hash.salted_password(b"pw", b"0123456789abcdef", 4096);
+            let client_key = hash.hmac(&salted, b"Client Key");
+            let signature = hash.hmac(&hash.hash(&client_key), auth.as_bytes());
+            let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(k, s)| k ^ s).collect();
+            let last = format!("{without_proof},p={}", B64.encode(proof));
+            assert_eq!(server.finish(last.as_bytes()).is_ok(), ok, "{header}");
+        }
+    }
+
+    #[test]
+    fn unknown_users_get_a_salt_nobody_can_compute() {
+        let mut server = ServerScram::new(ScramHash::Sha512);
+        let first = server.first(b"n,,n=ghost,r=x", "y", |_| None).expect("challenge");
+        let text = String::from_utf8(first).expect("utf8");
+        let salt = B64.decode(attribute(&attributes(&text), 's').expect("salt")).expect("base64");
+        assert_eq!(salt.len(), SALT_BYTES);
+        assert_ne!(salt, ScramHash::Sha512.hash(b"ghost")[..SALT_BYTES].to_vec());
     }
 
     #[test]

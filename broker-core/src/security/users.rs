@@ -36,17 +36,24 @@ impl Users {
         self.users.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn change<T>(&self, f: impl FnOnce(&mut Credentials) -> T) -> io::Result<T> {
+    /// Applies `f` to a copy and, when it succeeds, persists the copy and makes it current.
+    fn change<T, E>(&self, f: impl FnOnce(&mut Credentials) -> Result<T, E>) -> io::Result<Result<T, E>> {
         let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
         let mut changed = users.clone();
-        let out = f(&mut changed);
+        let out = match f(&mut changed) {
+            Ok(out) => out,
+            Err(e) => return Ok(Err(e)),
+        };
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
+            // Salts and stored keys allow an offline dictionary attack: the owner's eyes only.
+            set_mode(dir, 0o700)?;
         }
         let json = serde_json::to_vec_pretty(&changed).map_err(io::Error::other)?;
         crate::log::write_atomically(&self.path, &json)?;
+        set_mode(&self.path, 0o600)?;
         *users = changed;
-        Ok(out)
+        Ok(Ok(out))
     }
 
     /// Sets a user's password for every SCRAM mechanism (fresh salts, Kafka's minimum of 4096
@@ -61,7 +68,7 @@ impl Users {
                 let credentials = [ScramHash::Sha256, ScramHash::Sha512]
                     .into_iter()
                     .map(|hash| {
-                        let salt = super::random_bytes(32);
+                        let salt = super::random_bytes(super::scram::SALT_BYTES);
                         (hash, ScramCredential::from_password(hash, password, salt, MIN_ITERATIONS))
                     })
                     .collect();
@@ -69,32 +76,35 @@ impl Users {
             })
             .collect();
         self.change(|all| {
-            for (name, credentials) in derived {
-                all.insert(name, credentials);
-            }
+            all.extend(derived);
+            Ok::<(), std::convert::Infallible>(())
         })
+        .map(|_| ())
     }
 
-    /// AlterUserScramCredentials' upsertion.
-    pub fn upsert(&self, user: &str, hash: ScramHash, credential: ScramCredential) -> io::Result<()> {
+    /// One user's part of AlterUserScramCredentials, all or nothing: removes the `deletions`,
+    /// then sets the `upsertions`. `Err(hash)` names a deletion of a credential the user does
+    /// not have (and nothing changed).
+    pub fn alter(
+        &self,
+        user: &str,
+        deletions: &[ScramHash],
+        upsertions: Vec<(ScramHash, ScramCredential)>,
+    ) -> io::Result<Result<(), ScramHash>> {
         self.change(|all| {
-            all.entry(user.to_string()).or_default().insert(hash, credential);
-        })
-    }
-
-    /// AlterUserScramCredentials' deletion; `false` when there was no such credential.
-    pub fn delete(&self, user: &str, hash: ScramHash) -> io::Result<bool> {
-        if !self.read().get(user).is_some_and(|c| c.contains_key(&hash)) {
-            return Ok(false);
-        }
-        self.change(|all| {
-            if let Some(credentials) = all.get_mut(user) {
-                credentials.remove(&hash);
-                if credentials.is_empty() {
-                    all.remove(user);
-                }
+            let have = all.get(user);
+            if let Some(missing) = deletions.iter().find(|h| !have.is_some_and(|c| c.contains_key(h))) {
+                return Err(*missing);
             }
-            true
+            let credentials = all.entry(user.to_string()).or_default();
+            for hash in deletions {
+                credentials.remove(hash);
+            }
+            credentials.extend(upsertions);
+            if credentials.is_empty() {
+                all.remove(user);
+            }
+            Ok(())
         })
     }
 
@@ -107,8 +117,13 @@ impl Users {
         let Some((hash, credential)) =
             self.read().get(user).and_then(|c| c.iter().next_back().map(|(h, c)| (*h, c.clone())))
         else {
-            // Spend the same work on an unknown user as on a known one.
-            let decoy = ScramCredential::from_password(ScramHash::Sha512, "", vec![0; 32], MIN_ITERATIONS);
+            // Spend the same work on an unknown user as on a known one: one PBKDF2 (the decoy's
+            // own derivation is paid once per process).
+            static DECOY: std::sync::OnceLock<ScramCredential> = std::sync::OnceLock::new();
+            let decoy = DECOY.get_or_init(|| {
+                let salt = super::random_bytes(super::scram::SALT_BYTES);
+                ScramCredential::from_password(ScramHash::Sha512, "", salt, MIN_ITERATIONS)
+            });
             let _ = decoy.verifies(ScramHash::Sha512, password);
             return false;
         };
@@ -128,6 +143,17 @@ impl Users {
     }
 }
 
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Path, _: u32) -> io::Result<()> {
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,11 +167,25 @@ mod tests {
         assert!(!users.verify_password("alice", "wrong") && !users.verify_password("bob", "correct horse"));
         let file = std::fs::read_to_string(dir.path().join("security/users.json")).expect("file");
         assert!(!file.contains("correct horse") && file.contains("alice"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+            assert_eq!(mode(&dir.path().join("security")), 0o700);
+            assert_eq!(mode(&dir.path().join("security/users.json")), 0o600);
+        }
         let reopened = Users::open(dir.path()).expect("reopen");
         assert!(reopened.verify_password("alice", "correct horse"));
-        assert!(reopened.delete("alice", ScramHash::Sha256).expect("delete"));
+        assert_eq!(reopened.alter("alice", &[ScramHash::Sha256], Vec::new()).expect("delete"), Ok(()));
         assert!(reopened.credential("alice", ScramHash::Sha256).is_none());
-        assert!(reopened.delete("alice", ScramHash::Sha512).expect("delete") && !reopened.exists("alice"));
-        assert!(!reopened.delete("alice", ScramHash::Sha512).expect("nothing left"));
+        // All or nothing: a missing credential among the deletions changes nothing.
+        let other = ScramCredential::from_password(ScramHash::Sha256, "x", vec![1; 32], MIN_ITERATIONS);
+        let refused =
+            reopened.alter("alice", &[ScramHash::Sha512, ScramHash::Sha256], vec![(ScramHash::Sha256, other)]);
+        assert_eq!(refused.expect("io"), Err(ScramHash::Sha256));
+        assert!(reopened.credential("alice", ScramHash::Sha512).is_some());
+        assert_eq!(reopened.alter("alice", &[ScramHash::Sha512], Vec::new()).expect("delete"), Ok(()));
+        assert!(!reopened.exists("alice"));
+        assert_eq!(reopened.alter("alice", &[ScramHash::Sha512], Vec::new()).expect("io"), Err(ScramHash::Sha512));
     }
 }

@@ -78,8 +78,16 @@ impl Connection {
                 let connector = tokio_rustls::TlsConnector::from(Arc::clone(tls));
                 let stream = match tokio::time::timeout(timeout, connector.connect(name, stream)).await {
                     Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => return Err(auth_error(format!("TLS handshake failed: {e}"))),
-                    Err(_) => return Err(auth_error("no TLS handshake within the connect timeout".into())),
+                    // A refused certificate, or an end of stream (a plaintext listener closes on
+                    // a TLS hello), will not get better: final. A reset or a timeout may: retried.
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        return Err(auth_error(format!("TLS handshake failed: {e} (is this a TLS listener?)")));
+                    }
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                        return Err(auth_error(format!("TLS handshake failed: {e}")));
+                    }
+                    Ok(Err(e)) => return Err(connect_error(format!("TLS handshake interrupted: {e}"))),
+                    Err(_) => return Err(connect_error("no TLS handshake within the connect timeout".into())),
                 };
                 let (read, write) = tokio::io::split(stream);
                 (Box::new(read), Box::new(write))
