@@ -45,7 +45,8 @@ sasl_flags=(-X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-512 -X sa
 port=49492
 B=127.0.0.1:$port
 rate() { grep -oE "[0-9]+ msgs/s" | head -1 | grep -oE "[0-9]+"; }
-# run MODE PARTITIONS: one fresh warren, one topic, one produce run; prints records/s.
+# run MODE PARTITIONS: one fresh warren, one topic, one produce run; prints records/s and, on
+# stderr, the CPU seconds each side spent (client user+system, warren user+system).
 run() {
   local mode=$1 parts=$2 data="$dir/data-$1-$2-$RANDOM" props flags=()
   props="$dir/$mode.properties"; [ "$mode" = sasl_ssl ] && props="$dir/admin.properties" && flags=("${sasl_flags[@]}")
@@ -58,7 +59,14 @@ run() {
   done
   target/release/warren topics --bootstrap-server $B --command-config "$props" --create --topic t \
     --partitions "$parts" --replication-factor 1 >/dev/null
-  "$perf" -P -t t -s 1024 -c "$N" -b $B -X linger.ms=5 -X batch.size=1000000 -a 1 -q "${flags[@]}" 2>&1 | rate
+  local w0 w1 r
+  w0=$(awk '{print $14 + $15}' /proc/$pid/stat)
+  r=$(/usr/bin/time -f "%U %S" -o "$dir/client.time" \
+    "$perf" -P -t t -s 1024 -c "$N" -b $B -X linger.ms=5 -X batch.size=1000000 -a 1 -q "${flags[@]}" 2>&1 | rate)
+  w1=$(awk '{print $14 + $15}' /proc/$pid/stat)
+  echo "$r"
+  awk -v m="$mode" -v p="$parts" -v r="$r" -v w=$((w1 - w0)) '{printf "  %s p=%s: %s rec/s, client CPU %.2f s, warren CPU %.2f s\n", m, p, r, $1 + $2, w / 100}' \
+    "$dir/client.time" >&2
   kill $pid; wait $pid 2>/dev/null || true; pid=
   rm -rf "$data"
 }

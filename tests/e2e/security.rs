@@ -169,18 +169,23 @@ fn client_security(pki: &Pki, user: &str, password: &str) -> ClientSecurity {
     }
 }
 
+/// A one-broker warren under `dir` with `protocol` (mTLS with `client_ca`), and a one-partition
+/// `topic` when given.
+async fn start_secured(dir: &Path, protocol: &str, client_ca: bool, topic: Option<&str>) -> (Pki, Warren) {
+    let pki = Pki::new(dir);
+    let options = Options::brokers(1).with_toml(&security_toml(&pki, protocol, client_ca));
+    let warren = Warren::start(&dir.join("data"), options).await.expect("start");
+    if let Some(name) = topic {
+        let topic = NewTopic { name: name.into(), partitions: Some(1), ..NewTopic::default() };
+        warren.cluster.create_topic(&topic, false).expect("topic");
+    }
+    (pki, warren)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_ssl_with_scram_and_plain_for_real_clients() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pki = Pki::new(dir.path());
-    let warren =
-        Warren::start(&dir.path().join("data"), Options::brokers(1).with_toml(&security_toml(&pki, "SASL_SSL", false)))
-            .await
-            .expect("start");
-    warren
-        .cluster
-        .create_topic(&NewTopic { name: "secure".into(), partitions: Some(1), ..NewTopic::default() }, false)
-        .expect("topic");
+    let (pki, warren) = start_secured(dir.path(), "SASL_SSL", false, Some("secure")).await;
     let b = warren.bootstrap();
     let addr = warren.kafka[0];
 
@@ -430,15 +435,7 @@ async fn scram_users_are_managed_over_the_protocol_and_persist() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssl_with_client_certificates() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pki = Pki::new(dir.path());
-    let warren =
-        Warren::start(&dir.path().join("data"), Options::brokers(1).with_toml(&security_toml(&pki, "SSL", true)))
-            .await
-            .expect("start");
-    warren
-        .cluster
-        .create_topic(&NewTopic { name: "mtls".into(), partitions: Some(1), ..NewTopic::default() }, false)
-        .expect("topic");
+    let (pki, warren) = start_secured(dir.path(), "SSL", true, Some("mtls")).await;
     let b = warren.bootstrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/kafka_python_secure.py");
     let out = output(Command::new("/usr/bin/python3").arg(&script).args([
@@ -569,13 +566,7 @@ async fn hostile_sasl_input_is_refused_and_the_broker_keeps_serving() {
     use kafka_protocol::ResponseError;
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().expect("tempdir");
-    let pki = Pki::new(dir.path());
-    let warren = Warren::start(
-        &dir.path().join("data"),
-        Options::brokers(1).with_toml(&security_toml(&pki, "SASL_PLAINTEXT", false)),
-    )
-    .await
-    .expect("start");
+    let (_pki, warren) = start_secured(dir.path(), "SASL_PLAINTEXT", false, None).await;
     let addr = warren.kafka[0];
     let cluster = std::sync::Arc::clone(&warren.cluster);
     tokio::task::spawn_blocking(move || {
