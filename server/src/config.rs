@@ -178,7 +178,7 @@ pub struct HttpSection {
     pub allowed_hosts: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalCluster {
     pub name: String,
@@ -199,15 +199,7 @@ pub struct ExternalCluster {
 }
 
 /// A string from the configuration that never prints.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<secret>")
-    }
-}
+pub use broker_core::security::Secret;
 
 /// `[security]`: the embedded brokers' listeners.
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -359,20 +359,14 @@ fn embedded(t: &mut Text, cluster: &broker_core::Cluster, config: MetricsConfig)
             kafka_protocol::ResponseError::try_from_code(code).map_or_else(|| code.to_string(), |e| format!("{e:?}"));
         t.sample("warren_request_errors_total", &[("api", &api_name(api)), ("error", &error)], count as f64);
     }
-    let failures = cluster.stats.auth_failures();
-    if cluster.config.security.protocol.uses_sasl() {
+    let security = &cluster.config.security;
+    if security.protocol.uses_sasl() {
+        let failures = cluster.stats.auth_failures();
         t.family("warren_auth_failures_total", "counter", "Failed SASL authentications, by mechanism");
-    }
-    for mechanism in cluster
-        .config
-        .security
-        .mechanisms
-        .iter()
-        .filter(|_| cluster.config.security.protocol.uses_sasl())
-        .map(|m| m.name())
-    {
-        let count = failures.iter().find(|(m, _)| *m == mechanism).map_or(0, |(_, n)| *n);
-        t.sample("warren_auth_failures_total", &[("mechanism", mechanism)], count as f64);
+        for mechanism in security.mechanisms.iter().map(|m| m.name()) {
+            let count = failures.iter().find(|(m, _)| *m == mechanism).map_or(0, |(_, n)| *n);
+            t.sample("warren_auth_failures_total", &[("mechanism", mechanism)], count as f64);
+        }
     }
     for (name, help, out) in [
         ("warren_bytes_in_total", "Bytes received from Kafka clients, by broker", false),

@@ -80,9 +80,16 @@ pub fn check_cluster(c: &ExternalCluster) -> Result<(), KeyError> {
     Ok(())
 }
 
-fn read_secret(path: &Path) -> anyhow::Result<Secret> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Secret(text.trim_end_matches(['\r', '\n']).to_string()))
+/// A secret given inline or in a file (without its trailing newline).
+fn secret(inline: Option<&Secret>, file: Option<&Path>) -> anyhow::Result<Option<Secret>> {
+    match (inline, file) {
+        (Some(secret), _) => Ok(Some(secret.clone())),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok(Some(Secret(text.trim_end_matches(['\r', '\n']).to_string())))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// The brokers' security settings: reads the certificate, key, client CA and password files.
@@ -106,13 +113,9 @@ pub fn broker_security(s: &SecuritySection) -> anyhow::Result<SecurityConfig> {
     };
     let mut users = Vec::with_capacity(s.users.len());
     for user in &s.users {
-        let password = match (&user.password, &user.password_file) {
-            (Some(p), _) => Secret(p.0.clone()),
-            (None, Some(path)) => {
-                read_secret(path).with_context(|| format!("password_file of user '{}'", user.name))?
-            }
-            (None, None) => bail!("security.users: '{}' has no password", user.name),
-        };
+        let password = secret(user.password.as_ref(), user.password_file.as_deref())
+            .with_context(|| format!("password_file of user '{}'", user.name))?
+            .ok_or_else(|| anyhow!("security.users: '{}' has no password", user.name))?;
         users.push((user.name.clone(), password));
     }
     // Kafka writes principals as `User:alice`; both spellings name the same user.
@@ -148,11 +151,7 @@ pub fn server_tls(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<A
 pub fn cluster_security(c: &ExternalCluster) -> anyhow::Result<ClientSecurity> {
     let protocol =
         protocol("security_protocol", c.security_protocol.as_deref()).map_err(|(k, r)| anyhow!("{k}: {r}"))?;
-    let password = match (&c.sasl_password, &c.sasl_password_file) {
-        (Some(p), _) => Some(Secret(p.0.clone())),
-        (None, Some(path)) => Some(read_secret(path)?),
-        (None, None) => None,
-    };
+    let password = secret(c.sasl_password.as_ref(), c.sasl_password_file.as_deref())?;
     let sasl = match (protocol.uses_sasl(), c.sasl_mechanism.as_deref()) {
         (true, Some(name)) => Some(SaslCredentials {
             mechanism: Mechanism::parse(name).ok_or_else(|| anyhow!("sasl_mechanism '{name}' is not supported"))?,
@@ -214,31 +213,19 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
 
 /// Client security from Kafka client properties.
 pub fn properties(props: &BTreeMap<String, String>) -> anyhow::Result<ClientSecurity> {
-    let mut cluster = ExternalCluster {
-        name: "command-config".into(),
-        bootstrap_servers: Vec::new(),
-        security_protocol: None,
-        sasl_mechanism: None,
-        sasl_username: None,
-        sasl_password: None,
-        sasl_password_file: None,
-        ssl_ca: None,
-        ssl_certificate: None,
-        ssl_key: None,
-        ssl_verify_hostname: None,
-    };
+    let mut cluster = ExternalCluster { name: "command-config".into(), ..ExternalCluster::default() };
     for (key, value) in props {
         match key.as_str() {
             "security.protocol" => cluster.security_protocol = Some(value.to_ascii_uppercase()),
             "sasl.mechanism" | "sasl.mechanisms" => cluster.sasl_mechanism = Some(value.clone()),
             "sasl.username" => cluster.sasl_username = Some(value.clone()),
-            "sasl.password" => cluster.sasl_password = Some(crate::config::Secret(value.clone())),
+            "sasl.password" => cluster.sasl_password = Some(Secret(value.clone())),
             "sasl.jaas.config" => {
                 let (user, password) = jaas(value).ok_or_else(|| {
                     anyhow!("sasl.jaas.config: expected ...LoginModule required username=\"u\" password=\"p\";")
                 })?;
                 cluster.sasl_username = Some(user);
-                cluster.sasl_password = Some(crate::config::Secret(password));
+                cluster.sasl_password = Some(Secret(password));
             }
             "ssl.ca.location" => cluster.ssl_ca = Some(PathBuf::from(value)),
             "ssl.certificate.location" => cluster.ssl_certificate = Some(PathBuf::from(value)),

@@ -117,6 +117,13 @@ fn security_toml(pki: &Pki, protocol: &str, client_ca: bool) -> String {
     toml
 }
 
+/// kafka-python against a secured warren (`tests/clients/kafka_python_secure.py ARGS...`).
+fn kafka_python() -> Command {
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/kafka_python_secure.py"));
+    cmd
+}
+
 fn output(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
@@ -256,8 +263,7 @@ async fn sasl_ssl_with_scram_and_plain_for_real_clients() {
     assert_eq!(read, 100, "the rdkafka consumer read everything over SASL_SSL");
 
     // kafka-python, SASL_SSL with PLAIN.
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/kafka_python_secure.py");
-    let out = output(Command::new("/usr/bin/python3").arg(&script).args([
+    let out = output(kafka_python().args([
         &b,
         "secure",
         "10",
@@ -437,8 +443,7 @@ async fn ssl_with_client_certificates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (pki, warren) = start_secured(dir.path(), "SSL", true, Some("mtls")).await;
     let b = warren.bootstrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/kafka_python_secure.py");
-    let out = output(Command::new("/usr/bin/python3").arg(&script).args([
+    let out = output(kafka_python().args([
         &b,
         "mtls",
         "10",

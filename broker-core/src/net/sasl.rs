@@ -104,7 +104,8 @@ impl Session {
         };
         let mechanism = *mechanism;
         let users = &cluster.users;
-        let outcome: Result<Option<(String, Bytes)>, String> = match (mechanism, scram) {
+        // The user once the exchange is complete, and the token to answer with.
+        let outcome: Result<(Option<String>, Bytes), String> = match (mechanism, scram) {
             (Mechanism::Plain, _) => match scram::parse_plain(token) {
                 Err(e) => Err(e.to_string()),
                 Ok((user, password)) => {
@@ -115,7 +116,7 @@ impl Session {
                         .await
                         .unwrap_or(false);
                     if verified {
-                        Ok(Some((user, Bytes::new())))
+                        Ok((Some(user), Bytes::new()))
                     } else {
                         Err(format!("Authentication failed: invalid credentials with SASL mechanism PLAIN (user '{user}')"))
                     }
@@ -126,24 +127,23 @@ impl Session {
                     let server_nonce = scram::nonce(&crate::security::random_bytes(18));
                     state
                         .first(token, &server_nonce, |user| users.credential(user, hash))
-                        .map(|first| Some((String::new(), Bytes::from(first))))
+                        .map(|first| (None, Bytes::from(first)))
                         .map_err(|e| format!("Authentication failed with SASL mechanism {}: {e}", hash.mechanism()))
                 }
-                ServerScram::Challenged { .. } => state.finish(token).map(|(user, last)| Some((user, Bytes::from(last)))).map_err(|e| {
+                ServerScram::Challenged { .. } => state.finish(token).map(|(user, last)| (Some(user), Bytes::from(last))).map_err(|e| {
                     format!("Authentication failed during authentication due to invalid credentials with SASL mechanism {}: {e}", hash.mechanism())
                 }),
             },
             (Mechanism::Scram(_), None) => Err("SCRAM exchange without state".into()),
         };
         match outcome {
-            Ok(Some((user, reply))) if !user.is_empty() => {
+            Ok((Some(user), reply)) => {
                 let super_user = cluster.config.security.super_users.contains(&user);
                 tracing::info!(%peer, user, mechanism = mechanism.name(), super_user, "authenticated");
                 self.stage = Stage::Done(Principal::User { name: user, super_user });
                 Ok(reply)
             }
-            Ok(Some((_, reply))) => Ok(reply),
-            Ok(None) => Ok(Bytes::new()),
+            Ok((None, reply)) => Ok(reply),
             Err(message) => {
                 cluster.stats.auth_failure(mechanism.name());
                 tracing::warn!(%peer, mechanism = mechanism.name(), reason = %message, "SASL authentication failed; closing connection");

@@ -76,7 +76,8 @@ impl Mechanism {
 }
 
 /// A string that never prints (passwords from the configuration).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {
@@ -102,6 +103,12 @@ pub struct SecurityConfig {
 }
 
 impl SecurityConfig {
+    /// The offered mechanisms as the dashboard and the API show them (`SCRAM-SHA-512,PLAIN`),
+    /// when the listeners use SASL.
+    pub fn mechanism_names(&self) -> Option<String> {
+        self.protocol.uses_sasl().then(|| self.mechanisms.iter().map(|m| m.name()).collect::<Vec<_>>().join(","))
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.protocol.uses_tls() && self.tls.is_none() {
             return Err(format!("{} needs ssl_certificate and ssl_key", self.protocol.name()));

@@ -145,7 +145,7 @@ impl Connection {
         let (state, first) = ClientSasl::start(credentials);
         let reply = self.sasl_round(version, first, timeout, mechanism).await?;
         match state {
-            ClientSasl::Plain(_) => Ok(()),
+            ClientSasl::Plain => Ok(()),
             ClientSasl::Scram(mut scram) => {
                 let last = scram.respond(&reply).map_err(|e| auth_error(e.to_string()))?;
                 let server_final = self.sasl_round(version, last, timeout, mechanism).await?;

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use broker_core::security::scram::{ClientScram, ScramHash};
+use broker_core::security::scram::ClientScram;
 use broker_core::security::{Mechanism, Protocol, Secret};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -26,13 +26,6 @@ pub struct ClientSecurity {
     pub protocol: Protocol,
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub sasl: Option<SaslCredentials>,
-}
-
-impl ClientSecurity {
-    /// What the dashboard and the API show: protocol and mechanism, never credentials.
-    pub fn describe(&self) -> (&'static str, Option<&'static str>) {
-        (self.protocol.name(), self.sasl.as_ref().map(|s| s.mechanism.name()))
-    }
 }
 
 /// The TLS side of a client, from PEM files.
@@ -182,7 +175,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyName {
 
 /// One step of a SASL exchange on the client side.
 pub enum ClientSasl {
-    Plain(Vec<u8>),
+    Plain,
     Scram(Box<ClientScram>),
 }
 
@@ -192,7 +185,7 @@ impl ClientSasl {
         match credentials.mechanism {
             Mechanism::Plain => {
                 let token = format!("\0{}\0{}", credentials.username, credentials.password.0).into_bytes();
-                (ClientSasl::Plain(Vec::new()), token)
+                (ClientSasl::Plain, token)
             }
             Mechanism::Scram(hash) => {
                 let nonce = broker_core::security::scram::nonce(&broker_core::security::random_bytes(18));
@@ -201,9 +194,4 @@ impl ClientSasl {
             }
         }
     }
-}
-
-/// The hash of a SCRAM mechanism name from a client configuration.
-pub fn scram_hash(name: &str) -> Option<ScramHash> {
-    ScramHash::from_mechanism(name)
 }

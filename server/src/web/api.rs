@@ -101,13 +101,9 @@ pub struct ClusterJson {
 pub fn cluster_json(cluster: &Cluster) -> ClusterJson {
     let md = cluster.metadata();
     let all: Vec<_> = md.topics.values().flat_map(|t| t.partitions.iter()).collect();
-    let security = &cluster.config.security;
     ClusterJson {
-        security_protocol: security.protocol.name(),
-        sasl_mechanism: security
-            .protocol
-            .uses_sasl()
-            .then(|| security.mechanisms.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")),
+        security_protocol: cluster.config.security.protocol.name(),
+        sasl_mechanism: cluster.config.security.mechanism_names(),
         name: cluster.config.name.clone(),
         controller_id: cluster.controller_id(),
         brokers: cluster

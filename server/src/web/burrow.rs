@@ -56,7 +56,7 @@ pub async fn cluster_detail(
     // Burrow names its TLS and SASL profiles here; warren's are the protocol and the mechanism
     // (never a credential).
     let (protocol, mechanism) = state.security_of(&view.name);
-    let tls = protocol.ends_with("SSL").then_some(protocol);
+    let tls = protocol.uses_tls().then(|| protocol.name());
     let module = json!({
         "class-name": "kafka",
         "servers": servers,

@@ -53,20 +53,19 @@ pub struct AppState {
 impl AppState {
     /// A cluster's security protocol and SASL mechanism(s), as the dashboard and the API show
     /// them: never credentials.
-    pub fn security_of(&self, name: &str) -> (String, Option<String>) {
+    pub fn security_of(&self, name: &str) -> (broker_core::security::Protocol, Option<String>) {
+        use broker_core::security::Protocol;
         match &self.cluster {
             Some(cluster) if cluster.config.name == name => {
-                let security = &cluster.config.security;
-                let mechanisms: Vec<&str> = security.mechanisms.iter().map(|m| m.name()).collect();
-                (security.protocol.name().to_string(), security.protocol.uses_sasl().then(|| mechanisms.join(",")))
+                (cluster.config.security.protocol, cluster.config.security.mechanism_names())
             }
             _ => match self.external.iter().find(|c| c.name == name) {
                 Some(c) => {
-                    let protocol = c.security_protocol.clone().unwrap_or_else(|| "PLAINTEXT".into());
-                    let sasl = protocol.starts_with("SASL").then(|| c.sasl_mechanism.clone()).flatten();
-                    (protocol, sasl)
+                    // `config::resolve` checked the name.
+                    let protocol = c.security_protocol.as_deref().and_then(Protocol::parse).unwrap_or_default();
+                    (protocol, c.sasl_mechanism.clone().filter(|_| protocol.uses_sasl()))
                 }
-                None => ("PLAINTEXT".into(), None),
+                None => (Protocol::Plaintext, None),
             },
         }
     }

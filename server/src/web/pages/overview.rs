@@ -123,8 +123,8 @@ async fn gather(state: &AppState, layout: &Layout) -> OverviewData {
     };
     let (protocol, mechanism) = state.security_of(&layout.cluster);
     let security = match mechanism {
-        Some(m) => format!("{protocol} · {m}"),
-        None => protocol,
+        Some(m) => format!("{} · {m}", protocol.name()),
+        None => protocol.name().to_string(),
     };
     OverviewData {
         security,
