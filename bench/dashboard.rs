@@ -12,9 +12,12 @@ use std::sync::Arc;
 
 use clap::Parser;
 use server::evaluator::EvalConfig;
-use server::monitor::snapshot::{CommitSnapshot, GroupSnapshot, MemberSnapshot, PartitionSnapshot, Snapshot};
+use server::monitor::snapshot::{CommitSnapshot, GroupSnapshot, MemberSnapshot, Snapshot};
 use server::monitor::{ClusterState, Monitor};
 use server::store::Store;
+
+#[path = "synthetic.rs"]
+mod synthetic;
 
 #[derive(Parser)]
 struct Args {
@@ -33,16 +36,8 @@ fn snapshot(args: &Args, t: i64, ts_ms: i64) -> Snapshot {
     let mut topics = BTreeMap::new();
     let mut partitions = Vec::with_capacity(args.partitions);
     let mut add = |topic: String, n: i32| {
-        topics.insert(topic.clone(), n);
-        for p in 0..n {
-            partitions.push(PartitionSnapshot {
-                topic: topic.clone(),
-                partition: p,
-                internal: false,
-                log_start_offset: 0,
-                high_watermark: (t + 1) * 100,
-            });
-        }
+        topics.insert(topic.clone(), synthetic::topic(n));
+        partitions.extend((0..n).map(|p| synthetic::partition(&topic, p, (t + 1) * 100)));
     };
     for i in 0..small_topics {
         add(format!("topic-{i:04}"), 10);
@@ -70,7 +65,15 @@ fn snapshot(args: &Args, t: i64, ts_ms: i64) -> Snapshot {
         .map(|g| group(format!("group-{g:04}"), format!("topic-{:04}", g % small_topics), 10, (g % 7) as i64 * 10))
         .collect();
     groups.push(group("big-group".into(), "big".into(), 1000, 50));
-    Snapshot { ts_ms, topics, partitions, groups }
+    Snapshot {
+        ts_ms,
+        controller_id: 1,
+        brokers: synthetic::brokers(),
+        topics,
+        partitions,
+        groups,
+        problems: Vec::new(),
+    }
 }
 
 #[tokio::main]
@@ -120,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
         alerts_config: Arc::new(server::config::AlertsSection::default()),
         alerts,
         external: Arc::new(Vec::new()),
+        clients: Arc::new(Default::default()),
         metrics: server::metrics::MetricsConfig { per_partition: true },
         hostname: "bench".into(),
         sample_interval_s: 10,

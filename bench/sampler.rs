@@ -12,9 +12,12 @@ use std::time::Instant;
 
 use clap::Parser;
 use server::evaluator::EvalConfig;
-use server::monitor::snapshot::{CommitSnapshot, GroupSnapshot, MemberSnapshot, PartitionSnapshot, Snapshot};
+use server::monitor::snapshot::{CommitSnapshot, GroupSnapshot, MemberSnapshot, Snapshot};
 use server::monitor::ClusterState;
 use server::store::Store;
+
+#[path = "synthetic.rs"]
+mod synthetic;
 
 #[derive(Parser)]
 struct Args {
@@ -45,14 +48,8 @@ fn snapshot(args: &Args, t: usize, ts_ms: i64) -> Snapshot {
     let mut partitions = Vec::with_capacity(args.partitions);
     for i in 0..args.partitions {
         let topic = format!("topic-{:05}", i / 10);
-        topic_map.insert(topic.clone(), 10);
-        partitions.push(PartitionSnapshot {
-            topic,
-            partition: (i % 10) as i32,
-            internal: false,
-            log_start_offset: 0,
-            high_watermark: (t as i64 + 1) * 100,
-        });
+        partitions.push(synthetic::partition(&topic, (i % 10) as i32, (t as i64 + 1) * 100));
+        topic_map.insert(topic, synthetic::topic(10));
     }
     let groups = (0..args.groups)
         .map(|g| {
@@ -77,7 +74,15 @@ fn snapshot(args: &Args, t: usize, ts_ms: i64) -> Snapshot {
             }
         })
         .collect();
-    Snapshot { ts_ms, topics: topic_map, partitions, groups }
+    Snapshot {
+        ts_ms,
+        controller_id: 1,
+        brokers: synthetic::brokers(),
+        topics: topic_map,
+        partitions,
+        groups,
+        problems: Vec::new(),
+    }
 }
 
 #[tokio::main]

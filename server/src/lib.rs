@@ -82,6 +82,7 @@ pub async fn run(
     let monitor = Arc::new(monitor::Monitor::default());
     let monitor_config = monitor::MonitorConfig::from_section(&config.monitor);
     let mut tasks = Vec::new();
+    let mut clients = std::collections::BTreeMap::new();
     if let Some(cluster) = &cluster {
         tasks.push(tokio::spawn(monitor::run_sampler(
             Arc::clone(&monitor),
@@ -103,7 +104,9 @@ pub async fn run(
         client.security = Arc::new(
             security::cluster_security(external).with_context(|| format!("[[clusters]] '{}'", external.name))?,
         );
-        let source = monitor::external::External::new(kafka::Client::new(client));
+        let client = kafka::Client::new(client);
+        clients.insert(external.name.clone(), client.clone());
+        let source = monitor::external::External::new(client);
         tasks.push(tokio::spawn(monitor::run_sampler(
             Arc::clone(&monitor),
             external.name.clone(),
@@ -118,7 +121,6 @@ pub async fn run(
         .context("invalid alert configuration")?;
     tasks.push(tokio::spawn(alerts::feed::run(
         Arc::clone(&monitor),
-        cluster.clone(),
         Arc::clone(&alerts),
         config.monitor.sample_interval.min(std::time::Duration::from_secs(1)),
     )));
@@ -129,17 +131,22 @@ pub async fn run(
         ready: Arc::clone(&ready),
         read_only: config.read_only,
         admin_token: config.admin_token.clone(),
-        monitor,
+        monitor: Arc::clone(&monitor),
         store: store.clone(),
         alerts_config: Arc::new(config.alerts.clone()),
         alerts: Arc::clone(&alerts),
         external: Arc::new(config.external_clusters.clone()),
+        clients: Arc::new(clients),
         metrics: metrics::MetricsConfig { per_partition: config.metrics.per_partition },
         hostname: config.hostname.clone(),
         sample_interval_s: config.monitor.sample_interval.as_secs(),
         allowed_hosts: Arc::new(config.allowed_hosts.clone()),
     };
     let app = web::router(state);
+    if embedded.is_some() {
+        // Pages and the API read the monitor's views: the embedded cluster's is there from the start.
+        monitor.refresh(&config.cluster.name, std::time::Duration::from_secs(10)).await;
+    }
     tracing::info!(kafka = ?bound.kafka, http = %bound.http, data_dir = %data_dir.display(), "warren is up");
     on_bound(bound);
     ready.store(true, Ordering::Release);

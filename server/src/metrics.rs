@@ -97,22 +97,76 @@ pub fn render(sources: &Sources<'_>, config: MetricsConfig) -> String {
         t.cluster = None;
     };
 
+    t.family("kafka_brokers", "gauge", "Number of Brokers in the Kafka Cluster.");
+    per_view(&mut t, &mut |t, v| {
+        if v.ts_ms > 0 {
+            t.sample("kafka_brokers", &[], v.brokers.iter().filter(|b| b.up).count() as f64);
+        }
+    });
+    t.family("kafka_broker_info", "gauge", "Information about the Kafka Broker.");
+    per_view(&mut t, &mut |t, v| {
+        for b in v.brokers.iter().filter(|b| b.up) {
+            t.sample(
+                "kafka_broker_info",
+                &[("id", &b.id.to_string()), ("address", &format!("{}:{}", b.host, b.port))],
+                1.0,
+            );
+        }
+    });
     t.family("kafka_topic_partitions", "gauge", "Number of partitions for this Topic");
     per_view(&mut t, &mut |t, v| {
-        for (topic, n) in &v.topics {
-            t.sample("kafka_topic_partitions", &[("topic", topic)], f64::from(*n));
+        for (topic, info) in v.topics.iter() {
+            t.sample("kafka_topic_partitions", &[("topic", topic)], f64::from(info.partitions));
         }
     });
     if config.per_partition {
+        type Column = fn(&crate::monitor::view::PartitionView) -> f64;
+        let columns: [(&str, &str, Column); 5] = [
+            ("kafka_topic_partition_leader", "Leader Broker ID of this Topic/Partition", |p| f64::from(p.leader)),
+            ("kafka_topic_partition_replicas", "Number of Replicas for this Topic/Partition", |p| {
+                p.replicas.len() as f64
+            }),
+            ("kafka_topic_partition_in_sync_replica", "Number of In-Sync Replicas for this Topic/Partition", |p| {
+                p.isr.len() as f64
+            }),
+            ("kafka_topic_partition_leader_is_preferred", "1 if Topic/Partition is using the Preferred Broker", |p| {
+                f64::from(u8::from(p.leader_is_preferred()))
+            }),
+            ("kafka_topic_partition_under_replicated_partition", "1 if Topic/Partition is under Replicated", |p| {
+                f64::from(u8::from(p.under_replicated()))
+            }),
+        ];
+        for (name, help, column) in columns {
+            t.family(name, "gauge", help);
+            per_view(&mut t, &mut |t, v| {
+                for p in v.partitions.iter() {
+                    t.sample(name, &[("topic", &p.topic), ("partition", &p.partition.to_string())], column(p));
+                }
+            });
+        }
+        t.family("warren_replica_lag_records", "gauge", "Records a follower replica is behind its leader");
+        per_view(&mut t, &mut |t, v| {
+            for p in v.partitions.iter() {
+                for (broker, lag) in &p.follower_lag {
+                    let labels = [
+                        ("topic", p.topic.as_str()),
+                        ("partition", &p.partition.to_string()),
+                        ("broker", &broker.to_string()),
+                    ];
+                    t.sample("warren_replica_lag_records", &labels, *lag as f64);
+                }
+            }
+        });
         for (name, help, oldest) in [
             ("kafka_topic_partition_current_offset", "Current Offset of a Broker at Topic/Partition", false),
             ("kafka_topic_partition_oldest_offset", "Oldest Offset of a Broker at Topic/Partition", true),
         ] {
             t.family(name, "gauge", help);
             per_view(&mut t, &mut |t, v| {
-                for p in &v.partitions {
+                for p in v.partitions.iter() {
+                    let Some(offsets) = p.offsets else { continue };
                     let partition = p.partition.to_string();
-                    let value = if oldest { p.log_start_offset } else { p.high_watermark };
+                    let value = if oldest { offsets.log_start_offset } else { offsets.high_watermark };
                     t.sample(name, &[("topic", &p.topic), ("partition", &partition)], value as f64);
                 }
             });
@@ -250,7 +304,7 @@ pub fn render(sources: &Sources<'_>, config: MetricsConfig) -> String {
     }
     if let Some(cluster) = sources.embedded {
         t.cluster = multi.then(|| cluster.config.name.clone());
-        embedded(&mut t, cluster, config);
+        embedded(&mut t, cluster);
         t.cluster = None;
     }
     if let Some(bytes) = sources.database_bytes {
@@ -270,70 +324,8 @@ pub fn render(sources: &Sources<'_>, config: MetricsConfig) -> String {
     t.out
 }
 
-/// The embedded cluster's brokers, partition layout and request counters.
-fn embedded(t: &mut Text, cluster: &broker_core::Cluster, config: MetricsConfig) {
-    let up: Vec<_> = cluster.brokers().iter().filter(|b| b.is_up()).collect();
-    t.family("kafka_brokers", "gauge", "Number of Brokers in the Kafka Cluster.");
-    t.sample("kafka_brokers", &[], up.len() as f64);
-    t.family("kafka_broker_info", "gauge", "Information about the Kafka Broker.");
-    for b in &up {
-        t.sample("kafka_broker_info", &[("id", &b.id.to_string()), ("address", &b.addr.to_string())], 1.0);
-    }
-    if config.per_partition {
-        let is_up = |id: i32| cluster.broker(id).is_some_and(|b| b.is_up());
-        let md = cluster.metadata();
-        // (topic, partition, leader, replicas, in sync, preferred, under-replicated)
-        let rows: Vec<(&str, String, f64, f64, f64, f64, f64)> = md
-            .topics
-            .values()
-            .flat_map(|topic| {
-                topic.partitions.iter().enumerate().map(move |(i, pm)| {
-                    let online = pm.leader >= 0 && is_up(pm.leader);
-                    let in_sync = pm.isr.iter().filter(|r| is_up(**r)).count();
-                    (
-                        topic.name.as_str(),
-                        i.to_string(),
-                        f64::from(if online { pm.leader } else { -1 }),
-                        pm.replicas.len() as f64,
-                        in_sync as f64,
-                        if online && pm.replicas.first() == Some(&pm.leader) { 1.0 } else { 0.0 },
-                        if in_sync < pm.replicas.len() { 1.0 } else { 0.0 },
-                    )
-                })
-            })
-            .collect();
-        type Column = fn(&(&str, String, f64, f64, f64, f64, f64)) -> f64;
-        let columns: [(&str, &str, Column); 5] = [
-            ("kafka_topic_partition_leader", "Leader Broker ID of this Topic/Partition", |r| r.2),
-            ("kafka_topic_partition_replicas", "Number of Replicas for this Topic/Partition", |r| r.3),
-            ("kafka_topic_partition_in_sync_replica", "Number of In-Sync Replicas for this Topic/Partition", |r| r.4),
-            ("kafka_topic_partition_leader_is_preferred", "1 if Topic/Partition is using the Preferred Broker", |r| {
-                r.5
-            }),
-            ("kafka_topic_partition_under_replicated_partition", "1 if Topic/Partition is under Replicated", |r| r.6),
-        ];
-        for (name, help, column) in columns {
-            t.family(name, "gauge", help);
-            for r in &rows {
-                t.sample(name, &[("topic", r.0), ("partition", &r.1)], column(r));
-            }
-        }
-        t.family("warren_replica_lag_records", "gauge", "Records a follower replica is behind its leader");
-        for topic in md.topics.values() {
-            for (i, pm) in topic.partitions.iter().enumerate() {
-                let Some(end) = cluster.leader_replica(&topic.name, i as i32).map(|r| r.log_end_offset()) else {
-                    continue;
-                };
-                for r in pm.replicas.iter().filter(|r| **r != pm.leader) {
-                    if let Some(replica) = cluster.replica(*r, &topic.name, i as i32) {
-                        let labels =
-                            [("topic", topic.name.as_str()), ("partition", &i.to_string()), ("broker", &r.to_string())];
-                        t.sample("warren_replica_lag_records", &labels, (end - replica.log_end_offset()).max(0) as f64);
-                    }
-                }
-            }
-        }
-    }
+/// The embedded brokers' own counters: requests, errors, authentication failures, bytes.
+fn embedded(t: &mut Text, cluster: &broker_core::Cluster) {
     let apis = cluster.stats.apis();
     t.family("warren_requests_total", "counter", "Kafka requests served, by API");
     for api in &apis {

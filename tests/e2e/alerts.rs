@@ -12,11 +12,11 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use warren_tests::{free_ports, http, Options, Warren, WarrenProcess};
 
-type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, Value)>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, Value)>>>;
 
 /// A minimal webhook receiver: records (headers, body) of every POST and answers 200; with
 /// `hang_first`, the first request is recorded and never answered.
-async fn receiver(hang_first: bool) -> (std::net::SocketAddr, Seen) {
+pub(crate) async fn receiver(hang_first: bool) -> (std::net::SocketAddr, Seen) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let seen = Arc::new(Mutex::new(Vec::new()));

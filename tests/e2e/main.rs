@@ -17,5 +17,6 @@ mod pure_monitor;
 mod rdkafka_roundtrip;
 mod replication;
 mod security;
+mod shape;
 mod support;
 mod wire;

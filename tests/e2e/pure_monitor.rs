@@ -68,13 +68,28 @@ async fn a_pure_monitor_watches_external_clusters_and_reports_the_unreachable_on
     let (_, prod) = get(monitor.http, "/v3/kafka/prod").await;
     assert!(prod.contains(&bootstrap), "Burrow's module lists the bootstrap servers: {prod}");
 
-    // No embedded cluster: its pages and routes say so instead of failing.
-    let (status, body) = get(monitor.http, "/api/v1/cluster").await;
+    // An external cluster gets the same pages and JSON as an embedded one; actions that only an
+    // embedded cluster can do say why not.
+    let (status, body) = get(monitor.http, "/api/v1/cluster?cluster=prod").await;
+    assert_eq!(status, 200, "{body}");
+    let cluster: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(cluster["brokers"].as_array().map(Vec::len), Some(3), "{cluster}");
+    assert!(cluster["brokers"].as_array().expect("brokers").iter().all(|b| b["status"] == "up"), "{cluster}");
+    let (status, topic) = get(monitor.http, "/api/v1/topics/remote?cluster=prod").await;
+    assert_eq!(status, 200, "{topic}");
+    let (status, page) = get(monitor.http, "/brokers?cluster=prod").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-broker=\"3\"") && !page.contains(">Stop<"), "{page}");
+    let (status, page) = get(monitor.http, "/topics/remote/messages?cluster=prod&partition=0&offset=0&limit=5").await;
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("class=\"record\"").count(), 5, "read over the protocol: {page}");
+    let (status, _, body) =
+        http(monitor.http, "POST", "/api/v1/brokers/1/stop?cluster=prod", None, &[]).await.expect("http");
+    assert_eq!(status, 409);
+    assert!(body.contains("external cluster"), "{body}");
+    let (status, page) = get(monitor.http, "/brokers?cluster=nope").await;
     assert_eq!(status, 404);
-    assert!(body.contains("embedded = false"), "{body}");
-    let (status, page) = get(monitor.http, "/brokers").await;
-    assert_eq!(status, 404);
-    assert!(page.contains("No embedded cluster"));
+    assert!(page.contains("no monitored cluster named"), "{page}");
     let (status, metrics) = get(monitor.http, "/metrics").await;
     assert_eq!(status, 200);
     assert!(metrics.contains("kafka_consumergroup_lag{consumergroup=\"remote-g\""), "per-cluster series");

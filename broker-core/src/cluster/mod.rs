@@ -12,6 +12,7 @@ mod controller;
 mod fetcher;
 pub(crate) mod maintenance;
 pub mod metadata;
+mod shape;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +27,8 @@ use tokio::sync::Notify;
 pub use broker::Broker;
 pub use config::{ClusterConfig, TopicConfig};
 use metadata::{ClusterMetadata, PartitionMeta, TopicMeta};
+pub(crate) use shape::Live;
+pub use shape::{BrokerShape, ClusterShape, Offsets, PartitionShape, TopicShape};
 
 use crate::group::Groups;
 use crate::log::OpenState;
@@ -53,16 +56,6 @@ impl AdminError {
 pub enum TopicKind {
     User,
     Internal,
-}
-
-/// One partition's offsets as the monitor samples them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionOffsets {
-    pub topic: String,
-    pub partition: i32,
-    pub internal: bool,
-    pub log_start_offset: i64,
-    pub high_watermark: i64,
 }
 
 /// Where the message browser starts reading.
@@ -320,27 +313,6 @@ impl Cluster {
             return None;
         }
         broker.partition(topic, index).filter(|r| r.role() == crate::partition::Role::Leader)
-    }
-
-    /// Log start offset and high watermark of every partition that has a leader, from the leader:
-    /// what a monitor samples.
-    pub fn partition_offsets(&self) -> Vec<PartitionOffsets> {
-        let md = self.metadata();
-        let mut out = Vec::new();
-        for topic in md.topics.values() {
-            for index in 0..topic.partitions.len() as i32 {
-                if let Some(replica) = self.leader_replica(&topic.name, index) {
-                    out.push(PartitionOffsets {
-                        topic: topic.name.clone(),
-                        partition: index,
-                        internal: topic.internal,
-                        log_start_offset: replica.log_start_offset(),
-                        high_watermark: replica.high_watermark(),
-                    });
-                }
-            }
-        }
-        out
     }
 
     /// When the record at `offset` of a partition was written (see [`Partition::timestamp_at`]).

@@ -187,17 +187,21 @@ pub fn rfc3339_ms(ms: i64) -> String {
     format!("{whole}.{:03}Z", ms.rem_euclid(1000))
 }
 
-/// The dashboard page of an alert's subject.
+/// The dashboard page of an alert's subject, in its cluster.
 fn generator_url(external_url: &str, labels: &BTreeMap<String, String>) -> String {
     let base = external_url.trim_end_matches('/');
-    if let Some(group) = labels.get("group") {
+    let page = if let Some(group) = labels.get("group") {
         format!("{base}/groups/{}", percent_encode(group))
     } else if let Some(topic) = labels.get("topic") {
         format!("{base}/topics/{}", percent_encode(topic))
     } else if labels.contains_key("broker") {
         format!("{base}/brokers")
     } else {
-        format!("{base}/alerts")
+        return format!("{base}/alerts");
+    };
+    match labels.get("cluster") {
+        Some(cluster) => format!("{page}?cluster={}", percent_encode(cluster)),
+        None => page,
     }
 }
 

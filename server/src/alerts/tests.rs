@@ -348,7 +348,7 @@ fn alertmanager_payload_has_the_v4_shape() {
     assert_eq!(a["status"], "firing");
     assert_eq!(a["startsAt"], "2026-11-26T17:00:00.250Z");
     assert_eq!(a["endsAt"], "0001-01-01T00:00:00Z");
-    assert_eq!(a["generatorURL"], "http://w:8080/groups/pay%2Fments");
+    assert_eq!(a["generatorURL"], "http://w:8080/groups/pay%2Fments?cluster=local", "the page in its cluster");
     assert!(a["fingerprint"].as_str().is_some_and(|f| f.len() == 16 && f.bytes().all(|b| b.is_ascii_hexdigit())));
     assert_eq!(body["alerts"][1]["status"], "resolved");
     assert_eq!(body["alerts"][1]["endsAt"], "2026-11-26T17:01:00.000Z");
@@ -392,7 +392,7 @@ fn slack_and_generic_payloads() {
         section.starts_with(":large_green_circle: *Consumer group g0 is ERR*\n&lt;b&gt;&amp;&lt;/b&gt;"),
         "{section}"
     );
-    assert!(section.contains("<http://w/groups/g0|Open in warren>"), "{section}");
+    assert!(section.contains("<http://w/groups/g0?cluster=local|Open in warren>"), "{section}");
     assert!(blocks[11]["elements"][0]["text"].as_str().is_some_and(|t| t.ends_with("and 2 more alerts")));
     let body: Value = serde_json::from_str(&payload::render(
         ReceiverKind::Generic,
@@ -407,5 +407,5 @@ fn slack_and_generic_payloads() {
         (Some("group-error"), Some("local"), Some("firing"))
     );
     assert_eq!(body["alerts"][0]["ends_at"], Value::Null);
-    assert_eq!(body["alerts"][0]["url"], "http://w/groups/g");
+    assert_eq!(body["alerts"][0]["url"], "http://w/groups/g?cluster=local");
 }

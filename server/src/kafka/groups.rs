@@ -21,6 +21,9 @@ use kafka_protocol::protocol::{Decodable, StrBytes};
 use super::client::{retry, Client};
 use super::error::{check, Error, Result};
 
+/// GROUP_ID_NOT_FOUND.
+const GROUP_ID_NOT_FOUND: i16 = 69;
+
 /// A group as ListGroups reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupListing {
@@ -129,9 +132,20 @@ impl Client {
 
     /// Every group of the cluster: ListGroups to each broker, merged, sorted by id.
     pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
+        let (groups, mut failures) = self.list_groups_each().await?;
+        match failures.pop() {
+            Some((_, e)) => Err(e),
+            None => Ok(groups),
+        }
+    }
+
+    /// ListGroups to each broker: the groups of those that answered, and the error of each
+    /// broker that did not (a monitor keeps what it knew of that broker's groups).
+    pub async fn list_groups_each(&self) -> Result<(Vec<GroupListing>, Vec<(i32, Error)>)> {
         let mut out = Vec::new();
+        let mut failures = Vec::new();
         for broker in self.broker_ids().await? {
-            let response = retry!(
+            let answer = retry!(
                 self,
                 async {
                     let response = self.call_broker(broker, Duration::ZERO, |_v| ListGroupsRequest::default()).await?;
@@ -139,7 +153,14 @@ impl Client {
                     Ok(response)
                 }
                 .await
-            )?;
+            );
+            let response = match answer {
+                Ok(response) => response,
+                Err(e) => {
+                    failures.push((broker, e));
+                    continue;
+                }
+            };
             for g in response.groups {
                 let group_id = g.group_id.0.to_string();
                 self.remember_coordinator(&group_id, broker);
@@ -153,36 +174,79 @@ impl Client {
         }
         out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         out.dedup_by(|a, b| a.group_id == b.group_id);
-        Ok(out)
+        Ok((out, failures))
     }
 
     /// DescribeGroups for each group, batched per coordinator, in the order asked.
     pub async fn describe_groups(&self, groups: &[String]) -> Result<Vec<GroupDescription>> {
-        let mut described: BTreeMap<String, GroupDescription> = BTreeMap::new();
-        retry!(
-            self,
-            async {
-                let mut by_coordinator: BTreeMap<i32, Vec<&String>> = BTreeMap::new();
-                for g in groups.iter().filter(|g| !described.contains_key(*g)) {
-                    by_coordinator.entry(self.find_coordinator(g).await?).or_default().push(g);
+        self.describe_groups_each(groups).await.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// DescribeGroups for each group, batched per coordinator: each group's description or the
+    /// error that kept it (one group's error, or its coordinator's, costs only those groups).
+    pub async fn describe_groups_each(&self, groups: &[String]) -> Vec<(String, Result<GroupDescription>)> {
+        let mut by_coordinator: BTreeMap<i32, Vec<&String>> = BTreeMap::new();
+        let mut results: BTreeMap<&String, Result<GroupDescription>> = BTreeMap::new();
+        for g in groups {
+            match self.find_coordinator(g).await {
+                Ok(coordinator) => by_coordinator.entry(coordinator).or_default().push(g),
+                Err(e) => {
+                    results.insert(g, Err(e));
                 }
-                for (coordinator, batch) in by_coordinator {
+            }
+        }
+        for batch in by_coordinator.into_values() {
+            let mut pending = batch;
+            let answer = retry!(
+                self,
+                async {
+                    // The coordinator of a group may move between attempts.
+                    let coordinator = self.find_coordinator(pending[0]).await?;
                     let response = self
                         .call_broker(coordinator, Duration::ZERO, |_v| {
-                            DescribeGroupsRequest::default().with_groups(batch.iter().map(|g| group_id(g)).collect())
+                            DescribeGroupsRequest::default().with_groups(pending.iter().map(|g| group_id(g)).collect())
                         })
                         .await?;
+                    let mut retriable = None;
                     for g in response.groups {
-                        check(g.error_code, || format!("group '{}'", g.group_id.0))?;
-                        let description = describe(g);
-                        described.insert(description.group_id.clone(), description);
+                        let Some(asked) = pending.iter().copied().find(|p| p.as_str() == g.group_id.0.as_str()) else {
+                            continue;
+                        };
+                        match check(g.error_code, || format!("group '{}'", g.group_id.0)) {
+                            Ok(()) => {
+                                results.insert(asked, Ok(describe(g)));
+                            }
+                            Err(e) if e.is_retriable() => retriable = Some(e),
+                            Err(e) => {
+                                results.insert(asked, Err(e));
+                            }
+                        }
+                    }
+                    pending.retain(|g| !results.contains_key(g));
+                    match retriable {
+                        Some(e) if !pending.is_empty() => Err(e),
+                        _ => Ok(()),
                     }
                 }
-                Ok(())
+                .await
+            );
+            for g in pending {
+                let error = match &answer {
+                    Err(e) => e.clone(),
+                    Ok(()) => {
+                        Error::kafka(GROUP_ID_NOT_FOUND, format!("group '{g}' (left out of the DescribeGroups answer)"))
+                    }
+                };
+                results.insert(g, Err(error));
             }
-            .await
-        )?;
-        Ok(groups.iter().filter_map(|g| described.remove(g)).collect())
+        }
+        groups
+            .iter()
+            .filter_map(|g| {
+                let result = results.remove(g)?;
+                Some((g.clone(), result))
+            })
+            .collect()
     }
 
     /// The committed offsets of `group` ((topic, partition) -> offset); partitions never

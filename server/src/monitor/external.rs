@@ -24,8 +24,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::commit_log::{self, CommitLog};
-use super::snapshot::{CommitSnapshot, GroupSnapshot, MemberSnapshot, PartitionSnapshot, Snapshot};
-use crate::kafka::{Client, OffsetSpec};
+use super::snapshot::{
+    BrokerSnapshot, CommitSnapshot, GroupSnapshot, MemberSnapshot, Offsets, PartitionSnapshot, Problem, Snapshot,
+    TopicSnapshot,
+};
+use crate::kafka::error::code_name;
+use crate::kafka::{Client, Error, Metadata, OffsetSpec};
 
 /// OffsetFetch requests in flight at once.
 const PARALLEL_GROUPS: usize = 16;
@@ -44,6 +48,11 @@ pub struct External {
 
 #[derive(Default)]
 struct Memory {
+    /// Every broker seen, as last seen.
+    brokers: BTreeMap<i32, BrokerSnapshot>,
+    /// Each group's last sample and the broker that listed it.
+    groups: BTreeMap<String, GroupSnapshot>,
+    coordinators: HashMap<String, i32>,
     /// (group, topic, partition) -> (committed offset, when that offset was first seen).
     commits: HashMap<(String, String, i32), (i64, i64)>,
     /// (topic, partition, offset) -> timestamp of the record there, for offsets still committed.
@@ -73,10 +82,23 @@ impl External {
         self.memory().record_timestamps.get(&(topic.to_string(), partition, offset)).copied()
     }
 
-    /// Reads one snapshot, stamped `now_ms`.
+    /// Reads one snapshot, stamped `now_ms`. Only Metadata is needed: every other request that
+    /// fails costs its own piece (a partition's offsets, a broker's group list, a group), which is
+    /// listed in `problems`; a group that cannot be read keeps its last sample.
     pub async fn snapshot(&self, now_ms: i64) -> Result<Snapshot, String> {
         let metadata = self.client.metadata(None).await.map_err(|e| e.to_string())?;
-        let topics = metadata.topics.values().map(|t| (t.name.clone(), t.partitions.len() as i32)).collect();
+        let mut problems = Vec::new();
+        let brokers = self.brokers(&metadata);
+        let up: BTreeSet<i32> = brokers.iter().filter(|b| b.up).map(|b| b.id).collect();
+        let mut topics = BTreeMap::new();
+        for t in metadata.topics.values() {
+            if t.error_code != 0 {
+                problems.push(problem("Metadata", format!("topic {}", t.name), code_name(t.error_code)));
+            }
+            let snapshot =
+                TopicSnapshot { partitions: t.partitions.len() as i32, internal: t.internal, config: BTreeMap::new() };
+            topics.insert(t.name.clone(), snapshot);
+        }
         let led: Vec<(String, i32)> = metadata
             .topics
             .values()
@@ -86,26 +108,109 @@ impl External {
             self.client.list_offsets(&led, OffsetSpec::Latest),
             self.client.list_offsets(&led, OffsetSpec::Earliest)
         );
-        let mut partitions = Vec::with_capacity(led.len());
-        for key in &led {
-            // A partition whose offsets cannot be read this tick is left out, like an offline one.
-            let (Some(Ok(high_watermark)), Some(Ok(log_start_offset))) = (ends.get(key), starts.get(key)) else {
-                tracing::debug!(topic = %key.0, partition = key.1, "no offsets this tick");
-                continue;
-            };
-            partitions.push(PartitionSnapshot {
-                topic: key.0.clone(),
-                partition: key.1,
-                internal: metadata.topics.get(&key.0).is_some_and(|t| t.internal),
-                log_start_offset: *log_start_offset,
-                high_watermark: *high_watermark,
-            });
+        let mut partitions = Vec::new();
+        for t in metadata.topics.values() {
+            for p in &t.partitions {
+                let key = (t.name.clone(), p.partition);
+                let offsets = match (ends.get(&key), starts.get(&key)) {
+                    (Some(Ok(high_watermark)), Some(Ok(log_start_offset))) => Some(Offsets {
+                        log_start_offset: *log_start_offset,
+                        high_watermark: *high_watermark,
+                        log_end_offset: None,
+                    }),
+                    (Some(Err(e)), _) | (_, Some(Err(e))) => {
+                        problems.push(problem("ListOffsets", format!("{} partition {}", t.name, p.partition), e));
+                        None
+                    }
+                    _ => None,
+                };
+                // Brokers before Metadata v5 do not name offline replicas: those not up are.
+                let offline_replicas = if p.offline_replicas.is_empty() {
+                    p.replicas.iter().copied().filter(|r| !up.contains(r)).collect()
+                } else {
+                    p.offline_replicas.clone()
+                };
+                partitions.push(PartitionSnapshot {
+                    topic: t.name.clone(),
+                    partition: p.partition,
+                    internal: t.internal,
+                    leader: if p.leader >= 0 && up.contains(&p.leader) { p.leader } else { -1 },
+                    leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
+                    replicas: p.replicas.clone(),
+                    isr: p.isr.iter().copied().filter(|r| up.contains(r)).collect(),
+                    offline_replicas,
+                    offsets,
+                    size_bytes: None,
+                    follower_lag: Vec::new(),
+                });
+            }
         }
 
-        let listed = self.client.list_groups().await.map_err(|e| e.to_string())?;
-        let ids: Vec<String> = listed.into_iter().map(|g| g.group_id).collect();
-        let descriptions = self.client.describe_groups(&ids).await.map_err(|e| e.to_string())?;
-        let committed = self.committed_offsets(&ids).await?;
+        let groups = self.groups(&metadata, now_ms, &mut problems).await?;
+        let snapshot = Snapshot {
+            ts_ms: now_ms,
+            controller_id: metadata.controller_id,
+            brokers,
+            topics,
+            partitions,
+            groups,
+            problems,
+        };
+        self.read_record_timestamps(&snapshot).await;
+        Ok(snapshot)
+    }
+
+    /// Every broker seen so far: those in this Metadata are up; one listed before (or named as a
+    /// replica) and missing now is down.
+    fn brokers(&self, metadata: &Metadata) -> Vec<BrokerSnapshot> {
+        let mut memory = self.memory();
+        for b in memory.brokers.values_mut() {
+            b.up = false;
+        }
+        for b in metadata.brokers.values() {
+            let seen = BrokerSnapshot {
+                id: b.id,
+                host: b.host.clone(),
+                port: b.port,
+                rack: b.rack.clone(),
+                up: true,
+                replication_paused: None,
+                size_bytes: None,
+            };
+            memory.brokers.insert(b.id, seen);
+        }
+        let named = metadata.topics.values().flat_map(|t| t.partitions.iter().flat_map(|p| p.replicas.iter()));
+        for id in named {
+            memory.brokers.entry(*id).or_insert_with(|| BrokerSnapshot {
+                id: *id,
+                host: String::new(),
+                port: 0,
+                rack: None,
+                up: false,
+                replication_paused: None,
+                size_bytes: None,
+            });
+        }
+        memory.brokers.values().cloned().collect()
+    }
+
+    /// Every group with members and commits. A group that cannot be read this tick (its
+    /// coordinator's ListGroups, its DescribeGroups or its OffsetFetch failed) keeps its last
+    /// sample, and the failure is a problem.
+    async fn groups(
+        &self,
+        metadata: &Metadata,
+        now_ms: i64,
+        problems: &mut Vec<Problem>,
+    ) -> Result<Vec<GroupSnapshot>, String> {
+        let (listed, failed_brokers) = self.client.list_groups_each().await.map_err(|e| e.to_string())?;
+        let silent: BTreeSet<i32> = failed_brokers.iter().map(|(b, _)| *b).collect();
+        for (broker, e) in failed_brokers {
+            problems.push(problem("ListGroups", format!("broker {broker}"), e));
+        }
+        let ids: Vec<String> = listed.iter().map(|g| g.group_id.clone()).collect();
+        let (descriptions, committed) =
+            tokio::join!(self.client.describe_groups_each(&ids), self.committed_offsets(&ids));
         // After OffsetFetch: the end read now covers every commit it returned.
         let mut commit_log = self.commit_log.lock().await;
         if let Some(topic) = metadata.topics.get(commit_log::TOPIC) {
@@ -113,50 +218,82 @@ impl External {
             commit_log.catch_up(&self.client, &partitions).await;
         }
 
+        let mut memory = self.memory();
         let mut groups = Vec::with_capacity(descriptions.len());
-        {
-            let mut memory = self.memory();
-            let mut live = HashMap::new();
-            for d in descriptions {
-                let offsets = committed.get(&d.group_id).cloned().unwrap_or_default();
-                let mut commits = Vec::with_capacity(offsets.len());
-                for ((topic, partition), offset) in offsets {
-                    let key = (d.group_id.clone(), topic.clone(), partition);
-                    let commit_ts_ms = match commit_log.commit_timestamp(&d.group_id, &topic, partition, offset) {
-                        Some(ts) => ts,
-                        None => match memory.commits.get(&key) {
-                            Some((seen, ts)) if *seen == offset => *ts,
-                            _ => now_ms,
-                        },
-                    };
-                    live.insert(key, (offset, commit_ts_ms));
-                    commits.push(CommitSnapshot { topic, partition, offset, commit_ts_ms });
+        let mut live = HashMap::new();
+        let mut coordinators: HashMap<String, i32> =
+            listed.iter().map(|g| (g.group_id.clone(), g.coordinator)).collect();
+        let mut unread: Vec<String> = Vec::new();
+        for (group_id, description) in descriptions {
+            let read = description.map_err(|e| ("DescribeGroups", e)).and_then(|d| match committed.get(&group_id) {
+                Some(Ok(offsets)) => Ok((d, offsets)),
+                Some(Err(e)) => Err(("OffsetFetch", e.clone())),
+                None => Err(("OffsetFetch", crate::kafka::Error::Invalid("not asked".into()))),
+            });
+            let (d, offsets) = match read {
+                Ok(read) => read,
+                Err((request, e)) => {
+                    problems.push(problem(request, format!("group {group_id}"), e));
+                    unread.push(group_id);
+                    continue;
                 }
-                let members = d
-                    .members
-                    .into_iter()
-                    .map(|m| MemberSnapshot {
-                        member_id: m.member_id,
-                        client_id: m.client_id,
-                        client_host: m.client_host,
-                        partitions: m.assignment,
-                    })
-                    .collect();
-                groups.push(GroupSnapshot { group_id: d.group_id, state: d.state, members, offsets: commits });
+            };
+            let mut commits = Vec::with_capacity(offsets.len());
+            for ((topic, partition), offset) in offsets {
+                let key = (group_id.clone(), topic.clone(), *partition);
+                let commit_ts_ms = match commit_log.commit_timestamp(&group_id, topic, *partition, *offset) {
+                    Some(ts) => ts,
+                    None => match memory.commits.get(&key) {
+                        Some((seen, ts)) if seen == offset => *ts,
+                        _ => now_ms,
+                    },
+                };
+                live.insert(key, (*offset, commit_ts_ms));
+                commits.push(CommitSnapshot {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    offset: *offset,
+                    commit_ts_ms,
+                });
             }
-            memory.commits = live;
+            let members = d
+                .members
+                .into_iter()
+                .map(|m| MemberSnapshot {
+                    member_id: m.member_id,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                    partitions: m.assignment,
+                })
+                .collect();
+            groups.push(GroupSnapshot { group_id: d.group_id, state: d.state, members, offsets: commits });
         }
-        drop(commit_log);
-        let snapshot = Snapshot { ts_ms: now_ms, topics, partitions, groups };
-        self.read_record_timestamps(&snapshot).await;
-        Ok(snapshot)
+        // Groups of a broker whose ListGroups failed keep their last sample too, until it answers.
+        for (group_id, coordinator) in &memory.coordinators {
+            if silent.contains(coordinator) && !coordinators.contains_key(group_id) {
+                coordinators.insert(group_id.clone(), *coordinator);
+                unread.push(group_id.clone());
+            }
+        }
+        for group_id in unread {
+            let Some(last) = memory.groups.get(&group_id) else { continue };
+            for c in &last.offsets {
+                live.insert((group_id.clone(), c.topic.clone(), c.partition), (c.offset, c.commit_ts_ms));
+            }
+            groups.push(last.clone());
+        }
+        groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        memory.coordinators = coordinators;
+        memory.commits = live;
+        memory.groups = groups.iter().map(|g| (g.group_id.clone(), g.clone())).collect();
+        Ok(groups)
     }
 
     /// OffsetFetch for every group, a few in flight at once.
     async fn committed_offsets(
         &self,
         groups: &[String],
-    ) -> Result<BTreeMap<String, BTreeMap<(String, i32), i64>>, String> {
+    ) -> BTreeMap<String, Result<BTreeMap<(String, i32), i64>, Error>> {
         let mut out = BTreeMap::new();
         for chunk in groups.chunks(PARALLEL_GROUPS) {
             let mut tasks = tokio::task::JoinSet::new();
@@ -168,11 +305,15 @@ impl External {
                 });
             }
             while let Some(joined) = tasks.join_next().await {
-                let (group, offsets) = joined.map_err(|e| format!("offset fetch task failed: {e}"))?;
-                out.insert(group.clone(), offsets.map_err(|e| e.to_string())?);
+                match joined {
+                    Ok((group, offsets)) => {
+                        out.insert(group, offsets);
+                    }
+                    Err(e) => tracing::error!(error = %e, "an OffsetFetch task failed"),
+                }
             }
         }
-        Ok(out)
+        out
     }
 
     /// Reads the record timestamp at every committed offset below the high watermark that is
@@ -181,7 +322,7 @@ impl External {
         let bounds: HashMap<(&str, i32), (i64, i64)> = snapshot
             .partitions
             .iter()
-            .map(|p| ((p.topic.as_str(), p.partition), (p.log_start_offset, p.high_watermark)))
+            .filter_map(|p| Some(((p.topic.as_str(), p.partition), (p.offsets?.log_start_offset, p.high_watermark()?))))
             .collect();
         let mut wanted: BTreeMap<(String, i32), BTreeSet<i64>> = BTreeMap::new();
         {
@@ -224,6 +365,10 @@ impl External {
             }
         }
     }
+}
+
+fn problem(request: &str, subject: String, error: impl std::fmt::Display) -> Problem {
+    Problem { request: request.to_string(), subject, error: error.to_string() }
 }
 
 #[cfg(test)]

@@ -48,9 +48,18 @@ impl MonitorConfig {
 }
 
 /// The latest view of every monitored cluster.
-#[derive(Default)]
 pub struct Monitor {
     views: RwLock<BTreeMap<String, Arc<ClusterView>>>,
+    /// Per cluster: wakes its sampler for a tick now.
+    pokes: RwLock<BTreeMap<String, Arc<tokio::sync::Notify>>>,
+    /// Bumped on every publish.
+    published: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Monitor {
+    fn default() -> Monitor {
+        Monitor { views: Default::default(), pokes: Default::default(), published: tokio::sync::watch::channel(0).0 }
+    }
 }
 
 impl Monitor {
@@ -64,6 +73,30 @@ impl Monitor {
 
     pub fn publish(&self, view: ClusterView) {
         self.views.write().unwrap_or_else(|e| e.into_inner()).insert(view.name.clone(), Arc::new(view));
+        self.published.send_modify(|n| *n += 1);
+    }
+
+    fn poke(&self, name: &str) -> Arc<tokio::sync::Notify> {
+        let mut pokes = self.pokes.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(pokes.entry(name.to_string()).or_default())
+    }
+
+    /// Asks `name`'s sampler for a tick now and waits, up to `wait`, for a view sampled after
+    /// the call (an action on the embedded cluster shows at once, not a sample interval later).
+    pub async fn refresh(&self, name: &str, wait: Duration) {
+        let asked = now_ms();
+        let mut published = self.published.subscribe();
+        self.poke(name).notify_one();
+        let fresh = async {
+            while self.cluster(name).is_none_or(|v| v.ts_ms < asked) {
+                if published.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        if tokio::time::timeout(wait, fresh).await.is_err() {
+            tracing::debug!(cluster = name, "no fresh sample in time; showing the last one");
+        }
     }
 
     /// Registers a cluster before its first tick (so it is listed as not yet sampled).
@@ -105,8 +138,12 @@ pub async fn run_sampler(monitor: Arc<Monitor>, name: String, source: Source, st
     let mut ticker = tokio::time::interval(config.sample_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_retention = Instant::now();
+    let poke = monitor.poke(&name);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = poke.notified() => ticker.reset(),
+        }
         let started = Instant::now();
         match source.snapshot(now_ms()).await {
             Ok(snapshot) => {

@@ -19,7 +19,7 @@ use crate::evaluator::{
     self, diagnose, evaluate_group, BrokerSample, BrokerWindow, BrokerWindows, CommitEntry, CommitWindow, EvalConfig,
     GroupWindows, OffsetCommit,
 };
-use crate::store::{GroupPartitionSample, GroupStatusSample, PartitionSample, Tick};
+use crate::store::{GroupPartitionSample, GroupStatusSample, LivenessSample, PartitionSample, ReplicationSample, Tick};
 
 /// High-watermark points kept per partition for interpolation.
 const HISTORY_POINTS: usize = 32;
@@ -71,6 +71,9 @@ pub struct ClusterState {
     timestamps: HashMap<(String, i32), (i64, i64)>,
     /// Each partition's previous (sample time, high watermark), for produce rates.
     previous: HashMap<(String, i32), (i64, i64)>,
+    /// Each partition's (leader, replicas, in sync) and each broker's liveness as last stored.
+    replication: HashMap<(String, i32), (i32, i32, i32)>,
+    liveness: HashMap<i32, bool>,
 }
 
 impl ClusterState {
@@ -83,6 +86,8 @@ impl ClusterState {
             groups: BTreeMap::new(),
             timestamps: HashMap::new(),
             previous: HashMap::new(),
+            replication: HashMap::new(),
+            liveness: HashMap::new(),
         }
     }
 
@@ -128,6 +133,7 @@ impl ClusterState {
         self.history.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
         self.timestamps.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
         self.previous.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
+        self.replication.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
         let known: std::collections::HashSet<&str> = snapshot.groups.iter().map(|g| g.group_id.as_str()).collect();
         self.groups.retain(|g, _| known.contains(g.as_str()));
         for state in self.groups.values_mut() {
@@ -140,35 +146,53 @@ impl ClusterState {
             partitions: Vec::with_capacity(snapshot.partitions.len()),
             group_partitions: Vec::new(),
             groups: Vec::with_capacity(snapshot.groups.len()),
+            replication: Vec::new(),
+            liveness: Vec::new(),
         };
+        for p in &snapshot.partitions {
+            let now_state = (p.leader, p.replicas.len() as i32, p.isr.len() as i32);
+            if self.replication.insert((p.topic.clone(), p.partition), now_state) != Some(now_state) {
+                let (leader, replicas, isr) = now_state;
+                let (topic, partition) = (p.topic.clone(), p.partition);
+                tick.replication.push(ReplicationSample { topic, partition, ts_ms: now, leader, replicas, isr });
+            }
+        }
+        for b in &snapshot.brokers {
+            if self.liveness.insert(b.id, b.up) != Some(b.up) {
+                tick.liveness.push(LivenessSample { broker: b.id, ts_ms: now, up: b.up });
+            }
+        }
         let mut partitions = Vec::with_capacity(snapshot.partitions.len());
         for p in &snapshot.partitions {
+            let Some(offsets) = p.offsets else {
+                partitions.push(PartitionView { shape: p.clone(), produce_rate: 0.0 });
+                continue;
+            };
             broker_window(&mut self.brokers, &p.topic, p.partition)
-                .push(BrokerSample { offset: p.high_watermark, timestamp_ms: now }, &self.config);
-            self.history.entry((p.topic.clone(), p.partition)).or_default().push(now, p.high_watermark);
+                .push(BrokerSample { offset: offsets.high_watermark, timestamp_ms: now }, &self.config);
+            self.history.entry((p.topic.clone(), p.partition)).or_default().push(now, offsets.high_watermark);
             tick.partitions.push(PartitionSample {
                 topic: p.topic.clone(),
                 partition: p.partition,
                 ts_ms: now,
-                log_start_offset: p.log_start_offset,
-                high_watermark: p.high_watermark,
+                log_start_offset: offsets.log_start_offset,
+                high_watermark: offsets.high_watermark,
             });
             let key = (p.topic.clone(), p.partition);
-            let produce_rate = match self.previous.insert(key, (now, p.high_watermark)) {
-                Some((ts, hw)) if now > ts => ((p.high_watermark - hw).max(0) as f64) * 1000.0 / (now - ts) as f64,
+            let produce_rate = match self.previous.insert(key, (now, offsets.high_watermark)) {
+                Some((ts, hw)) if now > ts => {
+                    ((offsets.high_watermark - hw).max(0) as f64) * 1000.0 / (now - ts) as f64
+                }
                 _ => 0.0,
             };
-            partitions.push(PartitionView {
-                topic: p.topic.clone(),
-                partition: p.partition,
-                internal: p.internal,
-                log_start_offset: p.log_start_offset,
-                high_watermark: p.high_watermark,
-                produce_rate,
-            });
+            partitions.push(PartitionView { shape: p.clone(), produce_rate });
         }
-        let high_watermark: HashMap<(&str, i32), i64> =
-            snapshot.partitions.iter().map(|p| ((p.topic.as_str(), p.partition), p.high_watermark)).collect();
+        partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        let high_watermark: HashMap<(&str, i32), i64> = snapshot
+            .partitions
+            .iter()
+            .filter_map(|p| Some(((p.topic.as_str(), p.partition), p.high_watermark()?)))
+            .collect();
 
         let mut groups = BTreeMap::new();
         for g in &snapshot.groups {
@@ -324,11 +348,14 @@ impl ClusterState {
             reachable: true,
             error: None,
             tick_ms: 0.0,
-            topics: snapshot.topics.clone(),
-            partitions,
-            groups,
+            controller_id: snapshot.controller_id,
+            brokers: snapshot.brokers.clone(),
+            topics: std::sync::Arc::new(snapshot.topics.clone()),
+            partitions: std::sync::Arc::new(partitions),
+            groups: std::sync::Arc::new(groups),
             produce_rate,
             consume_rate,
+            problems: snapshot.problems.clone(),
         };
         (view, tick)
     }

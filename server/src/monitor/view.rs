@@ -3,20 +3,28 @@
 //! never see half a tick and never hold up the sampler.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::snapshot::{BrokerSnapshot, PartitionSnapshot, Problem, Shape, TopicSnapshot};
 use crate::evaluator::{CommitEntry, GroupState, GroupStatus, PartitionState};
 
+/// A partition's shape as sampled, and its produce rate.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartitionView {
-    pub topic: String,
-    pub partition: i32,
-    pub internal: bool,
-    pub log_start_offset: i64,
-    pub high_watermark: i64,
+    #[serde(flatten)]
+    pub shape: PartitionSnapshot,
     /// Records per second appended since the previous sample.
     pub produce_rate: f64,
+}
+
+impl std::ops::Deref for PartitionView {
+    type Target = PartitionSnapshot;
+
+    fn deref(&self) -> &PartitionSnapshot {
+        &self.shape
+    }
 }
 
 /// One partition of a group, as the dashboard and `/api/v1/groups/{group}` show it.
@@ -83,7 +91,8 @@ pub struct GroupView {
     pub rings: BTreeMap<String, Vec<RingView>>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// Cheap to clone: the big parts are shared.
+#[derive(Debug, Clone, Default)]
 pub struct ClusterView {
     pub name: String,
     /// When the last successful sample was taken (0 before the first).
@@ -93,17 +102,62 @@ pub struct ClusterView {
     pub error: Option<String>,
     /// How long the last tick took, sampling through storing.
     pub tick_ms: f64,
-    pub topics: BTreeMap<String, i32>,
-    pub partitions: Vec<PartitionView>,
-    pub groups: BTreeMap<String, GroupView>,
+    /// -1 when unknown.
+    pub controller_id: i32,
+    pub brokers: Vec<BrokerSnapshot>,
+    pub topics: Arc<BTreeMap<String, TopicSnapshot>>,
+    /// Every partition, ordered by topic then partition.
+    pub partitions: Arc<Vec<PartitionView>>,
+    pub groups: Arc<BTreeMap<String, GroupView>>,
     /// Records per second, all partitions (internal topics excluded).
     pub produce_rate: f64,
     /// Records per second committed, all groups.
     pub consume_rate: f64,
+    /// What the last tick could not read (the rest of the view stands).
+    pub problems: Vec<Problem>,
 }
 
 impl ClusterView {
     pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionView> {
-        self.partitions.iter().find(|p| p.topic == topic && p.partition == partition)
+        self.topic_partitions(topic).iter().find(|p| p.partition == partition)
+    }
+
+    /// A topic's partitions (a slice of `partitions`, which is sorted by topic).
+    pub fn topic_partitions(&self, topic: &str) -> &[PartitionView] {
+        let start = self.partitions.partition_point(|p| p.topic.as_str() < topic);
+        let end = start + self.partitions[start..].partition_point(|p| p.topic == topic);
+        &self.partitions[start..end]
+    }
+
+    /// This view with the cluster's shape replaced by `shape` (read later, from the same kind of
+    /// source), keeping each partition's produce rate and everything else of the tick.
+    pub fn with_shape(&self, shape: Shape) -> ClusterView {
+        let partitions = shape
+            .partitions
+            .into_iter()
+            .map(|p| {
+                let produce_rate = self.partition(&p.topic, p.partition).map_or(0.0, |v| v.produce_rate);
+                PartitionView { shape: p, produce_rate }
+            })
+            .collect();
+        ClusterView {
+            controller_id: shape.controller_id,
+            brokers: shape.brokers,
+            topics: Arc::new(shape.topics),
+            partitions: Arc::new(partitions),
+            ..self.clone()
+        }
+    }
+
+    pub fn broker(&self, id: i32) -> Option<&BrokerSnapshot> {
+        self.brokers.iter().find(|b| b.id == id)
+    }
+
+    pub fn under_replicated(&self) -> usize {
+        self.partitions.iter().filter(|p| p.under_replicated()).count()
+    }
+
+    pub fn offline(&self) -> usize {
+        self.partitions.iter().filter(|p| p.offline()).count()
     }
 }

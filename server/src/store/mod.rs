@@ -13,6 +13,7 @@ mod alerts;
 mod error;
 mod history;
 mod recent;
+mod replication;
 mod retention;
 mod rollup;
 mod sample;
@@ -37,6 +38,7 @@ pub use alerts::{
 };
 pub use error::StoreError;
 pub use history::{HistoryPoint, HistoryRange, ParseHistoryRangeError, PartitionPoint};
+pub use replication::{LivenessSample, ReplicationSample};
 pub use retention::Pruned;
 pub use sample::{GroupPartitionSample, GroupStatusSample, PartitionSample, Tick, GROUP_STATUSES, PARTITION_STATUSES};
 

@@ -27,6 +27,7 @@ pub struct Pruned {
     pub group_rollups_1h: u64,
     pub partition_rollups_1m: u64,
     pub partition_rollups_1h: u64,
+    pub replication_history: u64,
 }
 
 impl Pruned {
@@ -39,6 +40,7 @@ impl Pruned {
             + self.group_rollups_1h
             + self.partition_rollups_1m
             + self.partition_rollups_1h
+            + self.replication_history
     }
 }
 
@@ -94,6 +96,10 @@ impl Horizon {
     }
 }
 
+/// Replication history is small (one row per change): at least a week of it is kept, whatever
+/// `raw_retention` says.
+const REPLICATION_KEEP: Duration = Duration::from_secs(7 * 86_400);
+
 /// `now - span` in ms, saturating (`now` is input).
 fn before(now_ms: i64, span: Duration) -> i64 {
     now_ms.saturating_sub(i64::try_from(span.as_millis()).unwrap_or(i64::MAX))
@@ -119,6 +125,7 @@ impl Store {
             group_rollups_1h: self.prune(&group_rollups(&HOUR), rollup_bound(&HOUR, now_ms)).await?,
             partition_rollups_1m: self.prune(&partition_rollups(&MINUTE), rollup_bound(&MINUTE, now_ms)).await?,
             partition_rollups_1h: self.prune(&partition_rollups(&HOUR), rollup_bound(&HOUR, now_ms)).await?,
+            replication_history: self.prune_replication(before(now_ms, raw_retention.max(REPLICATION_KEEP))).await?,
         })
     }
 

@@ -19,6 +19,10 @@ pub struct Tick {
     pub partitions: Vec<PartitionSample>,
     pub group_partitions: Vec<GroupPartitionSample>,
     pub groups: Vec<GroupStatusSample>,
+    /// Partitions whose replication changed since the previous tick (all of them on the first).
+    pub replication: Vec<super::ReplicationSample>,
+    /// Brokers that went up or down since the previous tick (all of them on the first).
+    pub liveness: Vec<super::LivenessSample>,
 }
 
 /// One partition's offsets at one instant.

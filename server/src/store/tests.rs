@@ -51,7 +51,15 @@ fn status(group: &str, ts_ms: i64, status: &str, total_lag: i64, max_lag_seconds
 }
 
 fn tick(cluster: &str, ts_ms: i64) -> Tick {
-    Tick { cluster: cluster.into(), ts_ms, partitions: vec![], group_partitions: vec![], groups: vec![] }
+    Tick {
+        cluster: cluster.into(),
+        ts_ms,
+        partitions: vec![],
+        group_partitions: vec![],
+        groups: vec![],
+        replication: vec![],
+        liveness: vec![],
+    }
 }
 
 /// A tick at `ts_ms` with one sample of every kind, all taken at `ts_ms`.
@@ -111,7 +119,7 @@ async fn migrations_apply_to_a_fresh_file_and_again_to_an_existing_one() {
 
     for _ in 0..2 {
         let store = Store::open(&path).await.expect("reopen");
-        assert_eq!(count(&store, "_sqlx_migrations").await, 2);
+        assert_eq!(count(&store, "_sqlx_migrations").await, 3);
         assert_eq!(count(&store, "group_statuses").await, 1, "data survives reopening");
         store.close().await;
     }
@@ -283,6 +291,7 @@ async fn retention_deletes_exactly_what_is_older_than_each_horizon() {
         group_rollups_1h: 2 * 2,
         partition_rollups_1m: 2 * 3,
         partition_rollups_1h: 2,
+        replication_history: 0,
     };
     assert_eq!(pruned, expected);
     assert_eq!(count(&store, "group_statuses").await, 2 * 2 * 2);
@@ -429,4 +438,54 @@ async fn size_grows_with_data() {
     let t = Tick { partitions: (0..2000).map(|p| partition("orders", p, NOW, 0, 1)).collect(), ..tick("local", NOW) };
     store.write_tick(&t).await.expect("write");
     assert!(store.size_bytes().await.expect("size") > empty + 2000 * 10);
+}
+
+#[tokio::test]
+async fn replication_history_reads_changes_with_the_state_at_the_start_and_survives_retention() {
+    let store = Store::open_in_memory().await.expect("open");
+    let replication = |partition, ts_ms, isr| ReplicationSample {
+        topic: "orders".into(),
+        partition,
+        ts_ms,
+        leader: if isr == 0 { -1 } else { 1 },
+        replicas: 3,
+        isr,
+    };
+    let day = 86_400_000;
+    let writes = [
+        (NOW - 30 * day, vec![replication(0, NOW - 30 * day, 3), replication(1, NOW - 30 * day, 3)]),
+        (NOW - 2 * 3_600_000, vec![replication(0, NOW - 2 * 3_600_000, 2)]),
+        (NOW - 3_600_000, vec![replication(0, NOW - 3_600_000, 3), replication(1, NOW - 3_600_000, 0)]),
+    ];
+    for (ts, rows) in writes {
+        let liveness = vec![LivenessSample { broker: 3, ts_ms: ts, up: rows.len() == 1 }];
+        store.write_tick(&Tick { replication: rows, liveness, ..tick("local", ts) }).await.expect("write");
+    }
+    let since = NOW - day;
+    let history = store.replication_history("local", "orders", since).await.expect("read");
+    let got: Vec<(i32, i64, i32)> = history.iter().map(|r| (r.partition, r.ts_ms, r.isr)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, NOW - 30 * day, 3),
+            (0, NOW - 2 * 3_600_000, 2),
+            (0, NOW - 3_600_000, 3),
+            (1, NOW - 30 * day, 3),
+            (1, NOW - 3_600_000, 0)
+        ]
+    );
+    assert!(history[1].under_replicated() && history[4].offline() && !history[2].under_replicated());
+    assert!(store.replication_history("other", "orders", since).await.expect("read").is_empty());
+    let brokers = store.liveness_history("local", since).await.expect("read");
+    assert_eq!(
+        brokers.iter().map(|b| (b.ts_ms, b.up)).collect::<Vec<_>>(),
+        vec![(NOW - 30 * day, false), (NOW - 2 * 3_600_000, true), (NOW - 3_600_000, false)]
+    );
+
+    // Retention (a 1-hour raw horizon keeps a week of this) leaves the state at the horizon.
+    store.apply_retention(NOW + 10 * day, std::time::Duration::from_secs(3600)).await.expect("retention");
+    let after = store.replication_history("local", "orders", NOW + 3 * day).await.expect("read");
+    assert_eq!(after.iter().map(|r| (r.partition, r.isr)).collect::<Vec<_>>(), vec![(0, 3), (1, 0)]);
+    assert_eq!(count(&store, "partition_replication").await, 2);
+    assert_eq!(count(&store, "broker_liveness").await, 1);
 }

@@ -132,6 +132,7 @@ async fn write_rows(conn: &mut SqliteConnection, tick: &Tick) -> Result<(), sqlx
         tail: LATEST_MERGE,
     };
     latest.run(conn, cluster, &tick.groups, bind_group_status).await?;
+    super::replication::write(conn, cluster, &tick.replication, &tick.liveness).await?;
 
     for rollup in ROLLUPS {
         let partitions = in_grace(&rollup, tick.ts_ms, &tick.partitions, |s| s.ts_ms);

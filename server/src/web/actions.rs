@@ -10,12 +10,12 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use broker_core::cluster::{AdminError, NewTopic};
+use broker_core::cluster::NewTopic;
 use serde::Deserialize;
 
 use super::auth::{headers_present_token, ADMIN_COOKIE};
-use super::pages::{message_page, render, urlencode, Layout};
-use super::AppState;
+use super::pages::{render, urlencode, Layout};
+use super::{AppState, WebError};
 
 type Fields = BTreeMap<String, String>;
 
@@ -23,22 +23,14 @@ fn fields(form: Result<Form<Fields>, FormRejection>) -> Result<Fields, String> {
     form.map(|Form(f)| f).map_err(|e| format!("the form could not be read: {}", e.body_text()))
 }
 
-fn refused(state: &AppState, headers: &HeaderMap, back: &str, e: AdminError) -> Response {
-    let status = match e.code {
-        kafka_protocol::ResponseError::UnknownTopicOrPartition | kafka_protocol::ResponseError::BrokerNotAvailable => {
-            StatusCode::NOT_FOUND
-        }
-        kafka_protocol::ResponseError::TopicAlreadyExists | kafka_protocol::ResponseError::NonEmptyGroup => {
-            StatusCode::CONFLICT
-        }
-        kafka_protocol::ResponseError::KafkaStorageError => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    message_page(state, headers, status, "That did not work", &e.message, back)
+fn bad_form(back: &str, message: impl Into<String>) -> WebError {
+    WebError::bad_request(message).back(back)
 }
 
-fn bad_form(state: &AppState, headers: &HeaderMap, back: &str, message: &str) -> Response {
-    message_page(state, headers, StatusCode::BAD_REQUEST, "Please check the form", message, back)
+/// The embedded cluster the forms act on, and a redirect to `to` once a tick shows the change.
+async fn done(state: &AppState, cluster: &broker_core::Cluster, to: &str) -> Result<Response, WebError> {
+    state.refreshed(&cluster.config.name).await;
+    Ok(Redirect::to(to).into_response())
 }
 
 #[derive(Template)]
@@ -131,41 +123,27 @@ pub async fn stop_broker(
     headers: HeaderMap,
     Path(id): Path<i32>,
     form: Result<Form<Fields>, FormRejection>,
-) -> Response {
+) -> Result<Response, WebError> {
     let form = fields(form).unwrap_or_default();
     let question = format!(
         "Stop broker {id}? Its listener and connections close and the partitions it leads move to in-sync replicas."
     );
     if let Some(page) = confirmation(&state, &headers, &form, &question, &format!("/brokers/{id}/stop"), "/brokers") {
-        return page;
+        return Ok(page);
     }
-    let cluster = match state.embedded_page(&headers) {
-        Ok(c) => std::sync::Arc::clone(c),
-        Err(page) => return *page,
-    };
-    match tokio::task::spawn_blocking(move || cluster.stop_broker(id)).await {
-        Ok(Ok(())) => Redirect::to("/brokers").into_response(),
-        Ok(Err(e)) => refused(&state, &headers, "/brokers", e),
-        Err(_) => message_page(
-            &state,
-            &headers,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "That did not work",
-            "stopping the broker failed",
-            "/brokers",
-        ),
-    }
+    let cluster = std::sync::Arc::clone(state.managed(None)?);
+    let stopping = std::sync::Arc::clone(&cluster);
+    tokio::task::spawn_blocking(move || stopping.stop_broker(id))
+        .await
+        .map_err(|_| WebError::internal("stopping the broker failed").back("/brokers"))?
+        .map_err(|e| WebError::from(e).back("/brokers"))?;
+    done(&state, &cluster, "/brokers").await
 }
 
-pub async fn start_broker(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i32>) -> Response {
-    let cluster = match state.embedded_page(&headers) {
-        Ok(c) => c,
-        Err(page) => return *page,
-    };
-    match broker_core::net::start_broker(cluster, id).await {
-        Ok(()) => Redirect::to("/brokers").into_response(),
-        Err(e) => refused(&state, &headers, "/brokers", e),
-    }
+pub async fn start_broker(State(state): State<AppState>, Path(id): Path<i32>) -> Result<Response, WebError> {
+    let cluster = state.managed(None)?;
+    broker_core::net::start_broker(cluster, id).await.map_err(|e| WebError::from(e).back("/brokers"))?;
+    done(&state, cluster, "/brokers").await
 }
 
 fn parse_configs(text: &str) -> Result<BTreeMap<String, String>, String> {
@@ -189,51 +167,36 @@ fn optional_number(form: &Fields, name: &str) -> Result<Option<i32>, String> {
 
 pub async fn create_topic(
     State(state): State<AppState>,
-    headers: HeaderMap,
     form: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    let parsed = fields(form).and_then(|form| {
-        Ok(NewTopic {
-            name: form.get("name").map(|n| n.trim().to_string()).unwrap_or_default(),
-            partitions: optional_number(&form, "partitions")?,
-            replication_factor: optional_number(&form, "replication_factor")?,
-            config: parse_configs(form.get("config").map_or("", String::as_str))?,
+) -> Result<Response, WebError> {
+    let new = fields(form)
+        .and_then(|form| {
+            Ok(NewTopic {
+                name: form.get("name").map(|n| n.trim().to_string()).unwrap_or_default(),
+                partitions: optional_number(&form, "partitions")?,
+                replication_factor: optional_number(&form, "replication_factor")?,
+                config: parse_configs(form.get("config").map_or("", String::as_str))?,
+            })
         })
-    });
-    let new = match parsed {
-        Ok(new) => new,
-        Err(e) => return bad_form(&state, &headers, "/topics", &e),
-    };
-    let cluster = match state.embedded_page(&headers) {
-        Ok(c) => c,
-        Err(page) => return *page,
-    };
-    match cluster.create_topic(&new, false) {
-        Ok(_) => Redirect::to(&format!("/topics/{}", urlencode(&new.name))).into_response(),
-        Err(e) => refused(&state, &headers, "/topics", e),
-    }
+        .map_err(|e| bad_form("/topics", e))?;
+    let cluster = state.managed(None)?;
+    cluster.create_topic(&new, false).map_err(|e| WebError::from(e).back("/topics"))?;
+    done(&state, cluster, &format!("/topics/{}", urlencode(&new.name))).await
 }
 
 pub async fn add_partitions(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(topic): Path<String>,
     form: Result<Form<Fields>, FormRejection>,
-) -> Response {
+) -> Result<Response, WebError> {
     let back = format!("/topics/{}", urlencode(&topic));
-    let count = match fields(form).and_then(|f| optional_number(&f, "count")) {
-        Ok(Some(count)) => count,
-        Ok(None) => return bad_form(&state, &headers, &back, "give the new partition count"),
-        Err(e) => return bad_form(&state, &headers, &back, &e),
-    };
-    let cluster = match state.embedded_page(&headers) {
-        Ok(c) => c,
-        Err(page) => return *page,
-    };
-    match cluster.create_partitions(&topic, count, false) {
-        Ok(()) => Redirect::to(&back).into_response(),
-        Err(e) => refused(&state, &headers, &back, e),
-    }
+    let count = fields(form)
+        .and_then(|f| optional_number(&f, "count"))
+        .map_err(|e| bad_form(&back, e))?
+        .ok_or_else(|| bad_form(&back, "give the new partition count"))?;
+    let cluster = state.managed(None)?;
+    cluster.create_partitions(&topic, count, false).map_err(|e| WebError::from(e).back(&back))?;
+    done(&state, cluster, &back).await
 }
 
 pub async fn delete_topic(
@@ -241,21 +204,16 @@ pub async fn delete_topic(
     headers: HeaderMap,
     Path(topic): Path<String>,
     form: Result<Form<Fields>, FormRejection>,
-) -> Response {
+) -> Result<Response, WebError> {
     let back = format!("/topics/{}", urlencode(&topic));
     let form = fields(form).unwrap_or_default();
     let question = format!("Delete topic '{topic}' and all of its data on every broker? This cannot be undone.");
     if let Some(page) = confirmation(&state, &headers, &form, &question, &format!("{back}/delete"), &back) {
-        return page;
+        return Ok(page);
     }
-    let cluster = match state.embedded_page(&headers) {
-        Ok(c) => c,
-        Err(page) => return *page,
-    };
-    match cluster.delete_topic(&topic) {
-        Ok(()) => Redirect::to("/topics").into_response(),
-        Err(e) => refused(&state, &headers, &back, e),
-    }
+    let cluster = state.managed(None)?;
+    cluster.delete_topic(&topic).map_err(|e| WebError::from(e).back(&back))?;
+    done(&state, cluster, "/topics").await
 }
 
 fn parse_headers(text: &str) -> Result<Vec<(String, Option<bytes::Bytes>)>, String> {
@@ -271,32 +229,25 @@ fn parse_headers(text: &str) -> Result<Vec<(String, Option<bytes::Bytes>)>, Stri
 
 pub async fn produce(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(topic): Path<String>,
     form: Result<Form<Fields>, FormRejection>,
-) -> Response {
+) -> Result<Response, WebError> {
     let back = format!("/topics/{}", urlencode(&topic));
-    let parsed = fields(form).and_then(|f| {
-        let partition = optional_number(&f, "partition")?.unwrap_or(0);
-        let key = f.get("key").filter(|k| !k.is_empty()).map(|k| bytes::Bytes::from(k.clone()));
-        let value = f.get("value").map(|v| bytes::Bytes::from(v.clone()));
-        Ok((partition, key, value, parse_headers(f.get("headers").map_or("", String::as_str))?))
-    });
-    let (partition, key, value, record_headers) = match parsed {
-        Ok(p) => p,
-        Err(e) => return bad_form(&state, &headers, &back, &e),
-    };
-    let cluster = match state.embedded_page(&headers) {
-        Ok(c) => c,
-        Err(page) => return *page,
-    };
-    match cluster.produce_record(&topic, partition, key, value, record_headers).await {
-        Ok(offset) => {
-            Redirect::to(&format!("/topics/{}/messages?partition={partition}&offset={offset}", urlencode(&topic)))
-                .into_response()
-        }
-        Err(e) => refused(&state, &headers, &back, e),
-    }
+    let (partition, key, value, record_headers) = fields(form)
+        .and_then(|f| {
+            let partition = optional_number(&f, "partition")?.unwrap_or(0);
+            let key = f.get("key").filter(|k| !k.is_empty()).map(|k| bytes::Bytes::from(k.clone()));
+            let value = f.get("value").map(|v| bytes::Bytes::from(v.clone()));
+            Ok((partition, key, value, parse_headers(f.get("headers").map_or("", String::as_str))?))
+        })
+        .map_err(|e| bad_form(&back, e))?;
+    let cluster = state.managed(None)?;
+    let offset = cluster
+        .produce_record(&topic, partition, key, value, record_headers)
+        .await
+        .map_err(|e| WebError::from(e).back(&back))?;
+    done(&state, cluster, &format!("/topics/{}/messages?partition={partition}&offset={offset}", urlencode(&topic)))
+        .await
 }
 
 pub async fn reset_offsets(
@@ -304,12 +255,9 @@ pub async fn reset_offsets(
     headers: HeaderMap,
     Path(group): Path<String>,
     form: Result<Form<Fields>, FormRejection>,
-) -> Response {
+) -> Result<Response, WebError> {
     let back = format!("/groups/{}", urlencode(&group));
-    let form = match fields(form) {
-        Ok(f) => f,
-        Err(e) => return bad_form(&state, &headers, &back, &e),
-    };
+    let form = fields(form).map_err(|e| bad_form(&back, e))?;
     let topic = form
         .get("other_topic")
         .map(|t| t.trim())
@@ -321,75 +269,46 @@ pub async fn reset_offsets(
     let to = match form.get("to").map(String::as_str) {
         Some("earliest") => broker_core::group::ResetTo::Earliest,
         Some("latest") => broker_core::group::ResetTo::Latest,
-        Some("offset") => match value.parse() {
-            Ok(n) => broker_core::group::ResetTo::Offset(n),
-            Err(_) => return bad_form(&state, &headers, &back, &format!("'{value}' is not an offset")),
-        },
-        Some("datetime") => match crate::time::parse_iso8601_ms(&value) {
-            Ok(ms) => broker_core::group::ResetTo::Timestamp(ms),
-            Err(e) => return bad_form(&state, &headers, &back, &e),
-        },
-        other => return bad_form(&state, &headers, &back, &format!("'{}' is not a reset target", other.unwrap_or(""))),
+        Some("offset") => broker_core::group::ResetTo::Offset(
+            value.parse().map_err(|_| bad_form(&back, format!("'{value}' is not an offset")))?,
+        ),
+        Some("datetime") => broker_core::group::ResetTo::Timestamp(
+            crate::time::parse_iso8601_ms(&value).map_err(|e| bad_form(&back, e))?,
+        ),
+        other => return Err(bad_form(&back, format!("'{}' is not a reset target", other.unwrap_or("")))),
     };
     let question = format!("Move the committed offsets of group '{group}' on every partition of '{topic}'? Its consumers will resume from there.");
     if let Some(page) = confirmation(&state, &headers, &form, &question, &format!("{back}/reset-offsets"), &back) {
-        return page;
+        return Ok(page);
     }
-    let cluster = match state.embedded_page(&headers) {
-        Ok(c) => c,
-        Err(page) => return *page,
-    };
-    match cluster.reset_offsets(&group, &topic, to).await {
-        Ok(_) => Redirect::to(&back).into_response(),
-        Err(e) => refused(&state, &headers, &back, e),
-    }
+    let cluster = state.managed(None)?;
+    cluster.reset_offsets(&group, &topic, to).await.map_err(|e| WebError::from(e).back(&back))?;
+    done(&state, cluster, &back).await
 }
 
 pub async fn create_silence(
     State(state): State<AppState>,
-    headers: HeaderMap,
     form: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    let form = match fields(form) {
-        Ok(f) => f,
-        Err(e) => return bad_form(&state, &headers, "/alerts", &e),
-    };
+) -> Result<Response, WebError> {
+    let form = fields(form).map_err(|e| bad_form("/alerts", e))?;
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    let request = match super::api::silence_request(
+    let request = super::api::silence_request(
         get("matcher"),
         get("target"),
         Some(get("cluster").to_string()),
         get("duration"),
         get("comment"),
         "dashboard",
-    ) {
-        Ok(r) => r,
-        Err(e) => return bad_form(&state, &headers, "/alerts", &e.message),
-    };
-    match state.alerts.create_silence(request).await {
-        Ok(_) => Redirect::to("/alerts").into_response(),
-        Err(e) => bad_form(&state, &headers, "/alerts", &e.to_string()),
-    }
+    )
+    .map_err(|e| e.back("/alerts"))?;
+    state.alerts.create_silence(request).await.map_err(|e| bad_form("/alerts", e.to_string()))?;
+    Ok(Redirect::to("/alerts").into_response())
 }
 
-pub async fn delete_silence(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+pub async fn delete_silence(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, WebError> {
     match state.alerts.delete_silence(id).await {
-        Ok(true) => Redirect::to("/alerts").into_response(),
-        Ok(false) => message_page(
-            &state,
-            &headers,
-            StatusCode::NOT_FOUND,
-            "No such silence",
-            &format!("There is no silence {id}."),
-            "/alerts",
-        ),
-        Err(e) => message_page(
-            &state,
-            &headers,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "That did not work",
-            &e.to_string(),
-            "/alerts",
-        ),
+        Ok(true) => Ok(Redirect::to("/alerts").into_response()),
+        Ok(false) => Err(WebError::not_found(format!("There is no silence {id}.")).back("/alerts")),
+        Err(e) => Err(WebError::internal(e.to_string()).back("/alerts")),
     }
 }

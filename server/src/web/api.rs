@@ -1,129 +1,119 @@
-//! The JSON API under `/api/v1` (`../shared/docs/interface.md`): cluster, brokers, topics. Errors
-//! are `{"error": "...", "message": "..."}` with a 4xx or 5xx status; malformed bodies get a 400
-//! that says what was wrong, never axum's plain-text rejection.
+//! The JSON API under `/api/v1` (`../shared/docs/interface.md`): cluster, brokers, topics, for
+//! any monitored cluster (`?cluster=NAME`), read from the monitor's view; actions only on the
+//! embedded cluster (409 for an external one). Errors are `{"error": "...", "message": "..."}`
+//! with a 4xx or 5xx status (`WebError`); malformed bodies get a 400 that says what was wrong,
+//! never axum's plain-text rejection.
 
 use std::collections::BTreeMap;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
-use broker_core::cluster::{AdminError, NewTopic};
-use broker_core::Cluster;
-use kafka_protocol::ResponseError;
+use broker_core::cluster::NewTopic;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
+pub use super::error::WebError;
 use super::AppState;
+use crate::monitor::ClusterView;
 
-/// An API error: status, a short machine-readable kind, a message for people.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub error: &'static str,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, error, message: message.into() }
-    }
-
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if self.status.is_server_error() {
-            tracing::error!(error = self.error, message = %self.message, "API request failed");
-        }
-        (self.status, Json(json!({"error": self.error, "message": self.message}))).into_response()
-    }
-}
-
-impl From<AdminError> for ApiError {
-    fn from(e: AdminError) -> Self {
-        let (status, error) = match e.code {
-            ResponseError::TopicAlreadyExists => (StatusCode::CONFLICT, "already_exists"),
-            ResponseError::NonEmptyGroup => (StatusCode::CONFLICT, "group_has_members"),
-            ResponseError::UnknownTopicOrPartition | ResponseError::GroupIdNotFound => {
-                (StatusCode::NOT_FOUND, "not_found")
-            }
-            ResponseError::BrokerNotAvailable => (StatusCode::NOT_FOUND, "not_found"),
-            ResponseError::KafkaStorageError | ResponseError::UnknownServerError => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
-            ResponseError::LeaderNotAvailable | ResponseError::CoordinatorNotAvailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-            }
-            _ => (StatusCode::BAD_REQUEST, "invalid"),
-        };
-        ApiError::new(status, error, e.message)
-    }
-}
-
-pub type ApiResult<T> = Result<Json<T>, ApiError>;
+pub type ApiResult<T> = Result<Json<T>, WebError>;
 
 /// A JSON body, or a 400 naming what was wrong with it.
-pub fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(t)| t).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {}", e.body_text())))
+pub fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, WebError> {
+    body.map(|Json(t)| t).map_err(|e| WebError::bad_request(format!("invalid JSON body: {}", e.body_text())))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ClusterQuery {
+    /// Which monitored cluster; the embedded one (else the first) by default.
+    pub cluster: Option<String>,
 }
 
 #[derive(Serialize)]
 pub struct BrokerJson {
     pub id: i32,
     pub host: String,
-    pub port: u16,
+    pub port: i32,
+    pub rack: Option<String>,
     pub status: &'static str,
-    /// `running`, or `paused` while a drill holds its replica fetcher (it falls out of the ISR).
-    pub replication: &'static str,
+    /// `running`, or `paused` while a drill holds its replica fetcher (it falls out of the ISR);
+    /// `null` for an external cluster.
+    pub replication: Option<&'static str>,
     pub leader_count: usize,
     pub replica_count: usize,
+    /// `null` where the source cannot tell.
+    pub size_bytes: Option<u64>,
 }
 
 #[derive(Serialize)]
 pub struct ClusterJson {
     pub name: String,
+    /// When the view was sampled (ms since the epoch; 0 before the first sample).
+    pub sampled_ms: i64,
+    pub reachable: bool,
     pub controller_id: i32,
     pub brokers: Vec<BrokerJson>,
+    pub under_replicated_partitions: usize,
+    pub offline_partitions: usize,
     pub security_protocol: &'static str,
     /// The SASL mechanisms offered (comma-separated), when the listeners use SASL.
     pub sasl_mechanism: Option<String>,
+    /// What the last sample could not read.
+    pub problems: Vec<crate::monitor::snapshot::Problem>,
 }
 
-pub fn cluster_json(cluster: &Cluster) -> ClusterJson {
-    let md = cluster.metadata();
-    let all: Vec<_> = md.topics.values().flat_map(|t| t.partitions.iter()).collect();
+/// (leaders, replicas) per broker id.
+pub fn broker_counts(view: &ClusterView) -> BTreeMap<i32, (usize, usize)> {
+    let mut counts: BTreeMap<i32, (usize, usize)> = BTreeMap::new();
+    for p in view.partitions.iter() {
+        if p.leader >= 0 {
+            counts.entry(p.leader).or_default().0 += 1;
+        }
+        for r in &p.replicas {
+            counts.entry(*r).or_default().1 += 1;
+        }
+    }
+    counts
+}
+
+pub fn cluster_json(state: &AppState, view: &ClusterView) -> ClusterJson {
+    let counts = broker_counts(view);
+    let (protocol, mechanism) = state.security_of(&view.name);
     ClusterJson {
-        security_protocol: cluster.config.security.protocol.name(),
-        sasl_mechanism: cluster.config.security.mechanism_names(),
-        name: cluster.config.name.clone(),
-        controller_id: cluster.controller_id(),
-        brokers: cluster
-            .brokers()
+        name: view.name.clone(),
+        sampled_ms: view.ts_ms,
+        reachable: view.reachable,
+        controller_id: view.controller_id,
+        brokers: view
+            .brokers
             .iter()
-            .map(|b| BrokerJson {
-                id: b.id,
-                host: b.addr.ip().to_string(),
-                port: b.addr.port(),
-                status: if b.is_up() { "up" } else { "down" },
-                replication: if b.replication_paused() { "paused" } else { "running" },
-                leader_count: all.iter().filter(|p| p.leader == b.id && b.is_up()).count(),
-                replica_count: all.iter().filter(|p| p.replicas.contains(&b.id)).count(),
+            .map(|b| {
+                let (leader_count, replica_count) = counts.get(&b.id).copied().unwrap_or_default();
+                BrokerJson {
+                    id: b.id,
+                    host: b.host.clone(),
+                    port: b.port,
+                    rack: b.rack.clone(),
+                    status: if b.up { "up" } else { "down" },
+                    replication: b.replication_paused.map(|p| if p { "paused" } else { "running" }),
+                    leader_count,
+                    replica_count,
+                    size_bytes: b.size_bytes,
+                }
             })
             .collect(),
+        under_replicated_partitions: view.under_replicated(),
+        offline_partitions: view.offline(),
+        security_protocol: protocol.name(),
+        sasl_mechanism: mechanism,
+        problems: view.problems.clone(),
     }
 }
 
-pub async fn get_cluster(State(state): State<AppState>) -> ApiResult<ClusterJson> {
-    Ok(Json(cluster_json(state.embedded()?)))
+pub async fn get_cluster(State(state): State<AppState>, Query(q): Query<ClusterQuery>) -> ApiResult<ClusterJson> {
+    let view = state.view(q.cluster.as_deref())?;
+    Ok(Json(cluster_json(&state, &view)))
 }
 
 #[derive(Serialize)]
@@ -134,42 +124,50 @@ pub struct TopicSummary {
     pub under_replicated: usize,
     pub offline: usize,
     pub internal: bool,
+    /// Leaders' bytes on disk; `null` where the source cannot tell.
+    pub size_bytes: Option<u64>,
+    /// Records per second appended, over the last sample interval.
+    pub produce_rate: f64,
 }
 
-pub fn topic_summaries(cluster: &Cluster) -> Vec<TopicSummary> {
-    let up = |id: i32| cluster.broker(id).is_some_and(|b| b.is_up());
-    cluster
-        .metadata()
-        .topics
-        .values()
-        .map(|t| TopicSummary {
-            name: t.name.clone(),
-            partitions: t.partitions.len(),
-            replication_factor: t.partitions.first().map_or(0, |p| p.replicas.len()),
-            under_replicated: t
-                .partitions
-                .iter()
-                .filter(|p| p.isr.iter().filter(|r| up(**r)).count() < p.replicas.len())
-                .count(),
-            offline: t.partitions.iter().filter(|p| p.leader < 0 || !up(p.leader)).count(),
-            internal: t.internal,
+pub fn topic_summaries(view: &ClusterView) -> Vec<TopicSummary> {
+    view.topics
+        .iter()
+        .map(|(name, topic)| {
+            let partitions = view.topic_partitions(name);
+            let sizes: Option<Vec<u64>> = partitions.iter().map(|p| p.size_bytes).collect();
+            TopicSummary {
+                name: name.clone(),
+                partitions: topic.partitions as usize,
+                replication_factor: partitions.first().map_or(0, |p| p.replicas.len()),
+                under_replicated: partitions.iter().filter(|p| p.under_replicated()).count(),
+                offline: partitions.iter().filter(|p| p.offline()).count(),
+                internal: topic.internal,
+                size_bytes: sizes.filter(|s| !s.is_empty()).map(|s| s.iter().sum()),
+                produce_rate: partitions.iter().map(|p| p.produce_rate).sum(),
+            }
         })
         .collect()
 }
 
-pub async fn get_topics(State(state): State<AppState>) -> ApiResult<Vec<TopicSummary>> {
-    Ok(Json(topic_summaries(state.embedded()?)))
+pub async fn get_topics(State(state): State<AppState>, Query(q): Query<ClusterQuery>) -> ApiResult<Vec<TopicSummary>> {
+    Ok(Json(topic_summaries(&*state.view(q.cluster.as_deref())?)))
 }
 
 #[derive(Serialize)]
 pub struct PartitionJson {
     pub partition: i32,
     pub leader: i32,
+    pub leader_epoch: Option<i32>,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
+    pub offline_replicas: Vec<i32>,
+    pub under_replicated: bool,
+    /// -1 when unknown (no leader in service, or not read this sample).
     pub log_start_offset: i64,
     pub high_watermark: i64,
     pub log_end_offset: i64,
+    pub size_bytes: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -180,36 +178,35 @@ pub struct TopicJson {
     pub partitions: Vec<PartitionJson>,
 }
 
-pub fn topic_json(cluster: &Cluster, name: &str) -> Option<TopicJson> {
-    let md = cluster.metadata();
-    let topic = md.topics.get(name)?;
-    let up = |id: i32| cluster.broker(id).is_some_and(|b| b.is_up());
-    let partitions = topic
-        .partitions
+pub fn topic_json(view: &ClusterView, name: &str) -> Option<TopicJson> {
+    let topic = view.topics.get(name)?;
+    let partitions = view
+        .topic_partitions(name)
         .iter()
-        .enumerate()
-        .map(|(i, pm)| {
-            let index = i as i32;
-            let leader = if pm.leader >= 0 && up(pm.leader) { pm.leader } else { -1 };
-            let replica = cluster.leader_replica(name, index);
-            PartitionJson {
-                partition: index,
-                leader,
-                replicas: pm.replicas.clone(),
-                isr: pm.isr.iter().copied().filter(|r| up(*r)).collect(),
-                log_start_offset: replica.as_ref().map_or(-1, |r| r.log_start_offset()),
-                high_watermark: replica.as_ref().map_or(-1, |r| r.high_watermark()),
-                log_end_offset: replica.as_ref().map_or(-1, |r| r.log_end_offset()),
-            }
+        .map(|p| PartitionJson {
+            partition: p.partition,
+            leader: p.leader,
+            leader_epoch: p.leader_epoch,
+            replicas: p.replicas.clone(),
+            isr: p.isr.clone(),
+            offline_replicas: p.offline_replicas.clone(),
+            under_replicated: p.under_replicated(),
+            log_start_offset: p.offsets.map_or(-1, |o| o.log_start_offset),
+            high_watermark: p.offsets.map_or(-1, |o| o.high_watermark),
+            log_end_offset: p.offsets.and_then(|o| o.log_end_offset).unwrap_or(-1),
+            size_bytes: p.size_bytes,
         })
         .collect();
-    Some(TopicJson { name: topic.name.clone(), internal: topic.internal, config: topic.config.clone(), partitions })
+    Some(TopicJson { name: name.to_string(), internal: topic.internal, config: topic.config.clone(), partitions })
 }
 
-pub async fn get_topic(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<TopicJson> {
-    topic_json(state.embedded()?, &name)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("topic '{name}' does not exist")))
+pub async fn get_topic(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ClusterQuery>,
+) -> ApiResult<TopicJson> {
+    let view = state.view(q.cluster.as_deref())?;
+    topic_json(&view, &name).map(Json).ok_or_else(|| WebError::not_found(format!("topic '{name}' does not exist")))
 }
 
 #[derive(Deserialize)]
@@ -224,8 +221,10 @@ pub struct CreateTopic {
 
 pub async fn create_topic(
     State(state): State<AppState>,
+    Query(q): Query<ClusterQuery>,
     request: Result<Json<CreateTopic>, JsonRejection>,
-) -> Result<(StatusCode, Json<TopicJson>), ApiError> {
+) -> Result<(StatusCode, Json<TopicJson>), WebError> {
+    let cluster = state.managed(q.cluster.as_deref())?;
     let request = body(request)?;
     let new = NewTopic {
         name: request.name.clone(),
@@ -233,72 +232,99 @@ pub async fn create_topic(
         replication_factor: request.replication_factor,
         config: request.config,
     };
-    let cluster = state.embedded()?;
     cluster.create_topic(&new, false)?;
-    let created = topic_json(cluster, &request.name)
-        .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "topic vanished after creation"))?;
+    let view = state.refreshed(&cluster.config.name).await;
+    let created = topic_json(&view, &request.name)
+        .ok_or_else(|| WebError::internal("the topic was created but is not in the cluster's view yet"))?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-pub async fn delete_topic(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-    state.embedded()?.delete_topic(&name)?;
+pub async fn delete_topic(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ClusterQuery>,
+) -> Result<StatusCode, WebError> {
+    let cluster = state.managed(q.cluster.as_deref())?;
+    cluster.delete_topic(&name)?;
+    state.refreshed(&cluster.config.name).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn broker_id(text: &str) -> Result<i32, ApiError> {
-    text.parse().map_err(|_| ApiError::bad_request(format!("'{text}' is not a broker id")))
+fn broker_id(text: &str) -> Result<i32, WebError> {
+    text.parse().map_err(|_| WebError::bad_request(format!("'{text}' is not a broker id")))
 }
 
-pub async fn stop_broker(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<ClusterJson> {
+pub async fn stop_broker(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ClusterQuery>,
+) -> ApiResult<ClusterJson> {
     let id = broker_id(&id)?;
-    let cluster = std::sync::Arc::clone(state.embedded()?);
+    let cluster = std::sync::Arc::clone(state.managed(q.cluster.as_deref())?);
     let stopping = std::sync::Arc::clone(&cluster);
     tokio::task::spawn_blocking(move || stopping.stop_broker(id))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
-    Ok(Json(cluster_json(&cluster)))
+        .map_err(|e| WebError::internal(e.to_string()))??;
+    Ok(Json(cluster_json(&state, &*state.refreshed(&cluster.config.name).await)))
 }
 
-pub async fn start_broker(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<ClusterJson> {
+pub async fn start_broker(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ClusterQuery>,
+) -> ApiResult<ClusterJson> {
     let id = broker_id(&id)?;
-    let cluster = state.embedded()?;
+    let cluster = state.managed(q.cluster.as_deref())?;
     broker_core::net::start_broker(cluster, id).await?;
-    Ok(Json(cluster_json(cluster)))
+    Ok(Json(cluster_json(&state, &*state.refreshed(&cluster.config.name).await)))
 }
 
 /// `POST /api/v1/brokers/{id}/pause-replication`: the broker stays up but its replica fetcher
 /// copies nothing, so its follower replicas fall behind and leave the ISR after
 /// `replica_lag_time_max` (a stuck-follower drill). `resume-replication` undoes it.
-pub async fn pause_replication(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<ClusterJson> {
-    set_replication_paused(&state, &id, true)
+pub async fn pause_replication(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ClusterQuery>,
+) -> ApiResult<ClusterJson> {
+    set_replication_paused(&state, &id, q.cluster.as_deref(), true).await
 }
 
-pub async fn resume_replication(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<ClusterJson> {
-    set_replication_paused(&state, &id, false)
+pub async fn resume_replication(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ClusterQuery>,
+) -> ApiResult<ClusterJson> {
+    set_replication_paused(&state, &id, q.cluster.as_deref(), false).await
 }
 
-fn set_replication_paused(state: &AppState, id: &str, paused: bool) -> ApiResult<ClusterJson> {
+async fn set_replication_paused(
+    state: &AppState,
+    id: &str,
+    cluster: Option<&str>,
+    paused: bool,
+) -> ApiResult<ClusterJson> {
     let id = broker_id(id)?;
-    let cluster = state.embedded()?;
-    let broker = cluster.broker(id).ok_or_else(|| ApiError::not_found(format!("no broker with id {id}")))?;
+    let cluster = state.managed(cluster)?;
+    let broker = cluster.broker(id).ok_or_else(|| WebError::not_found(format!("no broker with id {id}")))?;
     broker.set_replication_paused(paused);
     if paused {
         tracing::info!(broker = id, "replica fetcher paused through the API");
     } else {
         tracing::info!(broker = id, "replica fetcher resumed through the API");
     }
-    Ok(Json(cluster_json(cluster)))
+    Ok(Json(cluster_json(state, &*state.refreshed(&cluster.config.name).await)))
 }
 
 /// Unknown `/api/v1` paths: JSON, like every other answer here.
-pub async fn not_found() -> ApiError {
-    ApiError::not_found("no such API route; see /api/v1 in the documentation")
+pub async fn not_found() -> WebError {
+    WebError::not_found("no such API route; see /api/v1 in the documentation")
 }
 
-fn alerts_error(e: crate::alerts::AlertsError) -> ApiError {
+fn alerts_error(e: crate::alerts::AlertsError) -> WebError {
     match e {
-        crate::alerts::AlertsError::InvalidSilence(m) => ApiError::bad_request(m),
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+        crate::alerts::AlertsError::InvalidSilence(m) => WebError::bad_request(m),
+        other => WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
     }
 }
 
@@ -332,13 +358,13 @@ pub fn silence_request(
     duration: &str,
     comment: &str,
     by: &str,
-) -> Result<crate::alerts::SilenceRequest, ApiError> {
+) -> Result<crate::alerts::SilenceRequest, WebError> {
     let matcher = match matcher {
         "group" => crate::store::SilenceMatcher::Group,
         "rule" => crate::store::SilenceMatcher::Rule,
-        other => return Err(ApiError::bad_request(format!("matcher '{other}' is not \"group\" or \"rule\""))),
+        other => return Err(WebError::bad_request(format!("matcher '{other}' is not \"group\" or \"rule\""))),
     };
-    let duration = crate::config::parse_duration(duration).map_err(ApiError::bad_request)?;
+    let duration = crate::config::parse_duration(duration).map_err(WebError::bad_request)?;
     Ok(crate::alerts::SilenceRequest {
         matcher,
         target: target.trim().to_string(),
@@ -352,17 +378,17 @@ pub fn silence_request(
 pub async fn create_silence(
     State(state): State<AppState>,
     request: Result<Json<CreateSilence>, JsonRejection>,
-) -> Result<(StatusCode, Json<crate::store::SilenceRecord>), ApiError> {
+) -> Result<(StatusCode, Json<crate::store::SilenceRecord>), WebError> {
     let r = body(request)?;
     let request = silence_request(&r.matcher, &r.target, r.cluster, &r.duration, &r.comment, "api")?;
     let created = state.alerts.create_silence(request).await.map_err(alerts_error)?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-pub async fn delete_silence(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::bad_request(format!("'{id}' is not a silence id")))?;
+pub async fn delete_silence(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, WebError> {
+    let id: i64 = id.parse().map_err(|_| WebError::bad_request(format!("'{id}' is not a silence id")))?;
     match state.alerts.delete_silence(id).await.map_err(alerts_error)? {
         true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::not_found(format!("no silence {id}"))),
+        false => Err(WebError::not_found(format!("no silence {id}"))),
     }
 }

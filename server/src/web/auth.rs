@@ -10,7 +10,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::api::ApiError;
+use super::api::WebError;
 use super::AppState;
 
 /// The cookie the login form sets.
@@ -50,7 +50,7 @@ fn refuse(
     message: &str,
 ) -> Response {
     if json {
-        ApiError::new(status, error, message).into_response()
+        WebError::new(status, error, message).into_response()
     } else {
         let back = if status == StatusCode::UNAUTHORIZED { "/login" } else { "/" };
         super::pages::message_page(state, request.headers(), status, "Not allowed", message, back)

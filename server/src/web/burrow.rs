@@ -88,10 +88,7 @@ pub async fn topic_detail(
         return not_found(&state, &uri, "cluster or topic not found");
     };
     // Newest end offset per partition; unsampled (leaderless) partitions are skipped, as Burrow does.
-    let mut partitions: Vec<(i32, i64)> =
-        view.partitions.iter().filter(|p| p.topic == topic).map(|p| (p.partition, p.high_watermark)).collect();
-    partitions.sort_unstable();
-    let offsets: Vec<i64> = partitions.into_iter().map(|(_, hw)| hw).collect();
+    let offsets: Vec<i64> = view.topic_partitions(&topic).iter().filter_map(|p| p.high_watermark()).collect();
     reply(&state, &uri, StatusCode::OK, false, "topic offsets returned", json!({"offsets": offsets}))
 }
 

@@ -138,6 +138,25 @@ fn time_label(ts: i64, span_ms: f64) -> String {
     }
 }
 
+/// A strip of `width` x `height` pixels over `from_ms..to_ms` with one rectangle per span
+/// `(start, end, class)`; `class` is one of the stylesheet's strip classes (`under`, `offline`,
+/// `down`), never user input.
+pub fn strip(spans: &[(i64, i64, &'static str)], from_ms: i64, to_ms: i64, width: u32, height: u32) -> String {
+    let range = (to_ms - from_ms).max(1) as f64;
+    let x = |ms: i64| ((ms.clamp(from_ms, to_ms) - from_ms) as f64 / range) * f64::from(width);
+    let mut out = format!(
+        r#"<svg class="strip" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="timeline"><rect class="track" x="0" y="0" width="{width}" height="{height}"/>"#
+    );
+    for (start, end, class) in spans {
+        let (left, right) = (x(*start), x(*end));
+        // At least a pixel, so a one-tick blip shows.
+        let w = (right - left).max(1.0);
+        let _ = write!(out, r#"<rect class="{class}" x="{left:.1}" y="0" width="{w:.1}" height="{height}"/>"#);
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +184,13 @@ mod tests {
         );
         assert!(chart.contains("<path class=\"s1\" d=\"M56.0,158.0 L712.0,8.0\""), "{chart}");
         assert!(line_chart(&[], 0, 1000, "records").contains("no data yet"));
+    }
+
+    #[test]
+    fn strips_place_spans_in_time_and_show_blips() {
+        let svg = strip(&[(50, 75, "under"), (99, 99, "offline")], 0, 100, 200, 10);
+        assert!(svg.contains(r#"<rect class="under" x="100.0" y="0" width="50.0" height="10"/>"#), "{svg}");
+        assert!(svg.contains(r#"<rect class="offline" x="198.0" y="0" width="1.0" height="10"/>"#), "{svg}");
+        assert!(strip(&[(-50, 10, "down")], 0, 100, 100, 10).contains(r#"x="0.0" y="0" width="10.0""#));
     }
 }

@@ -8,7 +8,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::api::{body, ApiError, ApiResult};
+use super::api::{body, ApiResult, WebError};
 use super::AppState;
 use crate::monitor::{ClusterView, GroupView};
 use crate::store::HistoryRange;
@@ -43,13 +43,13 @@ fn summary(cluster: &ClusterView, g: &GroupView) -> GroupSummary {
 }
 
 /// The views to search: one cluster when named, else all of them.
-fn clusters(state: &AppState, wanted: Option<&str>) -> Result<Vec<std::sync::Arc<ClusterView>>, ApiError> {
+fn clusters(state: &AppState, wanted: Option<&str>) -> Result<Vec<std::sync::Arc<ClusterView>>, WebError> {
     match wanted {
         Some(name) => state
             .monitor
             .cluster(name)
             .map(|c| vec![c])
-            .ok_or_else(|| ApiError::not_found(format!("no monitored cluster named '{name}'"))),
+            .ok_or_else(|| WebError::not_found(format!("no monitored cluster named '{name}'"))),
         None => Ok(state.monitor.clusters()),
     }
 }
@@ -64,14 +64,14 @@ fn find_group(
     state: &AppState,
     cluster: Option<&str>,
     group: &str,
-) -> Result<(std::sync::Arc<ClusterView>, GroupView), ApiError> {
+) -> Result<(std::sync::Arc<ClusterView>, GroupView), WebError> {
     for view in clusters(state, cluster)? {
         if let Some(g) = view.groups.get(group) {
             let g = g.clone();
             return Ok((view, g));
         }
     }
-    Err(ApiError::not_found(format!("no consumer group named '{group}'")))
+    Err(WebError::not_found(format!("no consumer group named '{group}'")))
 }
 
 pub async fn get_group(
@@ -111,13 +111,13 @@ pub async fn group_history(
         .as_deref()
         .unwrap_or("1h")
         .parse()
-        .map_err(|e: crate::store::ParseHistoryRangeError| ApiError::bad_request(e.to_string()))?;
+        .map_err(|e: crate::store::ParseHistoryRangeError| WebError::bad_request(e.to_string()))?;
     let (cluster, _) = find_group(&state, q.cluster.as_deref(), &group)?;
     let points = state
         .store
         .group_history(&cluster.name, &group, range, crate::monitor::now_ms())
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        .map_err(|e| WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     let points: Vec<_> = points
         .into_iter()
         .map(|p| json!({"ts": p.ts_ms, "total_lag": p.total_lag, "max_lag_seconds": p.max_lag_seconds, "status": p.status}))
@@ -145,23 +145,26 @@ pub enum ResetTarget {
 pub async fn reset_offsets(
     State(state): State<AppState>,
     Path(group): Path<String>,
+    Query(q): Query<ClusterQuery>,
     request: Result<Json<ResetRequest>, JsonRejection>,
 ) -> ApiResult<serde_json::Value> {
+    let cluster = state.managed(q.cluster.as_deref())?;
     let request = body(request)?;
     let to = match &request.to {
         ResetTarget::Named(n) if n == "earliest" => broker_core::group::ResetTo::Earliest,
         ResetTarget::Named(n) if n == "latest" => broker_core::group::ResetTo::Latest,
         ResetTarget::Named(n) => {
-            return Err(ApiError::bad_request(format!(
+            return Err(WebError::bad_request(format!(
                 "'to' is '{n}'; use \"earliest\", \"latest\", {{\"offset\": N}} or {{\"datetime\": ISO8601}}"
             )))
         }
         ResetTarget::Offset { offset } => broker_core::group::ResetTo::Offset(*offset),
         ResetTarget::Datetime { datetime } => broker_core::group::ResetTo::Timestamp(
-            crate::time::parse_iso8601_ms(datetime).map_err(ApiError::bad_request)?,
+            crate::time::parse_iso8601_ms(datetime).map_err(WebError::bad_request)?,
         ),
     };
-    let offsets = state.embedded()?.reset_offsets(&group, &request.topic, to).await?;
+    let offsets = cluster.reset_offsets(&group, &request.topic, to).await?;
+    state.refreshed(&cluster.config.name).await;
     let partitions: Vec<_> = offsets.into_iter().map(|(p, o)| json!({"partition": p, "offset": o})).collect();
     Ok(Json(json!({"group": group, "topic": request.topic, "partitions": partitions})))
 }

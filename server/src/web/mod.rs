@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 mod burrow;
 mod charts;
+pub mod error;
 mod format;
 mod groups;
 mod messages;
@@ -25,6 +26,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+
+use crate::monitor::ClusterView;
+pub use error::WebError;
 
 /// Everything a handler may need.
 #[derive(Clone)]
@@ -43,6 +47,8 @@ pub struct AppState {
     /// `[[clusters]]`: external clusters and their bootstrap servers.
     pub external: Arc<Vec<crate::config::ExternalCluster>>,
     pub metrics: crate::metrics::MetricsConfig,
+    /// Protocol clients of the external clusters, by name (the message browser reads with them).
+    pub clients: Arc<std::collections::BTreeMap<String, crate::kafka::Client>>,
     /// This machine's host name, for Burrow's `request.host`.
     pub hostname: String,
     pub sample_interval_s: u64,
@@ -80,27 +86,60 @@ impl AppState {
         }
     }
 
-    /// The embedded cluster, or the API's 404 when warren runs without one.
-    pub fn embedded(&self) -> Result<&Arc<broker_core::Cluster>, api::ApiError> {
-        self.cluster.as_ref().ok_or_else(|| {
-            api::ApiError::not_found("warren runs without an embedded cluster ([cluster] embedded = false)")
-        })
+    /// The cluster shown when none is named: the embedded one, else the first monitored.
+    pub fn default_cluster(&self) -> String {
+        match &self.cluster {
+            Some(cluster) => cluster.config.name.clone(),
+            None => self.monitor.clusters().first().map(|v| v.name.clone()).unwrap_or_default(),
+        }
     }
 
-    /// The embedded cluster, or a page saying there is none.
-    pub fn embedded_page(&self, headers: &axum::http::HeaderMap) -> Result<&Arc<broker_core::Cluster>, Box<Response>> {
-        self.cluster.as_ref().ok_or_else(|| {
-            Box::new(pages::message_page(
-                self,
-                headers,
-                StatusCode::NOT_FOUND,
-                "No embedded cluster",
-                "warren runs as a pure monitor ([cluster] embedded = false): brokers and topics of the monitored clusters are not managed here.",
-                "/groups",
-            ))
-        })
+    pub fn is_embedded(&self, name: &str) -> bool {
+        self.cluster.as_ref().is_some_and(|c| c.config.name == name)
+    }
+
+    /// The monitor's view of `?cluster=NAME` (the default cluster when absent); 404 for a name
+    /// nobody monitors.
+    /// The embedded cluster's shows its shape as it is now (an action's effect shows at once),
+    /// with the last tick's groups and rates; `/metrics` and alerts keep to the tick.
+    pub fn view(&self, cluster: Option<&str>) -> Result<Arc<ClusterView>, WebError> {
+        let name = cluster.map_or_else(|| self.default_cluster(), str::to_string);
+        let view = self
+            .monitor
+            .cluster(&name)
+            .ok_or_else(|| WebError::not_found(format!("no monitored cluster named '{name}'")))?;
+        match self.cluster.as_ref().filter(|c| c.config.name == name) {
+            Some(embedded) => Ok(Arc::new(view.with_shape(crate::monitor::snapshot::embedded_shape(embedded)))),
+            None => Ok(view),
+        }
+    }
+
+    /// The embedded cluster, for an action on `?cluster=NAME` (the default cluster when absent):
+    /// 409 naming the reason for an external cluster, 404 for an unknown one or when warren runs
+    /// without an embedded cluster.
+    pub fn managed(&self, cluster: Option<&str>) -> Result<&Arc<broker_core::Cluster>, WebError> {
+        let name = cluster.map_or_else(|| self.default_cluster(), str::to_string);
+        match &self.cluster {
+            Some(embedded) if embedded.config.name == name => Ok(embedded),
+            _ if self.external.iter().any(|c| c.name == name) => Err(WebError::conflict(format!(
+                "cluster '{name}' is an external cluster: warren monitors it but manages only its embedded cluster"
+            ))),
+            None if cluster.is_none() => {
+                Err(WebError::not_found("warren runs without an embedded cluster ([cluster] embedded = false)"))
+            }
+            _ => Err(WebError::not_found(format!("no monitored cluster named '{name}'"))),
+        }
+    }
+
+    /// `name`'s view after a tick taken now (after an action, so the answer shows its effect).
+    pub async fn refreshed(&self, name: &str) -> Arc<ClusterView> {
+        self.monitor.refresh(name, REFRESH_WAIT).await;
+        self.monitor.cluster(name).unwrap_or_default()
     }
 }
+
+/// How long an action waits for the tick that shows its effect.
+const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -161,6 +200,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .nest("/v3", burrow)
         .fallback(not_found_page)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), pages::error_pages))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard_mutations))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard_hosts_and_headers))
         .with_state(state)

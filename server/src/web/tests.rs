@@ -17,7 +17,7 @@ use tower::ServiceExt;
 use super::{router, AppState};
 use crate::config::AlertsSection;
 use crate::evaluator::EvalConfig;
-use crate::monitor::{ClusterState, Monitor, Source};
+use crate::monitor::{Monitor, Source};
 use crate::store::Store;
 
 const XSS: &str = "<script>alert('x')</script>";
@@ -25,6 +25,7 @@ const XSS: &str = "<script>alert('x')</script>";
 struct Fixture {
     state: AppState,
     embedded: Option<Embedded>,
+    sampler: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
 
@@ -56,21 +57,31 @@ impl Fixture {
             alerts_config: Arc::new(AlertsSection::default()),
             alerts,
             external: Arc::new(Vec::new()),
+            clients: Arc::new(Default::default()),
             metrics: crate::metrics::MetricsConfig { per_partition: true },
             hostname: "test-host".into(),
             sample_interval_s: 10,
             allowed_hosts: Arc::new(vec!["localhost".into(), "127.0.0.1".into()]),
         };
-        Fixture { state, embedded: Some(embedded), _dir: dir }
+        let sampler = tokio::spawn(crate::monitor::run_sampler(
+            Arc::clone(&state.monitor),
+            "local".into(),
+            Source::Embedded(Arc::clone(&embedded.cluster)),
+            state.store.clone(),
+            crate::monitor::MonitorConfig {
+                sample_interval: std::time::Duration::from_secs(1),
+                raw_retention: std::time::Duration::from_secs(3600),
+                eval: EvalConfig::default(),
+            },
+        ));
+        let fixture = Fixture { state, embedded: Some(embedded), sampler, _dir: dir };
+        fixture.tick().await;
+        fixture
     }
 
-    /// One monitor tick over the embedded cluster, stored and published.
-    async fn tick(&self, monitor_state: &mut ClusterState) {
-        let source = Source::Embedded(Arc::clone(self.cluster()));
-        let snapshot = source.snapshot(crate::monitor::now_ms()).await.expect("snapshot");
-        let (view, tick) = monitor_state.apply(&snapshot, |t, p, o| source.record_timestamp(t, p, o));
-        self.state.store.write_tick(&tick).await.expect("store tick");
-        self.state.monitor.publish(view);
+    /// A monitor tick taken now (the fixture's sampler runs as warren's does).
+    async fn tick(&self) {
+        self.state.refreshed("local").await;
     }
 
     async fn request(
@@ -107,6 +118,7 @@ impl Fixture {
     }
 
     async fn shutdown(mut self) {
+        self.sampler.abort();
         if let Some(embedded) = self.embedded.take() {
             embedded.shutdown().await;
         }
@@ -161,9 +173,8 @@ async fn every_page_renders_and_escapes_what_users_control() {
     };
     let joined = cluster.join_group(coordinator, join).await;
     assert_eq!(joined.error, None);
-    let mut monitor = ClusterState::new("local", EvalConfig::default());
-    f.tick(&mut monitor).await;
-    f.tick(&mut monitor).await;
+    f.tick().await;
+    f.tick().await;
     let (_, members) = f.get("/groups/members").await;
     assert_escaped(&members, "member client id");
 
@@ -360,8 +371,7 @@ async fn names_cannot_change_paths_and_foreign_hosts_are_refused() {
         let results = cluster.commit_offsets(None, group, &Committer::standalone(), vec![commit("paths", 0, 0)]).await;
         assert!(results.iter().all(Result::is_ok), "{results:?}");
     }
-    let mut monitor = ClusterState::new("local", EvalConfig::default());
-    f.tick(&mut monitor).await;
+    f.tick().await;
     let encoded = super::pages::urlencode(traversal);
     assert!(!encoded.contains('/'), "{encoded}");
     let (status, page) = f.get(&format!("/groups/{encoded}")).await;

@@ -13,7 +13,7 @@ use kafka_protocol::ResponseError;
 
 use super::{str_bytes, topic_name};
 use crate::cluster::metadata::TopicMeta;
-use crate::cluster::NewTopic;
+use crate::cluster::{Live, NewTopic};
 use crate::net::dispatch::Ctx;
 
 pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse {
@@ -61,7 +61,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: MetadataRequest) -> MetadataResponse
             topics.extend(missing.iter().map(|n| error_topic(n, ResponseError::UnknownTopicOrPartition)));
         }
     }
-    let up = |id: i32| cluster.broker(id).is_some_and(|b| b.is_up());
+    let up = |id: i32| cluster.is_up(id);
     for topic in md.topics.values() {
         if wanted.as_ref().is_some_and(|names| !names.contains(&topic.name)) {
             continue;
@@ -96,15 +96,16 @@ fn describe_topic(topic: &TopicMeta, up: &dyn Fn(i32) -> bool) -> MetadataRespon
         .iter()
         .enumerate()
         .map(|(index, pm)| {
-            let online = pm.leader >= 0 && up(pm.leader);
+            let live = Live::of(pm, up);
+            let nodes = |ids: Vec<i32>| ids.into_iter().map(BrokerId).collect();
             MetadataResponsePartition::default()
                 .with_partition_index(index as i32)
-                .with_error_code(if online { 0 } else { ResponseError::LeaderNotAvailable.code() })
-                .with_leader_id(BrokerId(if online { pm.leader } else { -1 }))
+                .with_error_code(if live.leader >= 0 { 0 } else { ResponseError::LeaderNotAvailable.code() })
+                .with_leader_id(BrokerId(live.leader))
                 .with_leader_epoch(pm.leader_epoch)
                 .with_replica_nodes(pm.replicas.iter().map(|r| BrokerId(*r)).collect())
-                .with_isr_nodes(pm.isr.iter().filter(|r| up(**r)).map(|r| BrokerId(*r)).collect())
-                .with_offline_replicas(pm.replicas.iter().filter(|r| !up(**r)).map(|r| BrokerId(*r)).collect())
+                .with_isr_nodes(nodes(live.isr))
+                .with_offline_replicas(nodes(live.offline_replicas))
         })
         .collect();
     MetadataResponseTopic::default()

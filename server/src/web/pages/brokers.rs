@@ -1,18 +1,21 @@
-//! `/brokers`: every logical broker with its address, state, leaders, replicas and bytes on disk,
-//! and (for admins) the stop and start buttons of a failover drill.
+//! `/brokers`: every broker of the shown cluster with its address, state, leaders, replicas and
+//! bytes on disk (where the source tells), from the monitor's view; for admins of the embedded
+//! cluster, the stop and start buttons of a failover drill.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{render, Layout};
-use crate::web::format;
-use crate::web::AppState;
+use super::{page_view, render, ClusterParam, Layout};
+use crate::monitor::ClusterView;
+use crate::web::api::broker_counts;
+use crate::web::{format, AppState, WebError};
 
 pub struct BrokerRow {
     pub id: i32,
     pub address: String,
+    pub rack: String,
     pub up: bool,
     pub controller: bool,
     pub leaders: String,
@@ -34,47 +37,40 @@ pub struct BrokersPartial {
     pub brokers: Vec<BrokerRow>,
 }
 
-fn rows(cluster: &broker_core::Cluster) -> Vec<BrokerRow> {
-    let md = cluster.metadata();
-    let controller = cluster.controller_id();
-    cluster
-        .brokers()
+pub fn rows(view: &ClusterView) -> Vec<BrokerRow> {
+    let counts = broker_counts(view);
+    view.brokers
         .iter()
         .map(|b| {
-            let all = md.topics.values().flat_map(|t| t.partitions.iter());
-            let (mut leaders, mut replicas) = (0i64, 0i64);
-            for p in all {
-                leaders += i64::from(p.leader == b.id && b.is_up());
-                replicas += i64::from(p.replicas.contains(&b.id));
-            }
-            let bytes: u64 = b.partitions().iter().map(|p| p.size_bytes()).sum();
+            let (leaders, replicas) = counts.get(&b.id).copied().unwrap_or_default();
             BrokerRow {
                 id: b.id,
-                address: b.addr.to_string(),
-                up: b.is_up(),
-                controller: b.id == controller,
-                leaders: format::thousands(leaders),
-                replicas: format::thousands(replicas),
-                bytes: format::bytes(bytes),
+                address: if b.host.is_empty() { "–".into() } else { format!("{}:{}", b.host, b.port) },
+                rack: b.rack.clone().unwrap_or_default(),
+                up: b.up,
+                controller: b.id == view.controller_id,
+                leaders: format::thousands(leaders as i64),
+                replicas: format::thousands(replicas as i64),
+                bytes: b.size_bytes.map_or_else(|| "–".into(), format::bytes),
             }
         })
         .collect()
 }
 
-pub async fn page_brokers(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let cluster = match state.embedded_page(&headers) {
-        Ok(c) => c,
-        Err(page) => return *page,
-    };
-    let layout = Layout::new(&state, &headers, "Brokers", None);
-    render(&BrokersPage { brokers: rows(cluster), layout })
+pub async fn page_brokers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ClusterParam>,
+) -> Result<Response, WebError> {
+    let (layout, view) = page_view(&state, &headers, "Brokers", q.cluster.as_deref())?;
+    Ok(render(&BrokersPage { brokers: rows(&view), layout }))
 }
 
-pub async fn partial_brokers(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let cluster = match state.embedded_page(&headers) {
-        Ok(c) => c,
-        Err(page) => return *page,
-    };
-    let layout = Layout::new(&state, &headers, "Brokers", None);
-    render(&BrokersPartial { brokers: rows(cluster), layout })
+pub async fn partial_brokers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ClusterParam>,
+) -> Result<Response, WebError> {
+    let (layout, view) = page_view(&state, &headers, "Brokers", q.cluster.as_deref())?;
+    Ok(render(&BrokersPartial { brokers: rows(&view), layout }))
 }

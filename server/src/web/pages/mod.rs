@@ -22,7 +22,8 @@ pub use groups::{page_group, page_groups, partial_group, partial_groups};
 pub use overview::{page_overview, partial_overview};
 pub use topics::{page_messages, page_topic, page_topics, partial_topic};
 
-use super::AppState;
+use super::error::ErrorPage;
+use super::{AppState, WebError};
 use crate::monitor::ClusterView;
 
 /// What every page's frame needs: the cluster being shown, the selector, who may change things.
@@ -84,6 +85,35 @@ impl Layout {
 /// The monitor's view of the cluster a page shows (an empty view before the first tick).
 pub fn view_of(state: &AppState, layout: &Layout) -> Arc<ClusterView> {
     state.monitor.cluster(&layout.cluster).unwrap_or_default()
+}
+
+/// The frame and the view of `?cluster=NAME` (the default cluster when absent); 404 for a
+/// cluster nobody monitors.
+pub fn page_view(
+    state: &AppState,
+    headers: &HeaderMap,
+    title: &str,
+    cluster: Option<&str>,
+) -> Result<(Layout, Arc<ClusterView>), WebError> {
+    let view = state.view(cluster)?;
+    let layout = Layout::new(state, headers, title, Some(&view.name));
+    Ok((layout, view))
+}
+
+/// Renders every `WebError` answered outside `/api/v1` as the error page (same status, same
+/// message), with the visitor's frame.
+pub async fn error_pages(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers().clone();
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    match response.extensions().get::<ErrorPage>() {
+        Some(ErrorPage(e)) if !api => message_page(&state, &headers, e.status, e.heading(), &e.message, &e.back),
+        _ => response,
+    }
 }
 
 /// Percent-encodes a path segment or query value.

@@ -7,19 +7,11 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{render, view_of, ClusterParam, Layout};
+use super::{brokers, page_view, render, ClusterParam, Layout};
 use crate::evaluator::GroupState;
-use crate::web::api::{cluster_json, topic_summaries};
-use crate::web::format;
-use crate::web::AppState;
-
-pub struct BrokerRow {
-    pub id: i32,
-    pub address: String,
-    pub up: bool,
-    pub leaders: String,
-    pub replicas: String,
-}
+use crate::monitor::snapshot::Problem;
+use crate::monitor::ClusterView;
+use crate::web::{format, AppState, WebError};
 
 pub struct GroupRow {
     pub group: String,
@@ -31,14 +23,13 @@ pub struct GroupRow {
 }
 
 pub struct OverviewData {
-    pub embedded: bool,
     pub reachable: bool,
     pub error: String,
     pub sampled: format::When,
     pub sampled_ever: bool,
     pub controller: i32,
     pub brokers_up: usize,
-    pub brokers: Vec<BrokerRow>,
+    pub brokers: Vec<brokers::BrokerRow>,
     pub topics: String,
     pub partitions: String,
     pub under_replicated: usize,
@@ -54,6 +45,8 @@ pub struct OverviewData {
     pub tick_ms: String,
     /// Security protocol and SASL mechanism, never credentials.
     pub security: String,
+    /// What the last sample could not read.
+    pub problems: Vec<Problem>,
 }
 
 #[derive(Template)]
@@ -70,35 +63,9 @@ pub struct OverviewPartial {
     pub data: OverviewData,
 }
 
-async fn gather(state: &AppState, layout: &Layout) -> OverviewData {
-    let view = view_of(state, layout);
-    let (mut brokers, mut controller, mut brokers_up) = (Vec::new(), -1, 0);
-    let (mut under_replicated, mut offline) = (0, 0);
-    let (topics, partitions);
-    if let (true, Some(embedded)) = (layout.embedded, &state.cluster) {
-        let cluster = cluster_json(embedded);
-        controller = cluster.controller_id;
-        brokers_up = cluster.brokers.iter().filter(|b| b.status == "up").count();
-        brokers = cluster
-            .brokers
-            .iter()
-            .map(|b| BrokerRow {
-                id: b.id,
-                address: format!("{}:{}", b.host, b.port),
-                up: b.status == "up",
-                leaders: format::thousands(b.leader_count as i64),
-                replicas: format::thousands(b.replica_count as i64),
-            })
-            .collect();
-        let summaries = topic_summaries(embedded);
-        under_replicated = summaries.iter().map(|t| t.under_replicated).sum();
-        offline = summaries.iter().map(|t| t.offline).sum();
-        topics = summaries.len();
-        partitions = summaries.iter().map(|t| t.partitions).sum::<usize>();
-    } else {
-        topics = view.topics.len();
-        partitions = view.topics.values().map(|n| *n as usize).sum();
-    }
+async fn gather(state: &AppState, layout: &Layout, view: &ClusterView) -> OverviewData {
+    let brokers = brokers::rows(view);
+    let brokers_up = brokers.iter().filter(|b| b.up).count();
     let count = |s: GroupState| view.groups.values().filter(|g| g.status == s).count();
     let mut worst: Vec<_> = view.groups.values().filter(|g| g.status > GroupState::Ok).collect();
     worst.sort_by(|a, b| b.status.cmp(&a.status).then(b.total_lag.cmp(&a.total_lag)));
@@ -128,18 +95,18 @@ async fn gather(state: &AppState, layout: &Layout) -> OverviewData {
     };
     OverviewData {
         security,
-        embedded: layout.embedded,
         reachable: view.reachable,
         error: view.error.clone().unwrap_or_default(),
         sampled: format::when(view.ts_ms, layout.now_ms),
         sampled_ever: view.ts_ms > 0,
-        controller,
+        controller: view.controller_id,
         brokers_up,
         brokers,
-        topics: format::thousands(topics as i64),
-        partitions: format::thousands(partitions as i64),
-        under_replicated,
-        offline,
+        topics: format::thousands(view.topics.len() as i64),
+        partitions: format::thousands(view.partitions.len() as i64),
+        under_replicated: view.under_replicated(),
+        offline: view.offline(),
+        problems: view.problems.clone(),
         groups_ok: count(GroupState::Ok),
         groups_warn: count(GroupState::Warn),
         groups_err: count(GroupState::Err),
@@ -156,18 +123,18 @@ pub async fn page_overview(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<ClusterParam>,
-) -> Response {
-    let layout = Layout::new(&state, &headers, "Overview", q.cluster.as_deref());
-    let data = gather(&state, &layout).await;
-    render(&OverviewPage { layout, data })
+) -> Result<Response, WebError> {
+    let (layout, view) = page_view(&state, &headers, "Overview", q.cluster.as_deref())?;
+    let data = gather(&state, &layout, &view).await;
+    Ok(render(&OverviewPage { layout, data }))
 }
 
 pub async fn partial_overview(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<ClusterParam>,
-) -> Response {
-    let layout = Layout::new(&state, &headers, "Overview", q.cluster.as_deref());
-    let data = gather(&state, &layout).await;
-    render(&OverviewPartial { layout, data })
+) -> Result<Response, WebError> {
+    let (layout, view) = page_view(&state, &headers, "Overview", q.cluster.as_deref())?;
+    let data = gather(&state, &layout, &view).await;
+    Ok(render(&OverviewPartial { layout, data }))
 }
