@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use super::error::{io_reason, Error, Result};
 use super::security::{ClientSasl, ClientSecurity, SaslCredentials};
-use super::versions::{api_name, BrokerVersions};
+use super::versions::{api_name, client_range, BrokerVersions};
 
 /// Larger response frames are refused rather than allocated (fetches ask for far less).
 const MAX_FRAME_BYTES: usize = 256 << 20;
@@ -43,6 +43,9 @@ pub struct Connection {
     next_correlation_id: AtomicI32,
     /// What the broker advertised in the handshake.
     pub versions: BrokerVersions,
+    /// Per API key, the highest version whose answers this broker sent decodable: set below the
+    /// negotiated one after an answer could not be decoded.
+    caps: Mutex<HashMap<i16, i16>>,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -50,6 +53,22 @@ impl Drop for Connection {
     fn drop(&mut self) {
         self.reader.abort();
     }
+}
+
+/// Requests that change nothing on the broker, so asking again is harmless.
+fn resendable(api: ApiKey) -> bool {
+    matches!(
+        api,
+        ApiKey::Metadata
+            | ApiKey::ListOffsets
+            | ApiKey::Fetch
+            | ApiKey::ListGroups
+            | ApiKey::DescribeGroups
+            | ApiKey::OffsetFetch
+            | ApiKey::FindCoordinator
+            | ApiKey::DescribeConfigs
+            | ApiKey::DescribeCluster
+    )
 }
 
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
@@ -106,6 +125,7 @@ impl Connection {
             state,
             next_correlation_id: AtomicI32::new(1),
             versions: BrokerVersions::default(),
+            caps: Mutex::new(HashMap::new()),
             reader,
         };
         connection.versions = connection.handshake(timeout).await.map_err(|e| match e {
@@ -171,15 +191,39 @@ impl Connection {
 
     /// The version this connection sends `api` in.
     pub fn version(&self, api: ApiKey) -> Result<i16> {
-        self.versions.pick(api).map_err(|m| Error::Unsupported {
+        let picked = self.versions.pick(api).map_err(|m| Error::Unsupported {
             api: api_name(api),
             addr: self.addr.clone(),
             detail: m.to_string(),
-        })
+        })?;
+        let cap = self.caps.lock().unwrap_or_else(|e| e.into_inner()).get(&(api as i16)).copied();
+        Ok(cap.map_or(picked, |cap| picked.min(cap)))
     }
 
-    /// Sends `request` in `version` and decodes the response.
+    /// Sends `request` in `version` and decodes the response. An answer to a read-only request
+    /// that does not decode (a Kafka-compatible broker with its own idea of a version) is asked
+    /// again one version lower, down to the lowest both sides speak, and the connection keeps
+    /// using the version that worked.
     pub async fn call<R: Request>(&self, version: i16, request: &R, timeout: Duration) -> Result<R::Response> {
+        let api = api_key::<R>();
+        let lowest = match (client_range(api), self.versions.range(api)) {
+            (Some(client), Some(broker)) if resendable(api) => client.0.max(broker.0),
+            _ => version,
+        };
+        let mut version = version;
+        loop {
+            match self.call_once(version, request, timeout).await {
+                Err(e @ Error::Malformed { .. }) if version > lowest => {
+                    tracing::warn!(addr = %self.addr, api = api_name(api), version, error = %e, "an answer did not decode; asking one version lower");
+                    version -= 1;
+                    self.caps.lock().unwrap_or_else(|e| e.into_inner()).insert(api as i16, version);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once<R: Request>(&self, version: i16, request: &R, timeout: Duration) -> Result<R::Response> {
         let api = api_key::<R>();
         let mut frame = self.roundtrip(api, version, request, timeout, true).await?.unwrap_or_default();
         let malformed = |reason: String| Error::Malformed { api: api_name(api), addr: self.addr.clone(), reason };
@@ -359,7 +403,7 @@ pub fn ms(d: Duration) -> u64 {
 mod tests {
     use super::*;
     use kafka_protocol::messages::api_versions_response::ApiVersion;
-    use kafka_protocol::messages::{MetadataRequest, MetadataResponse};
+    use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
     use tokio::net::TcpListener;
 
     /// Reads one request frame: (api key, api version, correlation id).
@@ -407,10 +451,17 @@ mod tests {
             assert_eq!((key, version), (ApiKey::ApiVersions as i16, 2));
             let apis = [(ApiKey::ApiVersions, 0, 2), (ApiKey::Metadata, 0, 8)];
             write_frame(&mut s, cid, &versions_body(2, 0, &apis)).await;
-            // Then a Metadata request in the negotiated version, answered with garbage.
+            // Then a Metadata request in the negotiated version, answered with garbage; asked
+            // again one version lower, answered with a null where the broker array belongs.
             let (key, version, cid) = read_request(&mut s).await;
             assert_eq!((key, version), (ApiKey::Metadata as i16, 8));
             write_frame(&mut s, cid, &[0xff; 7]).await;
+            let (key, version, cid) = read_request(&mut s).await;
+            assert_eq!((key, version), (ApiKey::Metadata as i16, 7));
+            let mut body = BytesMut::new();
+            MetadataResponse::default().with_controller_id(BrokerId(3)).encode(&mut body, 7).expect("encode");
+            body[4..8].copy_from_slice(&(-1i32).to_be_bytes()); // after throttle_time_ms: the brokers count
+            write_frame(&mut s, cid, &body).await;
             s
         });
         let connection = Connection::open(&addr, "test", Duration::from_secs(5), &ClientSecurity::default())
@@ -418,8 +469,37 @@ mod tests {
             .expect("handshake");
         assert_eq!(connection.version(ApiKey::Metadata).expect("metadata"), 8);
         assert!(matches!(connection.version(ApiKey::Fetch), Err(Error::Unsupported { .. })));
-        let error = connection.call(8, &MetadataRequest::default(), Duration::from_secs(5)).await;
+        let answer = connection.call(8, &MetadataRequest::default(), Duration::from_secs(5)).await.expect("v7 answer");
+        assert_eq!((answer.controller_id, answer.brokers.len()), (BrokerId(3), 0), "a null array reads as empty");
+        assert_eq!(connection.version(ApiKey::Metadata).expect("metadata"), 7, "the version that worked sticks");
+        drop(broker.await.expect("broker"));
+    }
+
+    /// At the lowest version both sides speak, an answer that does not decode is an error naming
+    /// the API; requests that change something (Produce) are never sent twice.
+    #[tokio::test]
+    async fn undecodable_answers_at_the_lowest_version_or_to_writes_are_errors() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let broker = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            let (_, _, cid) = read_request(&mut s).await;
+            write_frame(&mut s, cid, &versions_body(3, 0, &[(ApiKey::Metadata, 0, 4), (ApiKey::Produce, 3, 9)])).await;
+            for _ in 0..2 {
+                let (_, _, cid) = read_request(&mut s).await;
+                write_frame(&mut s, cid, &[0xff; 3]).await;
+            }
+            s
+        });
+        let connection = Connection::open(&addr, "test", Duration::from_secs(5), &ClientSecurity::default())
+            .await
+            .expect("handshake");
+        let lowest = client_range(ApiKey::Metadata).expect("metadata").0.max(0);
+        let error = connection.call(lowest, &MetadataRequest::default(), Duration::from_secs(5)).await;
         assert!(matches!(error, Err(Error::Malformed { api: "Metadata", .. })), "{error:?}");
+        let produce = kafka_protocol::messages::ProduceRequest::default().with_acks(1);
+        let error = connection.call(9, &produce, Duration::from_secs(5)).await;
+        assert!(matches!(error, Err(Error::Malformed { api: "Produce", .. })), "{error:?}");
         drop(broker.await.expect("broker"));
     }
 
@@ -446,7 +526,6 @@ mod tests {
             let _ = read_request(&mut s).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
         });
-        use kafka_protocol::messages::BrokerId;
         let connection = Connection::open(&addr, "test", Duration::from_secs(5), &ClientSecurity::default())
             .await
             .expect("handshake");

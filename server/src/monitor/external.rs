@@ -393,4 +393,180 @@ mod tests {
         assert_eq!(error, format!("cannot reach any bootstrap server ({addr}: connection refused)"));
         assert_eq!(external.record_timestamp("t", 0, 0), None);
     }
+
+    /// A fake Kafka-compatible broker (one node) whose answers fail piece by piece: partition 1's
+    /// offsets always, group `flaky`'s DescribeGroups from the second time on. Each failure costs
+    /// only its own piece, is listed as a problem, and `flaky` keeps its last sample.
+    #[tokio::test]
+    async fn one_bad_answer_costs_only_its_own_piece() {
+        use bytes::{Buf, BufMut, BytesMut};
+        use kafka_protocol::messages::api_versions_response::ApiVersion;
+        use kafka_protocol::messages::describe_groups_response::DescribedGroup;
+        use kafka_protocol::messages::list_groups_response::ListedGroup;
+        use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+        use kafka_protocol::messages::metadata_response::{
+            MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+        };
+        use kafka_protocol::messages::offset_fetch_response::{OffsetFetchResponsePartition, OffsetFetchResponseTopic};
+        use kafka_protocol::messages::*;
+        use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let describes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&describes);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let counter = std::sync::Arc::clone(&counter);
+                tokio::spawn(async move {
+                    let str = |s: &str| StrBytes::from_string(s.to_string());
+                    loop {
+                        let Ok(size) = stream.read_i32().await else { return };
+                        let mut frame = vec![0u8; size as usize];
+                        if stream.read_exact(&mut frame).await.is_err() {
+                            return;
+                        }
+                        let mut buf = bytes::Bytes::from(frame);
+                        let (key, version, correlation) = (buf.get_i16(), buf.get_i16(), buf.get_i32());
+                        let client_id = buf.get_i16().max(0) as usize;
+                        buf.advance(client_id);
+                        let mut out = BytesMut::new();
+                        out.put_i32(correlation);
+                        let encoded = match ApiKey::try_from(key).expect("api key") {
+                            ApiKey::ApiVersions => {
+                                let apis = [
+                                    (ApiKey::ApiVersions, 0, 3),
+                                    (ApiKey::Metadata, 1, 1),
+                                    (ApiKey::ListOffsets, 1, 1),
+                                    (ApiKey::ListGroups, 0, 0),
+                                    (ApiKey::FindCoordinator, 0, 0),
+                                    (ApiKey::DescribeGroups, 0, 0),
+                                    (ApiKey::OffsetFetch, 1, 1),
+                                ];
+                                let keys = apis
+                                    .iter()
+                                    .map(|(k, min, max)| {
+                                        ApiVersion::default()
+                                            .with_api_key(*k as i16)
+                                            .with_min_version(*min)
+                                            .with_max_version(*max)
+                                    })
+                                    .collect();
+                                ApiVersionsResponse::default().with_api_keys(keys).encode(&mut out, version)
+                            }
+                            ApiKey::Metadata => {
+                                let partition = |p| {
+                                    MetadataResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_leader_id(BrokerId(1))
+                                        .with_replica_nodes(vec![BrokerId(1)])
+                                        .with_isr_nodes(vec![BrokerId(1)])
+                                };
+                                MetadataResponse::default()
+                                    .with_brokers(vec![MetadataResponseBroker::default()
+                                        .with_node_id(BrokerId(1))
+                                        .with_host(str("127.0.0.1"))
+                                        .with_port(i32::from(port))])
+                                    .with_controller_id(BrokerId(1))
+                                    .with_topics(vec![MetadataResponseTopic::default()
+                                        .with_name(Some(TopicName(str("t"))))
+                                        .with_partitions(vec![partition(0), partition(1)])])
+                                    .encode(&mut out, version)
+                            }
+                            ApiKey::ListOffsets => {
+                                let request = ListOffsetsRequest::decode(&mut buf, version).expect("request");
+                                let latest = request.topics[0].partitions[0].timestamp == -1;
+                                let answer = |p: i32| {
+                                    let partition = ListOffsetsPartitionResponse::default().with_partition_index(p);
+                                    match p {
+                                        0 => partition.with_offset(if latest { 10 } else { 0 }),
+                                        _ => partition.with_error_code(-1),
+                                    }
+                                };
+                                ListOffsetsResponse::default()
+                                    .with_topics(vec![ListOffsetsTopicResponse::default()
+                                        .with_name(TopicName(str("t")))
+                                        .with_partitions(vec![answer(0), answer(1)])])
+                                    .encode(&mut out, version)
+                            }
+                            ApiKey::ListGroups => ListGroupsResponse::default()
+                                .with_groups(
+                                    ["flaky", "steady"]
+                                        .iter()
+                                        .map(|g| {
+                                            ListedGroup::default()
+                                                .with_group_id(GroupId(str(g)))
+                                                .with_protocol_type(str("consumer"))
+                                        })
+                                        .collect(),
+                                )
+                                .encode(&mut out, version),
+                            ApiKey::FindCoordinator => FindCoordinatorResponse::default()
+                                .with_node_id(BrokerId(1))
+                                .with_host(str("127.0.0.1"))
+                                .with_port(i32::from(port))
+                                .encode(&mut out, version),
+                            ApiKey::DescribeGroups => {
+                                let request = DescribeGroupsRequest::decode(&mut buf, version).expect("request");
+                                let times = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                let groups = request
+                                    .groups
+                                    .iter()
+                                    .map(|g| {
+                                        let described = DescribedGroup::default()
+                                            .with_group_id(g.clone())
+                                            .with_group_state(str("Empty"))
+                                            .with_protocol_type(str("consumer"));
+                                        // GROUP_AUTHORIZATION_FAILED, from the second time on.
+                                        match g.0.as_str() {
+                                            "flaky" if times > 0 => described.with_error_code(30),
+                                            _ => described,
+                                        }
+                                    })
+                                    .collect();
+                                DescribeGroupsResponse::default().with_groups(groups).encode(&mut out, version)
+                            }
+                            ApiKey::OffsetFetch => OffsetFetchResponse::default()
+                                .with_topics(vec![OffsetFetchResponseTopic::default()
+                                    .with_name(TopicName(str("t")))
+                                    .with_partitions(vec![OffsetFetchResponsePartition::default()
+                                        .with_partition_index(0)
+                                        .with_committed_offset(4)])])
+                                .encode(&mut out, version),
+                            other => panic!("unexpected {other:?}"),
+                        };
+                        encoded.expect("encode");
+                        let mut framed = (out.len() as i32).to_be_bytes().to_vec();
+                        framed.extend_from_slice(&out);
+                        if stream.write_all(&framed).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+
+        let mut config = ClientConfig::new([format!("127.0.0.1:{port}")]);
+        config.retry_timeout = Duration::from_millis(300);
+        let external = External::new(Client::new(config));
+        let first = external.snapshot(1_000).await.expect("first snapshot");
+        assert_eq!(first.partitions.len(), 2, "both partitions, with or without offsets");
+        assert_eq!(first.partitions[0].high_watermark(), Some(10));
+        assert_eq!(first.partitions[1].offsets, None);
+        assert_eq!(first.groups.iter().map(|g| g.group_id.as_str()).collect::<Vec<_>>(), ["flaky", "steady"]);
+        assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
+        assert_eq!(
+            (first.problems[0].request.as_str(), first.problems[0].subject.as_str()),
+            ("ListOffsets", "t partition 1")
+        );
+
+        let second = external.snapshot(2_000).await.expect("second snapshot");
+        let flaky = second.groups.iter().find(|g| g.group_id == "flaky").expect("flaky keeps its last sample");
+        assert_eq!(flaky, first.groups.iter().find(|g| g.group_id == "flaky").expect("first flaky"));
+        assert!(second.groups.iter().any(|g| g.group_id == "steady"));
+        let described = second.problems.iter().find(|p| p.request == "DescribeGroups").expect("the failure is listed");
+        assert_eq!(described.subject, "group flaky");
+        assert!(described.error.contains("GROUP_AUTHORIZATION_FAILED"), "{described:?}");
+    }
 }

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::snapshot::Snapshot;
+use super::snapshot::{Problem, Snapshot};
 use super::view::{ClusterView, GroupPartitionView, GroupView, MemberView, PartitionView, RingView};
 use crate::evaluator::{
     self, diagnose, evaluate_group, BrokerSample, BrokerWindow, BrokerWindows, CommitEntry, CommitWindow, EvalConfig,
@@ -195,6 +195,7 @@ impl ClusterState {
             .collect();
 
         let mut groups = BTreeMap::new();
+        let mut problems = snapshot.problems.clone();
         for g in &snapshot.groups {
             // Out of the map while it is worked on, so `self` stays free for the lookups below.
             let mut state = self.groups.remove(&g.group_id).unwrap_or_default();
@@ -238,7 +239,20 @@ impl ClusterState {
                 let end = high_watermark.get(&(ps.topic.as_str(), ps.partition)).copied().unwrap_or(-1);
                 let commit = committed.get(&(ps.topic.as_str(), ps.partition)).copied();
                 let lag = match commit {
-                    Some((offset, _)) if end >= 0 => (end - offset).max(0),
+                    Some((offset, _)) if end >= 0 => {
+                        if offset > end {
+                            // A broker whose high watermark is behind a commit (seen on
+                            // Kafka-compatible brokers): no negative lag, but say so.
+                            problems.push(Problem {
+                                request: "OffsetFetch".into(),
+                                subject: format!("group {} partition {}-{}", g.group_id, ps.topic, ps.partition),
+                                error: format!(
+                                    "committed offset {offset} is past the high watermark {end}; lag shown as 0"
+                                ),
+                            });
+                        }
+                        (end - offset).max(0)
+                    }
                     _ => ps.current_lag,
                 };
                 let lag_seconds = commit.and_then(|(offset, _)| {
@@ -355,7 +369,7 @@ impl ClusterState {
             groups: std::sync::Arc::new(groups),
             produce_rate,
             consume_rate,
-            problems: snapshot.problems.clone(),
+            problems,
         };
         (view, tick)
     }
@@ -432,4 +446,93 @@ fn broker_window<'a>(brokers: &'a mut BrokerWindows, topic: &str, partition: i32
         rings.resize_with(index + 1, BrokerWindow::default);
     }
     &mut rings[index]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::monitor::snapshot::{
+        BrokerSnapshot, CommitSnapshot, GroupSnapshot, Offsets, PartitionSnapshot, TopicSnapshot,
+    };
+
+    fn partition(p: i32, isr: &[i32], high_watermark: Option<i64>) -> PartitionSnapshot {
+        PartitionSnapshot {
+            topic: "t".into(),
+            partition: p,
+            internal: false,
+            leader: isr.first().copied().unwrap_or(-1),
+            leader_epoch: Some(1),
+            replicas: vec![1, 2],
+            isr: isr.to_vec(),
+            offline_replicas: Vec::new(),
+            offsets: high_watermark.map(|hw| Offsets { log_start_offset: 0, high_watermark: hw, log_end_offset: None }),
+            size_bytes: None,
+            follower_lag: Vec::new(),
+        }
+    }
+
+    fn snapshot(ts_ms: i64, partitions: Vec<PartitionSnapshot>, broker_2_up: bool, commit: i64) -> Snapshot {
+        let broker = |id, up| BrokerSnapshot {
+            id,
+            host: "h".into(),
+            port: 9092,
+            rack: None,
+            up,
+            replication_paused: None,
+            size_bytes: None,
+        };
+        Snapshot {
+            ts_ms,
+            controller_id: 1,
+            brokers: vec![broker(1, true), broker(2, broker_2_up)],
+            topics: BTreeMap::from([(
+                "t".to_string(),
+                TopicSnapshot { partitions: 2, internal: false, config: BTreeMap::new() },
+            )]),
+            partitions,
+            groups: vec![GroupSnapshot {
+                group_id: "g".into(),
+                state: "Empty".into(),
+                members: Vec::new(),
+                offsets: vec![CommitSnapshot { topic: "t".into(), partition: 0, offset: commit, commit_ts_ms: ts_ms }],
+            }],
+            problems: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn replication_is_stored_on_change_and_a_commit_past_the_end_is_lag_zero_and_said() {
+        let mut state = ClusterState::new("c", EvalConfig::default());
+        let (view, tick) = state.apply(
+            &snapshot(1_000, vec![partition(0, &[1, 2], Some(10)), partition(1, &[1, 2], None)], true, 4),
+            |_, _, _| None,
+        );
+        assert_eq!((tick.replication.len(), tick.liveness.len()), (2, 2), "everything on the first tick");
+        assert_eq!(tick.partitions.len(), 1, "a partition without offsets has no sample");
+        assert_eq!(view.partitions.len(), 2, "but is in the view");
+        assert!(view.problems.is_empty());
+
+        let (_, tick) = state.apply(
+            &snapshot(2_000, vec![partition(0, &[1, 2], Some(10)), partition(1, &[1, 2], None)], true, 4),
+            |_, _, _| None,
+        );
+        assert!(tick.replication.is_empty() && tick.liveness.is_empty(), "nothing changed");
+
+        let (view, tick) = state.apply(
+            &snapshot(3_000, vec![partition(0, &[1], Some(10)), partition(1, &[1, 2], None)], false, 12),
+            |_, _, _| None,
+        );
+        assert_eq!(tick.replication.iter().map(|r| (r.partition, r.isr)).collect::<Vec<_>>(), vec![(0, 1)]);
+        assert_eq!(tick.liveness.iter().map(|l| (l.broker, l.up)).collect::<Vec<_>>(), vec![(2, false)]);
+        assert_eq!((view.under_replicated(), view.offline()), (1, 0), "{:?}", view.partitions);
+        assert_eq!(view.groups["g"].partitions[0].lag, 0);
+        assert_eq!(view.problems.len(), 1);
+        assert!(
+            view.problems[0].error.contains("committed offset 12 is past the high watermark 10"),
+            "{:?}",
+            view.problems
+        );
+    }
 }

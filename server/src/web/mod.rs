@@ -86,11 +86,12 @@ impl AppState {
         }
     }
 
-    /// The cluster shown when none is named: the embedded one, else the first monitored.
+    /// The cluster shown when none is named: the embedded one, else the first `[[clusters]]`.
     pub fn default_cluster(&self) -> String {
-        match &self.cluster {
-            Some(cluster) => cluster.config.name.clone(),
-            None => self.monitor.clusters().first().map(|v| v.name.clone()).unwrap_or_default(),
+        match (&self.cluster, self.external.first()) {
+            (Some(cluster), _) => cluster.config.name.clone(),
+            (None, Some(first)) => first.name.clone(),
+            (None, None) => String::new(),
         }
     }
 

@@ -392,9 +392,9 @@ impl<T: NewType<StrBytes>> Decoder<Option<T>> for String {
 impl Decoder<StdString> for String {
     fn decode<B: ByteBuf>(&self, buf: &mut B) -> Result<StdString> {
         match String.decode(buf) {
-            Ok(None) => {
-                bail!("String length is negative (-1)");
-            }
+            // warren patch: a null where a string is required reads as empty, as librdkafka reads it
+            // (some Kafka-compatible brokers send one).
+            Ok(None) => Ok(Default::default()),
             Ok(Some(s)) => Ok(s),
             Err(e) => Err(e),
         }
@@ -404,9 +404,9 @@ impl Decoder<StdString> for String {
 impl<T: NewType<StrBytes>> Decoder<T> for String {
     fn decode<B: ByteBuf>(&self, buf: &mut B) -> Result<T> {
         match String.decode(buf) {
-            Ok(None) => {
-                bail!("String length is negative (-1)");
-            }
+            // warren patch: a null where a string is required reads as empty, as librdkafka reads it
+            // (some Kafka-compatible brokers send one).
+            Ok(None) => Ok(T::from(StrBytes::default())),
             Ok(Some(s)) => Ok(s),
             Err(e) => Err(e),
         }
@@ -542,9 +542,9 @@ impl<T: NewType<StrBytes>> Decoder<Option<T>> for CompactString {
 impl Decoder<StdString> for CompactString {
     fn decode<B: ByteBuf>(&self, buf: &mut B) -> Result<StdString> {
         match CompactString.decode(buf) {
-            Ok(None) => {
-                bail!("CompactString length is negative (-1)");
-            }
+            // warren patch: a null where a string is required reads as empty, as librdkafka reads it
+            // (some Kafka-compatible brokers send one).
+            Ok(None) => Ok(Default::default()),
             Ok(Some(s)) => Ok(s),
             Err(e) => Err(e),
         }
@@ -554,9 +554,9 @@ impl Decoder<StdString> for CompactString {
 impl<T: NewType<StrBytes>> Decoder<T> for CompactString {
     fn decode<B: ByteBuf>(&self, buf: &mut B) -> Result<T> {
         match CompactString.decode(buf) {
-            Ok(None) => {
-                bail!("CompactString length is negative (-1)");
-            }
+            // warren patch: a null where a string is required reads as empty, as librdkafka reads it
+            // (some Kafka-compatible brokers send one).
+            Ok(None) => Ok(T::from(StrBytes::default())),
             Ok(Some(s)) => Ok(s),
             Err(e) => Err(e),
         }
@@ -1018,9 +1018,9 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for Array<E> {
 impl<T, E: Decoder<T>> Decoder<Vec<T>> for Array<E> {
     fn decode<B: ByteBuf>(&self, buf: &mut B) -> Result<Vec<T>> {
         match self.decode(buf) {
-            Ok(None) => {
-                bail!("Array length is negative (-1)");
-            }
+            // warren patch: a null where an array is required reads as empty, as librdkafka reads it
+            // (some Kafka-compatible brokers send one).
+            Ok(None) => Ok(Vec::new()),
             Ok(Some(s)) => Ok(s),
             Err(e) => Err(e),
         }
@@ -1124,9 +1124,9 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for CompactArray<E> {
 impl<T, E: Decoder<T>> Decoder<Vec<T>> for CompactArray<E> {
     fn decode<B: ByteBuf>(&self, buf: &mut B) -> Result<Vec<T>> {
         match self.decode(buf) {
-            Ok(None) => {
-                bail!("CompactArray length is negative (-1)");
-            }
+            // warren patch: a null where an array is required reads as empty, as librdkafka reads it
+            // (some Kafka-compatible brokers send one).
+            Ok(None) => Ok(Vec::new()),
             Ok(Some(s)) => Ok(s),
             Err(e) => Err(e),
         }
