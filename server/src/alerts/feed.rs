@@ -38,7 +38,7 @@ pub fn facts(view: &ClusterView) -> Facts {
             .values()
             .map(|g| GroupFacts {
                 group: g.group.clone(),
-                status: g.status.as_str().to_string(),
+                status: g.status,
                 total_lag: g.total_lag,
                 max_lag_seconds: g.max_lag_seconds,
             })

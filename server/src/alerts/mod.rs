@@ -333,7 +333,7 @@ pub struct RuleSummary {
     pub name: String,
     pub kind: &'static str,
     pub severity: &'static str,
-    pub status: Option<&'static str>,
+    pub status: Option<crate::evaluator::GroupState>,
     pub threshold: Option<f64>,
     /// The `groups` or `topics` regex as written.
     pub filter: Option<String>,

@@ -8,6 +8,7 @@
 //! `resolved` (notified if its firing was), or dropped silently if it never fired. A silenced alert
 //! keeps its state but notifies nothing, its resolution included (as in Alertmanager).
 
+use crate::evaluator::GroupState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -30,8 +31,7 @@ pub struct Facts {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupFacts {
     pub group: String,
-    /// `OK`, `WARN`, `ERR` or `NOTFOUND` (Burrow's meanings).
-    pub status: String,
+    pub status: GroupState,
     pub total_lag: i64,
     pub max_lag_seconds: Option<f64>,
 }
@@ -91,7 +91,7 @@ pub struct CompiledRule {
     pub name: String,
     pub kind: RuleKind,
     /// `group_status`: the least severe status that fires (`WARN` or `ERR`).
-    pub status: Option<&'static str>,
+    pub status: Option<GroupState>,
     /// Lag kinds: fires when the value is strictly above.
     pub threshold: Option<f64>,
     pub for_ms: i64,
@@ -106,14 +106,6 @@ pub struct CompiledRule {
 
 /// `repeat_interval` when a rule does not set it (Alertmanager's default).
 pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
-
-fn status_rank(status: &str) -> u8 {
-    match status {
-        "WARN" => 2,
-        "ERR" => 3,
-        _ => 0,
-    }
-}
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -142,9 +134,8 @@ pub(super) fn compile(rules: &[Rule], receivers: &BTreeSet<&str>) -> Result<Vec<
             (RuleKind::GroupStatus, None) => {
                 return Err(err("status", "missing: group_status rules need status = \"WARN\" or \"ERR\"".into()))
             }
-            (RuleKind::GroupStatus, Some(s)) => match s.to_ascii_uppercase().as_str() {
-                "WARN" => Some("WARN"),
-                "ERR" => Some("ERR"),
+            (RuleKind::GroupStatus, Some(s)) => match GroupState::parse(&s.to_ascii_uppercase()) {
+                Some(status @ (GroupState::Warn | GroupState::Err)) => Some(status),
                 _ => return Err(err("status", format!("\"{s}\" is not \"WARN\" or \"ERR\""))),
             },
             (_, Some(_)) => {
@@ -196,9 +187,8 @@ pub(super) fn compile(rules: &[Rule], receivers: &BTreeSet<&str>) -> Result<Vec<
             }
         }
         let severity = match (kind, status) {
-            (RuleKind::GroupStatus, Some("ERR")) | (RuleKind::OfflinePartitions | RuleKind::BrokerDown, _) => {
-                "critical"
-            }
+            (RuleKind::GroupStatus, Some(GroupState::Err))
+            | (RuleKind::OfflinePartitions | RuleKind::BrokerDown, _) => "critical",
             _ => "warning",
         };
         compiled.push(CompiledRule {
@@ -418,15 +408,12 @@ fn matches(rule: &CompiledRule, facts: &Facts) -> Vec<Labelled> {
             let lag_s = g.max_lag_seconds.map_or(String::new(), |s| format!(", max lag {s:.0} s"));
             let detail = format!("total lag {} records{lag_s}", g.total_lag);
             let fired = match rule.kind {
-                RuleKind::GroupStatus => {
-                    let min = rule.status.map_or(u8::MAX, status_rank);
-                    (status_rank(&g.status) >= min).then(|| {
-                        (
-                            format!("Consumer group {} is {}", g.group, g.status),
-                            format!("Group {} in cluster {cluster} has status {} ({detail}).", g.group, g.status),
-                        )
-                    })
-                }
+                RuleKind::GroupStatus => rule.status.is_some_and(|min| g.status >= min).then(|| {
+                    (
+                        format!("Consumer group {} is {}", g.group, g.status),
+                        format!("Group {} in cluster {cluster} has status {} ({detail}).", g.group, g.status),
+                    )
+                }),
                 RuleKind::GroupLag => {
                     let t = rule.threshold.unwrap_or(f64::INFINITY);
                     (g.total_lag as f64 > t).then(|| {

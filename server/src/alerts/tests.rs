@@ -1,6 +1,7 @@
 //! Pure tests: config validation, rule evaluation over simulated ticks, fingerprints (checked
 //! against an independent Python implementation) and payload shapes.
 
+use crate::evaluator::GroupState;
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -111,7 +112,12 @@ impl Sim {
 }
 
 fn group(name: &str, status: &str, total_lag: i64, lag_s: Option<f64>) -> GroupFacts {
-    GroupFacts { group: name.into(), status: status.into(), total_lag, max_lag_seconds: lag_s }
+    GroupFacts {
+        group: name.into(),
+        status: GroupState::parse(status).expect("status"),
+        total_lag,
+        max_lag_seconds: lag_s,
+    }
 }
 
 fn at(now_ms: i64, groups: Vec<GroupFacts>) -> Facts {

@@ -70,7 +70,7 @@ fn facts(now_ms: i64, groups: &[(&str, &str)]) -> Facts {
             .iter()
             .map(|(g, s)| GroupFacts {
                 group: g.to_string(),
-                status: s.to_string(),
+                status: crate::evaluator::GroupState::parse(s).expect("status"),
                 total_lag: 1234,
                 max_lag_seconds: Some(42.0),
             })
@@ -255,7 +255,7 @@ async fn a_receiver_that_is_down_gets_the_notification_when_it_returns() {
     log.reverse(); // oldest first
     let refused = log.iter().take_while(|a| a.status_code.is_none()).count();
     assert!(refused >= 3, "{log:?}");
-    assert!(log[..refused].iter().all(|a| a.outcome == "retry"), "{log:?}");
+    assert!(log[..refused].iter().all(|a| a.outcome == AttemptOutcome::Retry), "{log:?}");
     assert!(log[0].error.as_deref().is_some_and(|e| e.contains("onnect")), "{:?}", log[0].error);
     let codes: Vec<Option<i64>> = log[refused..].iter().map(|a| a.status_code).collect();
     assert_eq!(codes, [Some(503), Some(503), Some(500), Some(200)]);
@@ -358,7 +358,7 @@ async fn killed_mid_delivery_resumes_after_restart_and_delivers_once() {
     }
     let store = Store::open(&path).await.expect("reopen");
     let alerts = engine(&store, &text, fast_options());
-    assert_eq!(alerts.notifications(10).await.expect("outbox")[0].state, "pending");
+    assert_eq!(alerts.notifications(10).await.expect("outbox")[0].state, crate::store::OutboxState::Pending);
     let worker = Worker::start(&alerts);
     let received = hook.wait_for(2).await;
     attempts(&alerts, 1).await;

@@ -29,6 +29,14 @@ pub enum GroupState {
 }
 
 impl GroupState {
+    /// Every status, least severe first: the one ranking (the derived order) everything uses.
+    pub const ALL: [GroupState; 4] = [GroupState::NotFound, GroupState::Ok, GroupState::Warn, GroupState::Err];
+
+    /// Burrow's name back to the status (`None` for anything else).
+    pub fn parse(name: &str) -> Option<GroupState> {
+        GroupState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             GroupState::NotFound => "NOTFOUND",

@@ -26,6 +26,14 @@ pub enum PartitionState {
 }
 
 impl PartitionState {
+    pub const ALL: [PartitionState; 5] =
+        [PartitionState::Ok, PartitionState::Warn, PartitionState::Stop, PartitionState::Stall, PartitionState::Rewind];
+
+    /// Burrow's name back to the status (`None` for anything else).
+    pub fn parse(name: &str) -> Option<PartitionState> {
+        PartitionState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             PartitionState::Ok => "OK",

@@ -283,7 +283,7 @@ impl ClusterState {
                         high_watermark: end,
                         lag,
                         lag_seconds,
-                        status: view.status.as_str().to_string(),
+                        status: view.status,
                         owner: view.owner.clone(),
                         client_id: view.client_id.clone(),
                     });
@@ -304,7 +304,7 @@ impl ClusterState {
             tick.groups.push(GroupStatusSample {
                 group_id: g.group_id.clone(),
                 ts_ms: now,
-                status: evaluation.status.as_str().to_string(),
+                status: evaluation.status,
                 total_lag,
                 max_lag,
                 max_lag_seconds,

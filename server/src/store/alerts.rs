@@ -36,6 +36,12 @@ impl AlertPhase {
     }
 }
 
+impl std::fmt::Display for AlertPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One alert's persisted state, keyed by its fingerprint.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertRecord {
@@ -112,6 +118,43 @@ impl AttemptOutcome {
             AttemptOutcome::Failed => "failed",
         }
     }
+
+    fn parse(text: &str) -> Option<AttemptOutcome> {
+        [AttemptOutcome::Delivered, AttemptOutcome::Retry, AttemptOutcome::Failed]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a notification is in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxState {
+    /// Waiting for its (next) attempt.
+    Pending,
+    Delivered,
+    /// Given up.
+    Failed,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<OutboxState> {
+        [OutboxState::Pending, OutboxState::Delivered, OutboxState::Failed].into_iter().find(|s| s.as_str() == text)
+    }
 }
 
 /// One attempt, as the delivery worker reports it.
@@ -137,11 +180,11 @@ pub struct OutboxEntry {
     pub receiver: String,
     pub rule: String,
     pub cluster: String,
-    pub status: String,
+    /// `Firing` or `Resolved`.
+    pub status: AlertPhase,
     pub alerts: i64,
     pub created_ms: i64,
-    /// `pending`, `delivered` or `failed`.
-    pub state: String,
+    pub state: OutboxState,
     pub attempts: i64,
     pub next_attempt_ms: i64,
     pub last_status: Option<i64>,
@@ -162,7 +205,7 @@ pub struct DeliveryLogEntry {
     pub duration_ms: i64,
     pub status_code: Option<i64>,
     pub error: Option<String>,
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
 }
 
 /// What a silence matches: every alert of a group, or every alert of a rule.
@@ -396,10 +439,10 @@ impl Store {
                     receiver: row.try_get(2)?,
                     rule: row.try_get(3)?,
                     cluster: row.try_get(4)?,
-                    status: row.try_get(5)?,
+                    status: super::decode_status(row.try_get(5)?, AlertPhase::parse)?,
                     alerts: row.try_get(6)?,
                     created_ms: row.try_get(7)?,
-                    state: row.try_get(8)?,
+                    state: super::decode_status(row.try_get(8)?, OutboxState::parse)?,
                     attempts: row.try_get(9)?,
                     next_attempt_ms: row.try_get(10)?,
                     last_status: row.try_get(11)?,
@@ -444,7 +487,7 @@ impl Store {
                     duration_ms: row.try_get(7)?,
                     status_code: row.try_get(8)?,
                     error: row.try_get(9)?,
-                    outcome: row.try_get(10)?,
+                    outcome: super::decode_status(row.try_get(10)?, AttemptOutcome::parse)?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

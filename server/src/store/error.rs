@@ -24,9 +24,6 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
-    /// The tick holds a value the schema cannot represent faithfully (nothing was written).
-    #[error("tick for cluster \"{cluster}\" at {ts_ms} ms rejected: {reason}")]
-    InvalidTick { cluster: String, ts_ms: i64, reason: String },
     /// The size of the write-ahead log file could not be read.
     #[error("cannot read the size of {}", path.display())]
     Io {

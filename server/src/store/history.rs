@@ -8,6 +8,7 @@
 //! (for cheap ticks), so one series is read by point seeks: on every aligned window start in
 //! the range, or on every distinct raw sample time.
 
+use crate::evaluator::GroupState;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -43,7 +44,7 @@ pub struct HistoryPoint {
     pub ts_ms: i64,
     pub total_lag: i64,
     pub max_lag_seconds: Option<f64>,
-    pub status: String,
+    pub status: GroupState,
 }
 
 /// One point of a partition's history (window start, and the newest offsets in the window).
@@ -203,7 +204,7 @@ impl Store {
                     ts_ms: row.try_get(0)?,
                     total_lag: row.try_get(1)?,
                     max_lag_seconds: row.try_get(2)?,
-                    status: row.try_get(3)?,
+                    status: super::decode_status(row.try_get(3)?, GroupState::parse)?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()

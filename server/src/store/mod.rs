@@ -34,13 +34,13 @@ use sqlx::Row;
 
 pub use alerts::{
     AlertChanges, AlertPhase, AlertRecord, AttemptOutcome, AttemptRecord, DeliveryLogEntry, NewNotification,
-    NewSilence, OutboxEntry, PendingNotification, PrunedAlerts, SilenceMatcher, SilenceRecord,
+    NewSilence, OutboxEntry, OutboxState, PendingNotification, PrunedAlerts, SilenceMatcher, SilenceRecord,
 };
 pub use error::StoreError;
 pub use history::{HistoryPoint, HistoryRange, ParseHistoryRangeError, PartitionPoint};
 pub use replication::{LivenessSample, ReplicationSample};
 pub use retention::Pruned;
-pub use sample::{GroupPartitionSample, GroupStatusSample, PartitionSample, Tick, GROUP_STATUSES, PARTITION_STATUSES};
+pub use sample::{GroupPartitionSample, GroupStatusSample, PartitionSample, Tick};
 
 /// Migrations from the workspace's top-level `migrations/`, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
@@ -131,4 +131,10 @@ async fn wal_bytes(path: &Path) -> Result<u64, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
         Err(source) => Err(StoreError::Io { path: PathBuf::from(wal), source }),
     }
+}
+
+/// A status column back to its enum; a name the enum does not know is a decode error (the
+/// schema's CHECK constraints admit only known ones).
+pub(crate) fn decode_status<T>(name: String, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    parse(&name).ok_or_else(|| sqlx::Error::Decode(format!("unknown status {name:?}").into()))
 }

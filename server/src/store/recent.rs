@@ -3,6 +3,7 @@
 //! key: `(cluster, ts_ms, ..)` for the time-ordered replays, `(cluster, group_id)` of
 //! `latest_group_statuses` for the newest status per group.
 
+use crate::evaluator::{GroupState, PartitionState};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
@@ -77,7 +78,7 @@ impl Store {
                 Ok(GroupStatusSample {
                     group_id: row.try_get(0)?,
                     ts_ms: row.try_get(1)?,
-                    status: row.try_get(2)?,
+                    status: super::decode_status(row.try_get(2)?, GroupState::parse)?,
                     total_lag: row.try_get(3)?,
                     max_lag: row.try_get(4)?,
                     max_lag_seconds: row.try_get(5)?,
@@ -102,7 +103,7 @@ fn group_partition_from_row(row: &SqliteRow) -> Result<GroupPartitionSample, sql
         high_watermark: row.try_get(6)?,
         lag: row.try_get(7)?,
         lag_seconds: row.try_get(8)?,
-        status: row.try_get(9)?,
+        status: super::decode_status(row.try_get(9)?, PartitionState::parse)?,
         owner: row.try_get(10)?,
         client_id: row.try_get(11)?,
     })

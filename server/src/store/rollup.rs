@@ -4,6 +4,7 @@
 //! with the greatest (least) timestamp in the window, whatever order samples arrive in; a sample
 //! more than `GRACE_WINDOWS` windows older than the tick's own window reaches the raw tables only.
 
+use crate::evaluator::GroupState;
 use std::time::Duration;
 
 /// How many windows before the tick's current window still accept late samples.
@@ -68,9 +69,19 @@ pub(super) const GROUP_COLUMNS: &[&str] = &[
 
 /// Merges one inserted sample (`excluded`) into an existing group window. In an UPDATE every
 /// right-hand side sees the old row, so `last_ts_ms` is compared before it is advanced. SQLite's
-/// two-argument `max` is NULL if either side is, hence the `coalesce`. Severity:
-/// NOTFOUND 0 < OK 1 < WARN 2 < ERR 3.
-pub(super) const GROUP_MERGE: &str = "ON CONFLICT (cluster, window_start_ms, group_id) DO UPDATE SET
+/// two-argument `max` is NULL if either side is, hence the `coalesce`. The worst status is
+/// ranked as `GroupState` is ordered (the SQL `CASE` is built from `GroupState::ALL`).
+pub(super) static GROUP_MERGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rank = |column: &str| {
+        let arms: String = GroupState::ALL
+            .iter()
+            .enumerate()
+            .map(|(rank, status)| format!(" WHEN '{}' THEN {rank}", status.as_str()))
+            .collect();
+        format!("(CASE {column}{arms} ELSE 0 END)")
+    };
+    format!(
+        "ON CONFLICT (cluster, window_start_ms, group_id) DO UPDATE SET
     samples = samples + excluded.samples,
     total_lag_max = max(total_lag_max, excluded.total_lag_max),
     max_lag_seconds_max = coalesce(max(max_lag_seconds_max, excluded.max_lag_seconds_max),
@@ -79,11 +90,12 @@ pub(super) const GROUP_MERGE: &str = "ON CONFLICT (cluster, window_start_ms, gro
                           THEN excluded.total_lag_last ELSE total_lag_last END,
     max_lag_seconds_last = CASE WHEN excluded.last_ts_ms >= last_ts_ms
                                 THEN excluded.max_lag_seconds_last ELSE max_lag_seconds_last END,
-    worst_status = CASE
-        WHEN (CASE excluded.worst_status WHEN 'ERR' THEN 3 WHEN 'WARN' THEN 2 WHEN 'OK' THEN 1 ELSE 0 END)
-           > (CASE worst_status WHEN 'ERR' THEN 3 WHEN 'WARN' THEN 2 WHEN 'OK' THEN 1 ELSE 0 END)
-        THEN excluded.worst_status ELSE worst_status END,
-    last_ts_ms = max(last_ts_ms, excluded.last_ts_ms)";
+    worst_status = CASE WHEN {} > {} THEN excluded.worst_status ELSE worst_status END,
+    last_ts_ms = max(last_ts_ms, excluded.last_ts_ms)",
+        rank("excluded.worst_status"),
+        rank("worst_status")
+    )
+});
 
 /// Columns of the partition rollup tables, in bind order.
 pub(super) const PARTITION_COLUMNS: &[&str] = &[

@@ -4,11 +4,7 @@
 
 use serde::Serialize;
 
-/// Partition statuses (Burrow's meanings), in the order the store accepts them.
-pub const PARTITION_STATUSES: [&str; 5] = ["OK", "WARN", "STOP", "STALL", "REWIND"];
-
-/// Group statuses (Burrow's meanings), from least to most severe; `NOTFOUND` ranks lowest.
-pub const GROUP_STATUSES: [&str; 4] = ["NOTFOUND", "OK", "WARN", "ERR"];
+use crate::evaluator::{GroupState, PartitionState};
 
 /// Everything one sampler tick observed of one cluster; written in one transaction.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,8 +45,7 @@ pub struct GroupPartitionSample {
     pub lag: i64,
     /// Time behind, when the evaluator could estimate it.
     pub lag_seconds: Option<f64>,
-    /// One of [`PARTITION_STATUSES`].
-    pub status: String,
+    pub status: PartitionState,
     /// The member owning the partition, as `member/host`, when the group has one.
     pub owner: Option<String>,
     pub client_id: Option<String>,
@@ -61,8 +56,7 @@ pub struct GroupPartitionSample {
 pub struct GroupStatusSample {
     pub group_id: String,
     pub ts_ms: i64,
-    /// One of [`GROUP_STATUSES`].
-    pub status: String,
+    pub status: GroupState,
     pub total_lag: i64,
     pub max_lag: i64,
     pub max_lag_seconds: Option<f64>,
@@ -70,30 +64,4 @@ pub struct GroupStatusSample {
     pub members: i64,
     /// Burrow's `complete`: the fraction of the evaluation window that was filled.
     pub complete: f64,
-}
-
-impl Tick {
-    /// Why this tick cannot be stored, if it cannot: a status outside the known sets. The schema
-    /// has the same CHECK constraints; this only makes the error say which group and value.
-    pub(super) fn invalid_reason(&self) -> Option<String> {
-        if let Some(s) = self.group_partitions.iter().find(|s| !PARTITION_STATUSES.contains(&s.status.as_str())) {
-            return Some(format!(
-                "group \"{}\" partition {}/{} has status \"{}\" (expected one of {})",
-                s.group_id,
-                s.topic,
-                s.partition,
-                s.status,
-                PARTITION_STATUSES.join(", ")
-            ));
-        }
-        if let Some(g) = self.groups.iter().find(|g| !GROUP_STATUSES.contains(&g.status.as_str())) {
-            return Some(format!(
-                "group \"{}\" has status \"{}\" (expected one of {})",
-                g.group_id,
-                g.status,
-                GROUP_STATUSES.join(", ")
-            ));
-        }
-        None
-    }
 }

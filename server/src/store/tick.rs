@@ -104,11 +104,8 @@ impl Insert<'_> {
 
 impl Store {
     /// Writes everything in `tick` (all rows under `tick.cluster`) and folds its samples into the
-    /// rollups, in one transaction. A tick holding an unknown status writes nothing.
+    /// rollups, in one transaction.
     pub async fn write_tick(&self, tick: &Tick) -> Result<(), StoreError> {
-        if let Some(reason) = tick.invalid_reason() {
-            return Err(StoreError::InvalidTick { cluster: tick.cluster.clone(), ts_ms: tick.ts_ms, reason });
-        }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(query_error("starting a tick"))?;
         write_rows(&mut tx, tick).await.map_err(query_error("writing a tick"))?;
         tx.commit().await.map_err(query_error("committing a tick"))
@@ -145,7 +142,7 @@ async fn write_rows(conn: &mut SqliteConnection, tick: &Tick) -> Result<(), sqlx
         upsert.run(conn, cluster, &partitions, bind_partition_rollup).await?;
         let groups = in_grace(&rollup, tick.ts_ms, &tick.groups, |g| g.ts_ms);
         let upsert =
-            Insert { verb: "INSERT INTO", table: rollup.group_table, columns: GROUP_COLUMNS, tail: GROUP_MERGE };
+            Insert { verb: "INSERT INTO", table: rollup.group_table, columns: GROUP_COLUMNS, tail: &GROUP_MERGE };
         upsert.run(conn, cluster, &groups, bind_group_rollup).await?;
     }
     Ok(())

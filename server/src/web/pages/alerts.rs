@@ -45,7 +45,7 @@ pub struct DeliveryRow {
     pub receiver: String,
     pub rule: String,
     pub attempt: i64,
-    pub outcome: String,
+    pub outcome: &'static str,
     pub detail: String,
 }
 
@@ -128,7 +128,7 @@ pub async fn page_alerts(State(state): State<AppState>, headers: HeaderMap) -> R
                 receiver: d.receiver.clone(),
                 rule: d.rule.clone(),
                 attempt: d.attempt,
-                outcome: d.outcome.clone(),
+                outcome: d.outcome.as_str(),
                 detail: match (&d.status_code, &d.error) {
                     (Some(code), Some(e)) => format!("HTTP {code}: {e}"),
                     (Some(code), None) => format!("HTTP {code} in {} ms", d.duration_ms),

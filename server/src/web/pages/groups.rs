@@ -5,16 +5,18 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{message_page, render, urlencode, view_of, Choice, Layout};
+use super::{page_view, render, urlencode, view_of, Choice, Layout};
+use crate::evaluator::GroupState;
 use crate::monitor::GroupView;
 use crate::store::HistoryRange;
 use crate::web::charts::{self, Series};
 use crate::web::format;
 use crate::web::AppState;
+use crate::web::WebError;
 
 pub struct GroupRow {
     pub group: String,
@@ -75,36 +77,37 @@ fn group_rows(state: &AppState, layout: &Layout, filter: &str) -> Vec<GroupRow> 
 }
 
 fn status_filter(q: &GroupsQuery) -> String {
-    q.status
-        .as_deref()
-        .map(str::to_uppercase)
-        .filter(|s| ["OK", "WARN", "ERR", "NOTFOUND"].contains(&s.as_str()))
-        .unwrap_or_default()
+    q.status.as_deref().map(str::to_uppercase).filter(|s| GroupState::parse(s).is_some()).unwrap_or_default()
 }
 
-pub async fn page_groups(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<GroupsQuery>) -> Response {
-    let layout = Layout::new(&state, &headers, "Consumer groups", q.cluster.as_deref());
+pub async fn page_groups(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<GroupsQuery>,
+) -> Result<Response, WebError> {
+    let (layout, _) = page_view(&state, &headers, "Consumer groups", q.cluster.as_deref())?;
     let filter = status_filter(&q);
     let cluster = if layout.embedded { String::new() } else { format!("&cluster={}", urlencode(&layout.cluster)) };
-    let filters = ["", "ERR", "WARN", "OK", "NOTFOUND"]
-        .into_iter()
+    let worst_first = GroupState::ALL.iter().rev().map(|s| s.as_str());
+    let filters = std::iter::once("")
+        .chain(worst_first)
         .map(|s| Choice {
             label: if s.is_empty() { "all" } else { s },
             href: format!("/groups?status={s}{cluster}"),
             current: s == filter,
         })
         .collect();
-    render(&GroupsPage { rows: group_rows(&state, &layout, &filter), layout, filter, filters })
+    Ok(render(&GroupsPage { rows: group_rows(&state, &layout, &filter), layout, filter, filters }))
 }
 
 pub async fn partial_groups(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<GroupsQuery>,
-) -> Response {
-    let layout = Layout::new(&state, &headers, "Consumer groups", q.cluster.as_deref());
+) -> Result<Response, WebError> {
+    let (layout, _) = page_view(&state, &headers, "Consumer groups", q.cluster.as_deref())?;
     let filter = status_filter(&q);
-    render(&GroupsPartial { rows: group_rows(&state, &layout, &filter), layout, filter })
+    Ok(render(&GroupsPartial { rows: group_rows(&state, &layout, &filter), layout, filter }))
 }
 
 pub struct PartitionRow {
@@ -253,22 +256,24 @@ async fn group_data(state: &AppState, layout: &Layout, name: &str, range: &str) 
     }))
 }
 
-async fn group_response(state: AppState, headers: HeaderMap, name: String, q: GroupQuery, partial: bool) -> Response {
-    let layout = Layout::new(&state, &headers, &name, q.cluster.as_deref());
+async fn group_response(
+    state: AppState,
+    headers: HeaderMap,
+    name: String,
+    q: GroupQuery,
+    partial: bool,
+) -> Result<Response, WebError> {
+    let (layout, _) = page_view(&state, &headers, &name, q.cluster.as_deref())?;
     let range = q.range.clone().unwrap_or_else(|| "1h".into());
-    match group_data(&state, &layout, &name, &range).await {
-        Ok(Some(data)) if partial => render(&GroupPartial { layout, data }),
-        Ok(Some(data)) => render(&GroupPage { layout, data }),
-        Ok(None) => message_page(
-            &state,
-            &headers,
-            StatusCode::NOT_FOUND,
-            "No such group",
-            &format!("No consumer group named '{name}' is known in cluster {}.", layout.cluster),
-            "/groups",
-        ),
-        Err(e) => message_page(&state, &headers, StatusCode::BAD_REQUEST, "Bad request", &e, "/groups"),
-    }
+    let back = format!("/groups{}", layout.query());
+    let data = group_data(&state, &layout, &name, &range)
+        .await
+        .map_err(|e| WebError::bad_request(e).back(&back))?
+        .ok_or_else(|| {
+            WebError::not_found(format!("No consumer group named '{name}' is known in cluster {}.", layout.cluster))
+                .back(&back)
+        })?;
+    Ok(if partial { render(&GroupPartial { layout, data }) } else { render(&GroupPage { layout, data }) })
 }
 
 pub async fn page_group(
@@ -276,7 +281,7 @@ pub async fn page_group(
     headers: HeaderMap,
     Path(name): Path<String>,
     Query(q): Query<GroupQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     group_response(state, headers, name, q, false).await
 }
 
@@ -285,6 +290,6 @@ pub async fn partial_group(
     headers: HeaderMap,
     Path(name): Path<String>,
     Query(q): Query<GroupQuery>,
-) -> Response {
+) -> Result<Response, WebError> {
     group_response(state, headers, name, q, true).await
 }
