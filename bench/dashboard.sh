@@ -13,7 +13,8 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 until grep -q "serving on" /tmp/warren-dashboard-bench.log 2>/dev/null; do sleep 1; done
 grep history /tmp/warren-dashboard-bench.log
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-for page in "/?cluster=bench" "/groups?cluster=bench" "/groups/big-group?cluster=bench" "/groups/big-group?cluster=bench&range=7d" "/metrics"; do
+pages=${PAGES:-"/?cluster=bench /brokers?cluster=bench /topics?cluster=bench /topics/big?cluster=bench /topics/topic-0001?cluster=bench /groups?cluster=bench /groups/big-group?cluster=bench /groups/big-group?cluster=bench&range=7d /metrics"}
+for page in $pages; do
   echo "== $page"
   wrk -t1 -c2 -d${SECONDS_PER_PAGE}s --latency "http://127.0.0.1:$port$page" | grep -E "Latency|50%|99%|Requests/sec"
 done

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use broker_core::cluster::NewTopic;
+use broker_core::NewTopic;
 use broker_core::{ClusterConfig, Embedded};
 use clap::Parser;
 use rdkafka::config::ClientConfig;
@@ -110,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
         );
         broker_side.push(raw);
         client_side.push(took);
-        broker_core::net::start_broker(&cluster, old).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        broker_core::start_broker(&cluster, old).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         wait_for("the preferred leader to return", || leader() == preferred).await?;
         send(&producer, run).await?;
     }
@@ -138,8 +138,8 @@ async fn raw_produce(addr: std::net::SocketAddr) -> anyhow::Result<i16> {
     use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let record =
-        broker_core::log::batch::PlainRecord { value: Some(bytes::Bytes::from_static(b"raw")), ..Default::default() };
-    let batch = broker_core::log::batch::encode_plain([record], 0).map_err(|e| anyhow::anyhow!(e))?;
+        broker_core::formats::PlainRecord { value: Some(bytes::Bytes::from_static(b"raw")), ..Default::default() };
+    let batch = broker_core::formats::encode_plain([record], 0).map_err(|e| anyhow::anyhow!(e))?;
     let req =
         ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default(
         )

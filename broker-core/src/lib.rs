@@ -4,22 +4,45 @@
 //! `cluster` owns the logical brokers and their metadata; `group` is the group coordinator with
 //! its committed offsets in `__consumer_offsets`; `protocol` decodes and encodes the wire format
 //! without doing I/O; `net` serves connections. This crate knows nothing of `server`.
+//!
+//! The public API is small and flat: `Embedded` to run a cluster, `Cluster` and its plain-data
+//! answers (`Cluster::shape`, groups, offsets, records), the admin and group operations' types,
+//! `security` (listener settings and the SCRAM client), and `formats` (Kafka's byte formats, for
+//! readers of the wire and of `__consumer_offsets`). Everything else is private.
 
-pub mod cluster;
-pub mod group;
-pub mod log;
-pub mod net;
-pub mod partition;
-pub mod protocol;
+mod cluster;
+mod group;
+mod log;
+mod net;
+mod partition;
+mod protocol;
 pub mod security;
-pub mod stats;
+mod stats;
+
+/// Kafka's byte formats: record batches, the `__consumer_offsets` keys and values, and request
+/// framing. Pure functions over bytes, every count and size bounded.
+pub mod formats {
+    pub use crate::group::records::{
+        decode_key, decode_offset_value, group_key, offset_key, offset_value, OffsetValue, RecordKey,
+    };
+    pub use crate::log::batch::{encode_plain, split_batches, BatchHeader, PlainRecord};
+    pub use crate::log::records::{decode_batch, decode_batches, validate_records, DEFAULT_MAX_UNCOMPRESSED};
+    pub use crate::protocol::decode_request;
+}
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-pub use cluster::{Cluster, ClusterConfig};
+pub use cluster::{
+    AdminError, BrokerShape, Cluster, ClusterConfig, ClusterShape, NewTopic, Offsets, OpenError, PartitionShape,
+    RecordPosition, TopicConfig, TopicShape, CONSUMER_OFFSETS,
+};
+pub use group::coordinator::{Committer, OffsetCommit};
+pub use group::{JoinRequest, ResetTo};
+pub use net::{start_broker, MAX_UNAUTHENTICATED_BYTES};
+pub use stats::LATENCY_BUCKETS;
 
 /// A running embedded cluster: the brokers' listeners plus the background tasks.
 pub struct Embedded {
@@ -29,7 +52,7 @@ pub struct Embedded {
 
 impl Embedded {
     /// Opens the cluster and serves broker k+1 on `listeners[k]`.
-    pub fn start(config: ClusterConfig, listeners: Vec<TcpListener>) -> Result<Embedded, cluster::OpenError> {
+    pub fn start(config: ClusterConfig, listeners: Vec<TcpListener>) -> Result<Embedded, OpenError> {
         let addrs: Vec<SocketAddr> = listeners.iter().map(TcpListener::local_addr).collect::<Result<_, _>>()?;
         let cluster = Cluster::open(config, &addrs)?;
         let mut tasks = cluster.spawn_background();

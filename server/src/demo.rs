@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use broker_core::cluster::NewTopic;
-use broker_core::group::coordinator::{Committer, OffsetCommit};
 use broker_core::Cluster;
+use broker_core::NewTopic;
+use broker_core::{Committer, OffsetCommit};
 
 const TOPICS: [(&str, i32); 2] = [("demo-orders", 6), ("demo-payments", 3)];
 

@@ -334,7 +334,7 @@ fn embedded(t: &mut Text, cluster: &broker_core::Cluster) {
     t.family("warren_request_duration_seconds", "histogram", "Time to answer a Kafka request, by API");
     for api in &apis {
         let name = api_name(api.api_key);
-        for (bound, cumulative) in broker_core::stats::LATENCY_BUCKETS.iter().zip(&api.buckets) {
+        for (bound, cumulative) in broker_core::LATENCY_BUCKETS.iter().zip(&api.buckets) {
             t.sample(
                 "warren_request_duration_seconds_bucket",
                 &[("api", &name), ("le", &bound.to_string())],

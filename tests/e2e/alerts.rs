@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use broker_core::cluster::NewTopic;
-use broker_core::group::coordinator::{Committer, OffsetCommit};
+use broker_core::NewTopic;
+use broker_core::{Committer, OffsetCommit};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use warren_tests::{free_ports, http, Options, Warren, WarrenProcess};

@@ -146,7 +146,7 @@ async fn htmx_refreshes_live_lag_in_a_real_browser() {
     let running = Arc::new(AtomicBool::new(true));
     let (c, r) = (Arc::clone(&cluster), Arc::clone(&running));
     let producer = tokio::spawn(async move {
-        let topic = broker_core::cluster::NewTopic { name: "browser".into(), ..Default::default() };
+        let topic = broker_core::NewTopic { name: "browser".into(), ..Default::default() };
         c.create_topic(&topic, false).expect("topic");
         let mut i = 0u64;
         while r.load(Ordering::Relaxed) {
@@ -156,7 +156,7 @@ async fn htmx_refreshes_live_lag_in_a_real_browser() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
-    let commit = |p: i32| broker_core::group::coordinator::OffsetCommit {
+    let commit = |p: i32| broker_core::OffsetCommit {
         topic: "browser".into(),
         partition: p,
         offset: 0,
@@ -164,7 +164,7 @@ async fn htmx_refreshes_live_lag_in_a_real_browser() {
         metadata: None,
     };
     assert!(warren_tests::eventually(Duration::from_secs(10), || cluster.has_topic("browser")).await);
-    let committer = broker_core::group::coordinator::Committer::standalone();
+    let committer = broker_core::Committer::standalone();
     let results = cluster.commit_offsets(None, "browser-g", &committer, (0..3).map(commit).collect()).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     let base = format!("http://{}", warren.http);

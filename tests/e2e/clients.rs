@@ -249,7 +249,7 @@ async fn an_independent_reader_finds_every_commit_in_consumer_offsets() {
     tokio::task::spawn_blocking(move || python("kafka_python_groups.py", &[&b2, "audited", "audit-py", "200"]))
         .await
         .expect("py");
-    let standalone = broker_core::group::coordinator::OffsetCommit {
+    let standalone = broker_core::OffsetCommit {
         topic: "audited".into(),
         partition: 1,
         offset: 7,
@@ -258,12 +258,7 @@ async fn an_independent_reader_finds_every_commit_in_consumer_offsets() {
     };
     let r = warren
         .cluster
-        .commit_offsets(
-            None,
-            "polygenelubricants",
-            &broker_core::group::coordinator::Committer::standalone(),
-            vec![standalone],
-        )
+        .commit_offsets(None, "polygenelubricants", &broker_core::Committer::standalone(), vec![standalone])
         .await;
     assert_eq!(r, vec![Ok(())]);
 

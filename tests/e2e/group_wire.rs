@@ -63,7 +63,7 @@ async fn group_apis_answer_bad_requests_with_kafkas_error_codes() {
     let warren = Warren::start(dir.path(), Options::brokers(1).with_toml(toml)).await.expect("start");
     warren
         .cluster
-        .create_topic(&broker_core::cluster::NewTopic { name: "gw".into(), ..Default::default() }, false)
+        .create_topic(&broker_core::NewTopic { name: "gw".into(), ..Default::default() }, false)
         .expect("create");
     let addr = warren.kafka[0];
     tokio::task::spawn_blocking(move || {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use broker_core::cluster::NewTopic;
+use broker_core::NewTopic;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
@@ -233,13 +233,11 @@ async fn offsets_reset_for_an_idle_group_and_refused_while_members_are_active() 
         "commit timestamps are wall-clock ms"
     );
 
-    let to_earliest =
-        cluster.reset_offsets("reset-g", "reset", broker_core::group::ResetTo::Earliest).await.expect("reset");
+    let to_earliest = cluster.reset_offsets("reset-g", "reset", broker_core::ResetTo::Earliest).await.expect("reset");
     assert_eq!(to_earliest, BTreeMap::from([(0, 0), (1, 0)]));
-    let to_offset =
-        cluster.reset_offsets("reset-g", "reset", broker_core::group::ResetTo::Offset(50)).await.expect("reset");
+    let to_offset = cluster.reset_offsets("reset-g", "reset", broker_core::ResetTo::Offset(50)).await.expect("reset");
     assert_eq!(to_offset.values().copied().collect::<Vec<_>>(), vec![50.min(ends[&0]), 50.min(ends[&1])]);
-    let future = broker_core::group::ResetTo::Timestamp(i64::MAX / 2);
+    let future = broker_core::ResetTo::Timestamp(i64::MAX / 2);
     assert_eq!(
         cluster.reset_offsets("reset-g", "reset", future).await.expect("reset"),
         ends,
@@ -263,8 +261,7 @@ async fn offsets_reset_for_an_idle_group_and_refused_while_members_are_active() 
         .await
         .expect("join")
         .expect("member joined");
-    let refused =
-        cluster.reset_offsets("reset-g", "reset", broker_core::group::ResetTo::Earliest).await.expect_err("refused");
+    let refused = cluster.reset_offsets("reset-g", "reset", broker_core::ResetTo::Earliest).await.expect_err("refused");
     assert_eq!(refused.code, kafka_protocol::ResponseError::NonEmptyGroup);
     assert!(refused.message.contains("active member"), "{}", refused.message);
     release_tx.send(()).expect("release");

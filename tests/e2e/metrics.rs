@@ -6,8 +6,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use broker_core::cluster::NewTopic;
-use broker_core::group::coordinator::{Committer, OffsetCommit};
+use broker_core::NewTopic;
+use broker_core::{Committer, OffsetCommit};
 use warren_tests::{http, Options, Warren};
 
 use crate::support::{produce, producer};

@@ -8,8 +8,8 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use broker_core::cluster::NewTopic;
 use broker_core::Cluster;
+use broker_core::NewTopic;
 use kafka_protocol::messages::{ApiKey, ProduceResponse};
 use warren_tests::{eventually, free_ports, http, Options, Warren, WarrenProcess};
 
@@ -150,7 +150,7 @@ async fn the_isr_shrinks_and_grows_and_acks_all_needs_min_insync_replicas() {
     cluster.stop_broker(followers[0]).expect("stop");
     assert!(!isr(&cluster, "isr", 0).contains(&followers[0]));
     produce(&p, "isr", 200..300).await;
-    broker_core::net::start_broker(&cluster, followers[0]).await.expect("start");
+    broker_core::start_broker(&cluster, followers[0]).await.expect("start");
     assert!(eventually(Duration::from_secs(10), || isr(&cluster, "isr", 0).len() == 3).await, "rejoins");
 
     // Two of three down: acks=all is refused (NOT_ENOUGH_REPLICAS, nothing written), acks=1 works.
@@ -183,7 +183,7 @@ fn log_records(cluster: &Cluster, broker: i32, topic: &str) -> Vec<LogRecord> {
     let mut offset = replica.log_start_offset();
     while offset < replica.log_end_offset() {
         let bytes = replica.read_to_log_end(offset, 1 << 20).expect("read");
-        let batches = broker_core::log::records::decode_batches(bytes, 1 << 20).expect("decode");
+        let batches = broker_core::formats::decode_batches(bytes, 1 << 20).expect("decode");
         for r in batches.into_iter().flat_map(|b| b.records) {
             offset = r.offset + 1;
             out.push((r.offset, r.key.map(|k| k.to_vec()), r.value.map(|v| v.to_vec())));
@@ -237,7 +237,7 @@ async fn a_leader_with_an_uncopied_tail_returns_as_a_follower_with_the_new_leade
 
     // The old leader returns: it truncates its divergent tail to the epoch boundary and copies
     // the new leader's records; afterwards the two logs hold exactly the same records.
-    broker_core::net::start_broker(&cluster, old).await.expect("start");
+    broker_core::start_broker(&cluster, old).await.expect("start");
     let caught_up = eventually(Duration::from_secs(20), || {
         cluster.replica(old, "diverge", 0).expect("r").log_end_offset() == 120
             && isr(&cluster, "diverge", 0).contains(&old)

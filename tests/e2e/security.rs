@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use broker_core::cluster::NewTopic;
 use broker_core::security::scram::ScramHash;
 use broker_core::security::{Mechanism, Protocol, Secret};
+use broker_core::NewTopic;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -513,8 +513,8 @@ async fn a_second_warren_monitors_a_sasl_ssl_cluster() {
             .await
             .expect("produce");
     }
-    let committer = broker_core::group::coordinator::Committer::standalone();
-    let commit = broker_core::group::coordinator::OffsetCommit {
+    let committer = broker_core::Committer::standalone();
+    let commit = broker_core::OffsetCommit {
         topic: "watched".into(),
         partition: 0,
         offset: 4,
@@ -606,7 +606,7 @@ async fn hostile_sasl_input_is_refused_and_the_broker_keeps_serving() {
 
         // An oversized frame before authentication: refused on its length prefix alone.
         let mut s = connect();
-        let size = (broker_core::net::MAX_UNAUTHENTICATED_BYTES + 1) as i32;
+        let size = (broker_core::MAX_UNAUTHENTICATED_BYTES + 1) as i32;
         s.write_all(&size.to_be_bytes()).expect("write");
         s.write_all(&[0u8; 1024]).expect("write");
         assert!(closed(&mut s), "a 512 KiB+ frame before authentication closes the connection");

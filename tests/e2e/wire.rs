@@ -87,7 +87,7 @@ async fn acks_zero_idempotent_retries_and_list_offsets_v0() {
     let warren = Warren::start(dir.path(), Options::brokers(1)).await.expect("start");
     warren
         .cluster
-        .create_topic(&broker_core::cluster::NewTopic { name: "wire".into(), ..Default::default() }, false)
+        .create_topic(&broker_core::NewTopic { name: "wire".into(), ..Default::default() }, false)
         .expect("create");
     let addr = warren.kafka[0];
     let cluster = warren.cluster.clone();

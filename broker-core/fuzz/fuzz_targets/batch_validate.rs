@@ -2,7 +2,7 @@
 //! whole batches the record decoder can read.
 #![no_main]
 
-use broker_core::log::batch::split_batches;
+use broker_core::formats::split_batches;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(total, data.len(), "accepted batches must cover the payload exactly");
         for (pos, header) in batches {
             let mut bytes = bytes::Bytes::copy_from_slice(&data[pos..pos + header.total_len()]);
-            let _ = broker_core::log::records::decode_batch(&mut bytes, 1 << 20);
+            let _ = broker_core::formats::decode_batch(&mut bytes, 1 << 20);
         }
     }
 });

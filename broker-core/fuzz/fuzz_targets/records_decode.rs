@@ -6,8 +6,8 @@
 //! the rest is the payload. Seeds in `seeds/records_decode/` hold real payloads of each codec.
 #![no_main]
 
-use broker_core::log::batch::BatchHeader;
-use broker_core::log::records::{decode_batch, validate_records};
+use broker_core::formats::BatchHeader;
+use broker_core::formats::{decode_batch, validate_records};
 use libfuzzer_sys::fuzz_target;
 
 const LIMIT: usize = 1 << 20;

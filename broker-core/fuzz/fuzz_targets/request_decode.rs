@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = broker_core::protocol::decode_request(bytes::Bytes::copy_from_slice(data));
+    let _ = broker_core::formats::decode_request(bytes::Bytes::copy_from_slice(data));
 });

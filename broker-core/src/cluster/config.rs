@@ -146,20 +146,6 @@ pub struct TopicConfig {
     pub cleanup_policy: String,
 }
 
-/// Topic configs warren understands, with their Kafka names.
-pub const TOPIC_CONFIG_NAMES: &[&str] = &[
-    "cleanup.policy",
-    "retention.ms",
-    "retention.bytes",
-    "segment.bytes",
-    "segment.ms",
-    "min.insync.replicas",
-    "max.message.bytes",
-    "compression.type",
-    "message.timestamp.type",
-    "unclean.leader.election.enable",
-];
-
 impl TopicConfig {
     pub fn defaults(cluster: &ClusterConfig) -> TopicConfig {
         TopicConfig {

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 pub use coordinator::ResetTo;
 use state::Group;
-pub use state::{CommittedOffset, GroupState, JoinRequest, JoinResult, JoinedMember};
+pub use state::{GroupState, JoinRequest};
 
 /// Partitions of `__consumer_offsets` (Kafka's `offsets.topic.num.partitions`).
 pub const OFFSETS_PARTITIONS: i32 = 50;

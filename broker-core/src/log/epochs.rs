@@ -32,6 +32,7 @@ impl EpochCache {
         Ok(EpochCache { path, entries })
     }
 
+    #[cfg(test)]
     pub fn entries(&self) -> &[EpochEntry] {
         &self.entries
     }

@@ -242,10 +242,6 @@ impl Log {
         Ok((log, report))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn config(&self) -> &LogConfig {
         &self.config
     }
@@ -274,6 +270,7 @@ impl Log {
         self.segments.iter().map(Segment::size).sum()
     }
 
+    #[cfg(test)]
     pub fn segment_count(&self) -> usize {
         self.segments.len()
     }
@@ -531,20 +528,6 @@ impl Log {
             self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset);
         }
         Ok(deleted)
-    }
-
-    /// Moves the log start offset forward (DeleteRecords), deleting segments wholly below it.
-    pub fn advance_log_start(&mut self, offset: i64) -> Result<(), LogError> {
-        let offset = offset.min(self.log_end_offset());
-        if offset <= self.log_start_offset {
-            return Ok(());
-        }
-        self.log_start_offset = offset;
-        while self.segments.len() > 1 && self.segments[1].base_offset <= offset {
-            self.segments.remove(0).delete()?;
-            self.dir_unsynced = true;
-        }
-        Ok(())
     }
 }
 

@@ -141,14 +141,6 @@ impl ProducerStates {
         before - self.producers.len()
     }
 
-    pub fn len(&self) -> usize {
-        self.producers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.producers.is_empty()
-    }
-
     /// Forgets batches at or past `offset` (the log was truncated).
     pub fn truncate_from(&mut self, offset: i64) {
         for entry in self.producers.values_mut() {
@@ -213,7 +205,7 @@ mod tests {
         for pid in 10..(10 + 3 * MAX_PRODUCERS as i64) {
             states.record(&header(pid, 0, 0, 1, pid), pid);
         }
-        assert!(states.len() <= MAX_PRODUCERS, "{} producers kept", states.len());
+        assert!(states.producers.len() <= MAX_PRODUCERS, "{} producers kept", states.producers.len());
         let last = 9 + 3 * MAX_PRODUCERS as i64;
         assert_eq!(states.check(&header(last, 0, 0, 1, 0)), SequenceCheck::Duplicate { first_offset: last });
     }

@@ -112,6 +112,15 @@ pub struct AlertsOverview {
     pub recent: Vec<AlertView>,
 }
 
+impl AlertsOverview {
+    /// Only the alerts of `cluster`.
+    pub fn of_cluster(mut self, cluster: &str) -> AlertsOverview {
+        self.active.retain(|a| a.alert.cluster == cluster);
+        self.recent.retain(|a| a.alert.cluster == cluster);
+        self
+    }
+}
+
 /// What one `evaluate` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EvaluationSummary {

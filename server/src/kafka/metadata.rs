@@ -158,3 +158,43 @@ mod tests {
         assert_eq!(topic_id_string(&[0xff; 16]), "_____________________w");
     }
 }
+
+/// A DescribeCluster answer: the brokers the controller knows, fenced ones included (v2+).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterDescription {
+    pub controller_id: i32,
+    /// (broker, fenced).
+    pub brokers: Vec<(Broker, bool)>,
+}
+
+impl super::Client {
+    /// DescribeCluster, where a broker offers it (`None` where none does).
+    pub async fn describe_cluster(&self) -> super::Result<Option<ClusterDescription>> {
+        let answer = super::client::retry!(
+            self,
+            async {
+                let response = self.call_any(|_v| kafka_protocol::messages::DescribeClusterRequest::default()).await?;
+                super::error::check(response.error_code, || "describing the cluster".to_string())?;
+                Ok(response)
+            }
+            .await
+        );
+        let response = match answer {
+            Ok(response) => response,
+            Err(super::Error::Unsupported { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let brokers = response
+            .brokers
+            .into_iter()
+            .map(|b| {
+                let id = b.broker_id.0;
+                (
+                    Broker { id, host: b.host.to_string(), port: b.port, rack: b.rack.map(|r| r.to_string()) },
+                    b.is_fenced,
+                )
+            })
+            .collect();
+        Ok(Some(ClusterDescription { controller_id: response.controller_id.0, brokers }))
+    }
+}

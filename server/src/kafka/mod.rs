@@ -28,7 +28,7 @@ pub use error::{Error, Result};
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
 pub use kafka_protocol::records::Compression;
 pub use membership::{GroupMember, Liveness, MemberConfig};
-pub use metadata::{Broker, Metadata, PartitionMetadata, TopicMetadata};
+pub use metadata::{Broker, ClusterDescription, Metadata, PartitionMetadata, TopicMetadata};
 pub use records::{ConsumedRecord, FetchedPartition, OffsetSpec, ProduceRecord};
 
 /// UNKNOWN_TOPIC_OR_PARTITION.

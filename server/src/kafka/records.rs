@@ -130,9 +130,8 @@ pub fn decode_batches(mut bytes: Bytes, from_offset: i64) -> std::result::Result
             next_offset = next_offset.max(base.saturating_add(i64::from(delta)).saturating_add(1));
         }
         // A cluster's answer is untrusted too: decompression is bounded.
-        let set =
-            broker_core::log::records::decode_batch(&mut batch, broker_core::log::records::DEFAULT_MAX_UNCOMPRESSED)
-                .map_err(|e| format!("record batch: {e}"))?;
+        let set = broker_core::formats::decode_batch(&mut batch, broker_core::formats::DEFAULT_MAX_UNCOMPRESSED)
+            .map_err(|e| format!("record batch: {e}"))?;
         for r in set.records {
             if r.control || r.offset < from_offset {
                 continue;

@@ -35,6 +35,7 @@ pub const CLIENT: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SaslAuthenticate, 0, 2),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
+    (ApiKey::DescribeCluster, 0, 2),
 ];
 
 /// The client's own range for `api`.
@@ -68,6 +69,7 @@ pub fn api_name(api: ApiKey) -> &'static str {
         ApiKey::SaslAuthenticate => "SaslAuthenticate",
         ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
         ApiKey::AlterUserScramCredentials => "AlterUserScramCredentials",
+        ApiKey::DescribeCluster => "DescribeCluster",
         _ => "request",
     }
 }
@@ -187,6 +189,7 @@ mod tests {
                 ApiKey::SaslAuthenticate => SaslAuthenticateRequest::VERSIONS,
                 ApiKey::DescribeUserScramCredentials => DescribeUserScramCredentialsRequest::VERSIONS,
                 ApiKey::AlterUserScramCredentials => AlterUserScramCredentialsRequest::VERSIONS,
+                ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
                 other => panic!("no codec range listed for {other:?}"),
             };
             assert!(*min >= codec.min && *max <= codec.max, "{key:?} {min}-{max} outside {codec:?}");

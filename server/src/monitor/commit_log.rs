@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use broker_core::group::records::{decode_key, decode_offset_value, RecordKey};
+use broker_core::formats::{decode_key, decode_offset_value, RecordKey};
 
 use crate::kafka::{Client, ConsumedRecord, Error, OffsetSpec};
 
@@ -159,7 +159,7 @@ impl CommitLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use broker_core::group::records::{offset_key, offset_value, OffsetValue};
+    use broker_core::formats::{offset_key, offset_value, OffsetValue};
 
     fn record(offset: i64, key: bytes::Bytes, value: Option<bytes::Bytes>) -> ConsumedRecord {
         ConsumedRecord { offset, timestamp_ms: 0, log_append_time: false, key: Some(key), value, headers: Vec::new() }
@@ -183,7 +183,7 @@ mod tests {
         log.apply(&record(1, key.clone(), Some(commit(5, 2_000))));
         assert_eq!(log.commit_timestamp("g", "t", 0, 5), Some(2_000), "a re-commit of the same offset");
         assert_eq!(log.commit_timestamp("g", "t", 0, 6), None, "not the offset OffsetFetch saw");
-        log.apply(&record(2, broker_core::group::records::group_key("g"), None));
+        log.apply(&record(2, broker_core::formats::group_key("g"), None));
         assert_eq!(log.commit_timestamp("g", "t", 0, 5), Some(2_000), "group records do not touch offsets");
         log.apply(&record(3, key.clone(), Some(bytes::Bytes::from_static(b"\x00\x09garbage"))));
         assert_eq!(log.commit_timestamp("g", "t", 0, 5), Some(2_000), "an unreadable value is skipped");

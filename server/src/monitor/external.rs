@@ -2,7 +2,8 @@
 //! own client: the same `Snapshot` the embedded cluster gives, so the sampler, evaluator and
 //! pages treat both alike.
 //!
-//! One snapshot is: Metadata (every topic and partition), ListOffsets latest (high watermark)
+//! One snapshot is: Metadata (every topic and partition; brokers and the controller from
+//! DescribeCluster where a broker offers it, fenced brokers down), ListOffsets latest (high watermark)
 //! and earliest (log start) batched per leader, ListGroups on every broker, DescribeGroups
 //! batched per coordinator (members, client ids, hosts, consumer-protocol assignments), and
 //! OffsetFetch per group.
@@ -29,7 +30,7 @@ use super::snapshot::{
     TopicSnapshot,
 };
 use crate::kafka::error::code_name;
-use crate::kafka::{Client, Error, Metadata, OffsetSpec};
+use crate::kafka::{Broker, Client, ClusterDescription, Error, Metadata, OffsetSpec};
 
 /// OffsetFetch requests in flight at once.
 const PARALLEL_GROUPS: usize = 16;
@@ -88,7 +89,15 @@ impl External {
     pub async fn snapshot(&self, now_ms: i64) -> Result<Snapshot, String> {
         let metadata = self.client.metadata(None).await.map_err(|e| e.to_string())?;
         let mut problems = Vec::new();
-        let brokers = self.brokers(&metadata);
+        let described = match self.client.describe_cluster().await {
+            Ok(described) => described,
+            Err(e) => {
+                problems.push(problem("DescribeCluster", "the cluster".into(), e));
+                None
+            }
+        };
+        let controller_id = described.as_ref().map_or(metadata.controller_id, |d| d.controller_id);
+        let brokers = self.brokers(&metadata, described.as_ref());
         let up: BTreeSet<i32> = brokers.iter().filter(|b| b.up).map(|b| b.id).collect();
         let mut topics = BTreeMap::new();
         for t in metadata.topics.values() {
@@ -147,33 +156,29 @@ impl External {
         }
 
         let groups = self.groups(&metadata, now_ms, &mut problems).await?;
-        let snapshot = Snapshot {
-            ts_ms: now_ms,
-            controller_id: metadata.controller_id,
-            brokers,
-            topics,
-            partitions,
-            groups,
-            problems,
-        };
+        let snapshot = Snapshot { ts_ms: now_ms, controller_id, brokers, topics, partitions, groups, problems };
         self.read_record_timestamps(&snapshot).await;
         Ok(snapshot)
     }
 
-    /// Every broker seen so far: those in this Metadata are up; one listed before (or named as a
-    /// replica) and missing now is down.
-    fn brokers(&self, metadata: &Metadata) -> Vec<BrokerSnapshot> {
+    /// Every broker seen so far: those in this Metadata (or DescribeCluster, where offered) are
+    /// up unless fenced; one listed before (or named as a replica) and missing now is down.
+    fn brokers(&self, metadata: &Metadata, described: Option<&ClusterDescription>) -> Vec<BrokerSnapshot> {
         let mut memory = self.memory();
         for b in memory.brokers.values_mut() {
             b.up = false;
         }
-        for b in metadata.brokers.values() {
+        let listed: Vec<(&Broker, bool)> = match described {
+            Some(d) => d.brokers.iter().map(|(b, fenced)| (b, !fenced)).collect(),
+            None => metadata.brokers.values().map(|b| (b, true)).collect(),
+        };
+        for (b, up) in listed {
             let seen = BrokerSnapshot {
                 id: b.id,
                 host: b.host.clone(),
                 port: b.port,
                 rack: b.rack.clone(),
-                up: true,
+                up,
                 replication_paused: None,
                 size_bytes: None,
             };
@@ -394,9 +399,10 @@ mod tests {
         assert_eq!(external.record_timestamp("t", 0, 0), None);
     }
 
-    /// A fake Kafka-compatible broker (one node) whose answers fail piece by piece: partition 1's
-    /// offsets always, group `flaky`'s DescribeGroups from the second time on. Each failure costs
-    /// only its own piece, is listed as a problem, and `flaky` keeps its last sample.
+    /// A fake Kafka-compatible broker (one node; DescribeCluster also names a fenced second one)
+    /// whose answers fail piece by piece: partition 1's offsets always, group `flaky`'s
+    /// DescribeGroups from the second time on. Each failure costs only its own piece, is listed as
+    /// a problem, and `flaky` keeps its last sample.
     #[tokio::test]
     async fn one_bad_answer_costs_only_its_own_piece() {
         use bytes::{Buf, BufMut, BytesMut};
@@ -433,6 +439,9 @@ mod tests {
                         buf.advance(client_id);
                         let mut out = BytesMut::new();
                         out.put_i32(correlation);
+                        if key == ApiKey::DescribeCluster as i16 {
+                            out.put_u8(0); // a flexible response's header: no tagged fields
+                        }
                         let encoded = match ApiKey::try_from(key).expect("api key") {
                             ApiKey::ApiVersions => {
                                 let apis = [
@@ -443,6 +452,7 @@ mod tests {
                                     (ApiKey::FindCoordinator, 0, 0),
                                     (ApiKey::DescribeGroups, 0, 0),
                                     (ApiKey::OffsetFetch, 1, 1),
+                                    (ApiKey::DescribeCluster, 2, 2),
                                 ];
                                 let keys = apis
                                     .iter()
@@ -534,6 +544,19 @@ mod tests {
                                         .with_partition_index(0)
                                         .with_committed_offset(4)])])
                                 .encode(&mut out, version),
+                            ApiKey::DescribeCluster => {
+                                let broker = |id: i32, fenced| {
+                                    describe_cluster_response::DescribeClusterBroker::default()
+                                        .with_broker_id(BrokerId(id))
+                                        .with_host(str("127.0.0.1"))
+                                        .with_port(i32::from(port) + id - 1)
+                                        .with_is_fenced(fenced)
+                                };
+                                DescribeClusterResponse::default()
+                                    .with_controller_id(BrokerId(1))
+                                    .with_brokers(vec![broker(1, false), broker(2, true)])
+                                    .encode(&mut out, version)
+                            }
                             other => panic!("unexpected {other:?}"),
                         };
                         encoded.expect("encode");
@@ -555,6 +578,8 @@ mod tests {
         assert_eq!(first.partitions[0].high_watermark(), Some(10));
         assert_eq!(first.partitions[1].offsets, None);
         assert_eq!(first.groups.iter().map(|g| g.group_id.as_str()).collect::<Vec<_>>(), ["flaky", "steady"]);
+        let brokers: Vec<(i32, bool)> = first.brokers.iter().map(|b| (b.id, b.up)).collect();
+        assert_eq!(brokers, [(1, true), (2, false)], "a fenced broker (DescribeCluster v2) is down");
         assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
         assert_eq!(
             (first.problems[0].request.as_str(), first.problems[0].subject.as_str()),

@@ -365,6 +365,7 @@ impl ClusterState {
             controller_id: snapshot.controller_id,
             brokers: snapshot.brokers.clone(),
             topics: std::sync::Arc::new(snapshot.topics.clone()),
+            summary: super::view::ShapeSummary::of(&partitions),
             partitions: std::sync::Arc::new(partitions),
             groups: std::sync::Arc::new(groups),
             produce_rate,

@@ -91,6 +91,32 @@ pub struct GroupView {
     pub rings: BTreeMap<String, Vec<RingView>>,
 }
 
+/// Counts over a view's partitions, made once when the view is.
+#[derive(Debug, Clone, Default)]
+pub struct ShapeSummary {
+    pub under_replicated: usize,
+    pub offline: usize,
+    /// broker id -> (partitions it leads, replicas it holds).
+    pub per_broker: BTreeMap<i32, (usize, usize)>,
+}
+
+impl ShapeSummary {
+    pub fn of(partitions: &[PartitionView]) -> ShapeSummary {
+        let mut summary = ShapeSummary::default();
+        for p in partitions {
+            summary.under_replicated += usize::from(p.under_replicated());
+            summary.offline += usize::from(p.offline());
+            if p.leader >= 0 {
+                summary.per_broker.entry(p.leader).or_default().0 += 1;
+            }
+            for r in &p.replicas {
+                summary.per_broker.entry(*r).or_default().1 += 1;
+            }
+        }
+        summary
+    }
+}
+
 /// Cheap to clone: the big parts are shared.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterView {
@@ -108,6 +134,8 @@ pub struct ClusterView {
     pub topics: Arc<BTreeMap<String, TopicSnapshot>>,
     /// Every partition, ordered by topic then partition.
     pub partitions: Arc<Vec<PartitionView>>,
+    /// Counts over `partitions`, made once per view.
+    pub summary: ShapeSummary,
     pub groups: Arc<BTreeMap<String, GroupView>>,
     /// Records per second, all partitions (internal topics excluded).
     pub produce_rate: f64,
@@ -140,10 +168,12 @@ impl ClusterView {
                 PartitionView { shape: p, produce_rate }
             })
             .collect();
+        let partitions: Vec<PartitionView> = partitions;
         ClusterView {
             controller_id: shape.controller_id,
             brokers: shape.brokers,
             topics: Arc::new(shape.topics),
+            summary: ShapeSummary::of(&partitions),
             partitions: Arc::new(partitions),
             ..self.clone()
         }
@@ -154,10 +184,10 @@ impl ClusterView {
     }
 
     pub fn under_replicated(&self) -> usize {
-        self.partitions.iter().filter(|p| p.under_replicated()).count()
+        self.summary.under_replicated
     }
 
     pub fn offline(&self) -> usize {
-        self.partitions.iter().filter(|p| p.offline()).count()
+        self.summary.offline
     }
 }

@@ -10,7 +10,7 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use broker_core::cluster::NewTopic;
+use broker_core::NewTopic;
 use serde::Deserialize;
 
 use super::auth::{headers_present_token, ADMIN_COOKIE};
@@ -142,7 +142,7 @@ pub async fn stop_broker(
 
 pub async fn start_broker(State(state): State<AppState>, Path(id): Path<i32>) -> Result<Response, WebError> {
     let cluster = state.managed(None)?;
-    broker_core::net::start_broker(cluster, id).await.map_err(|e| WebError::from(e).back("/brokers"))?;
+    broker_core::start_broker(cluster, id).await.map_err(|e| WebError::from(e).back("/brokers"))?;
     done(&state, cluster, "/brokers").await
 }
 
@@ -267,14 +267,14 @@ pub async fn reset_offsets(
         .to_string();
     let value = form.get("value").map(|v| v.trim().to_string()).unwrap_or_default();
     let to = match form.get("to").map(String::as_str) {
-        Some("earliest") => broker_core::group::ResetTo::Earliest,
-        Some("latest") => broker_core::group::ResetTo::Latest,
-        Some("offset") => broker_core::group::ResetTo::Offset(
+        Some("earliest") => broker_core::ResetTo::Earliest,
+        Some("latest") => broker_core::ResetTo::Latest,
+        Some("offset") => broker_core::ResetTo::Offset(
             value.parse().map_err(|_| bad_form(&back, format!("'{value}' is not an offset")))?,
         ),
-        Some("datetime") => broker_core::group::ResetTo::Timestamp(
-            crate::time::parse_iso8601_ms(&value).map_err(|e| bad_form(&back, e))?,
-        ),
+        Some("datetime") => {
+            broker_core::ResetTo::Timestamp(crate::time::parse_iso8601_ms(&value).map_err(|e| bad_form(&back, e))?)
+        }
         other => return Err(bad_form(&back, format!("'{}' is not a reset target", other.unwrap_or("")))),
     };
     let question = format!("Move the committed offsets of group '{group}' on every partition of '{topic}'? Its consumers will resume from there.");

@@ -10,7 +10,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use broker_core::cluster::NewTopic;
+use broker_core::NewTopic;
 use serde::{Deserialize, Serialize};
 
 pub use super::error::WebError;
@@ -63,22 +63,8 @@ pub struct ClusterJson {
     pub problems: Vec<crate::monitor::snapshot::Problem>,
 }
 
-/// (leaders, replicas) per broker id.
-pub fn broker_counts(view: &ClusterView) -> BTreeMap<i32, (usize, usize)> {
-    let mut counts: BTreeMap<i32, (usize, usize)> = BTreeMap::new();
-    for p in view.partitions.iter() {
-        if p.leader >= 0 {
-            counts.entry(p.leader).or_default().0 += 1;
-        }
-        for r in &p.replicas {
-            counts.entry(*r).or_default().1 += 1;
-        }
-    }
-    counts
-}
-
 pub fn cluster_json(state: &AppState, view: &ClusterView) -> ClusterJson {
-    let counts = broker_counts(view);
+    let counts = &view.summary.per_broker;
     let (protocol, mechanism) = state.security_of(&view.name);
     ClusterJson {
         name: view.name.clone(),
@@ -275,7 +261,7 @@ pub async fn start_broker(
 ) -> ApiResult<ClusterJson> {
     let id = broker_id(&id)?;
     let cluster = state.managed(q.cluster.as_deref())?;
-    broker_core::net::start_broker(cluster, id).await?;
+    broker_core::start_broker(cluster, id).await?;
     Ok(Json(cluster_json(&state, &*state.refreshed(&cluster.config.name).await)))
 }
 
@@ -328,13 +314,29 @@ fn alerts_error(e: crate::alerts::AlertsError) -> WebError {
     }
 }
 
-/// `GET /api/v1/alerts`: `{active, recent}`.
-pub async fn get_alerts(State(state): State<AppState>) -> ApiResult<crate::alerts::AlertsOverview> {
-    state.alerts.overview(100).await.map(Json).map_err(alerts_error)
+/// `GET /api/v1/alerts`: `{active, recent}`, of one cluster with `?cluster=NAME`.
+pub async fn get_alerts(
+    State(state): State<AppState>,
+    Query(q): Query<ClusterQuery>,
+) -> ApiResult<crate::alerts::AlertsOverview> {
+    let overview = state.alerts.overview(100).await.map_err(alerts_error)?;
+    match q.cluster.as_deref() {
+        Some(cluster) => Ok(Json(overview.of_cluster(&state.view(Some(cluster))?.name))),
+        None => Ok(Json(overview)),
+    }
 }
 
-pub async fn get_silences(State(state): State<AppState>) -> ApiResult<Vec<crate::store::SilenceRecord>> {
-    state.alerts.silences().await.map(Json).map_err(alerts_error)
+/// `GET /api/v1/alerts/silences`; with `?cluster=NAME`, those that apply to that cluster.
+pub async fn get_silences(
+    State(state): State<AppState>,
+    Query(q): Query<ClusterQuery>,
+) -> ApiResult<Vec<crate::store::SilenceRecord>> {
+    let mut silences = state.alerts.silences().await.map_err(alerts_error)?;
+    if let Some(cluster) = q.cluster.as_deref() {
+        let name = state.view(Some(cluster))?.name.clone();
+        silences.retain(|s| s.cluster.as_ref().is_none_or(|c| *c == name));
+    }
+    Ok(Json(silences))
 }
 
 #[derive(Deserialize)]

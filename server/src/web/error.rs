@@ -6,7 +6,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use broker_core::cluster::AdminError;
+use broker_core::AdminError;
 use kafka_protocol::ResponseError;
 use serde_json::json;
 

@@ -151,17 +151,17 @@ pub async fn reset_offsets(
     let cluster = state.managed(q.cluster.as_deref())?;
     let request = body(request)?;
     let to = match &request.to {
-        ResetTarget::Named(n) if n == "earliest" => broker_core::group::ResetTo::Earliest,
-        ResetTarget::Named(n) if n == "latest" => broker_core::group::ResetTo::Latest,
+        ResetTarget::Named(n) if n == "earliest" => broker_core::ResetTo::Earliest,
+        ResetTarget::Named(n) if n == "latest" => broker_core::ResetTo::Latest,
         ResetTarget::Named(n) => {
             return Err(WebError::bad_request(format!(
                 "'to' is '{n}'; use \"earliest\", \"latest\", {{\"offset\": N}} or {{\"datetime\": ISO8601}}"
             )))
         }
-        ResetTarget::Offset { offset } => broker_core::group::ResetTo::Offset(*offset),
-        ResetTarget::Datetime { datetime } => broker_core::group::ResetTo::Timestamp(
-            crate::time::parse_iso8601_ms(datetime).map_err(WebError::bad_request)?,
-        ),
+        ResetTarget::Offset { offset } => broker_core::ResetTo::Offset(*offset),
+        ResetTarget::Datetime { datetime } => {
+            broker_core::ResetTo::Timestamp(crate::time::parse_iso8601_ms(datetime).map_err(WebError::bad_request)?)
+        }
     };
     let offsets = cluster.reset_offsets(&group, &request.topic, to).await?;
     state.refreshed(&cluster.config.name).await;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use broker_core::cluster::NewTopic;
-use broker_core::group::coordinator::{Committer, OffsetCommit};
+use broker_core::NewTopic;
 use broker_core::{ClusterConfig, Embedded};
+use broker_core::{Committer, OffsetCommit};
 use tower::ServiceExt;
 
 use super::{router, AppState};
@@ -159,7 +159,7 @@ async fn every_page_renders_and_escapes_what_users_control() {
     }
     // A member whose client id and host-visible fields are markup.
     let coordinator = cluster.group_coordinator("members").expect("coordinator");
-    let join = broker_core::group::JoinRequest {
+    let join = broker_core::JoinRequest {
         group_id: "members".into(),
         member_id: String::new(),
         group_instance_id: None,

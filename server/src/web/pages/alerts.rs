@@ -2,7 +2,7 @@
 //! rules, and the webhook delivery log.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
@@ -82,11 +82,21 @@ fn row(a: &crate::alerts::AlertView, now: i64) -> AlertRow {
     }
 }
 
-pub async fn page_alerts(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let layout = Layout::new(&state, &headers, "Alerts", None);
+/// Every cluster's alerts; with `?cluster=NAME`, that cluster's.
+pub async fn page_alerts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<super::ClusterParam>,
+) -> Result<Response, crate::web::WebError> {
+    let (layout, view) = super::page_view(&state, &headers, "Alerts", q.cluster.as_deref())?;
+    let only = q.cluster.as_ref().map(|_| view.name.clone());
     let now = layout.now_ms;
     let mut error = Vec::new();
     let overview = state.alerts.overview(50).await.map_err(|e| error.push(e.to_string())).ok();
+    let overview = overview.map(|o| match &only {
+        Some(cluster) => o.of_cluster(cluster),
+        None => o,
+    });
     let silences = state.alerts.silences().await.map_err(|e| error.push(e.to_string())).unwrap_or_default();
     let log = state.alerts.delivery_log(50).await.map_err(|e| error.push(e.to_string())).unwrap_or_default();
     let ms_text = |ms: i64| if ms > 0 { crate::time::duration(ms as f64 / 1000.0) } else { "–".into() };
@@ -141,5 +151,5 @@ pub async fn page_alerts(State(state): State<AppState>, headers: HeaderMap) -> R
         error: error.join("; "),
         layout,
     };
-    render(&page)
+    Ok(render(&page))
 }

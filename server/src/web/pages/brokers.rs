@@ -9,7 +9,6 @@ use axum::response::Response;
 
 use super::{page_view, render, ClusterParam, Layout};
 use crate::monitor::ClusterView;
-use crate::web::api::broker_counts;
 use crate::web::{format, AppState, WebError};
 
 pub struct BrokerRow {
@@ -38,7 +37,7 @@ pub struct BrokersPartial {
 }
 
 pub fn rows(view: &ClusterView) -> Vec<BrokerRow> {
-    let counts = broker_counts(view);
+    let counts = &view.summary.per_broker;
     view.brokers
         .iter()
         .map(|b| {

@@ -370,8 +370,8 @@ async fn read_records(
 ) -> Result<Vec<ConsumedRecord>, String> {
     if let Some(embedded) = state.cluster.as_ref().filter(|c| c.config.name == cluster) {
         let from = match from {
-            Start::Offset(o) => broker_core::cluster::RecordPosition::Offset(o),
-            Start::Timestamp(ts) => broker_core::cluster::RecordPosition::Timestamp(ts),
+            Start::Offset(o) => broker_core::RecordPosition::Offset(o),
+            Start::Timestamp(ts) => broker_core::RecordPosition::Timestamp(ts),
         };
         let records = embedded.read_records(topic, partition, from, limit).map_err(|e| e.message)?;
         return Ok(records
