@@ -219,7 +219,7 @@ pub async fn create_topic(
         config: request.config,
     };
     cluster.create_topic(&new, false)?;
-    let view = state.refreshed(&cluster.config.name).await;
+    let view = state.view(Some(&cluster.config.name))?;
     let created = topic_json(&view, &request.name)
         .ok_or_else(|| WebError::internal("the topic was created but is not in the cluster's view yet"))?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -232,7 +232,6 @@ pub async fn delete_topic(
 ) -> Result<StatusCode, WebError> {
     let cluster = state.managed(q.cluster.as_deref())?;
     cluster.delete_topic(&name)?;
-    state.refreshed(&cluster.config.name).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -251,7 +250,7 @@ pub async fn stop_broker(
     tokio::task::spawn_blocking(move || stopping.stop_broker(id))
         .await
         .map_err(|e| WebError::internal(e.to_string()))??;
-    Ok(Json(cluster_json(&state, &*state.refreshed(&cluster.config.name).await)))
+    Ok(Json(cluster_json(&state, &*state.view(Some(&cluster.config.name))?)))
 }
 
 pub async fn start_broker(
@@ -262,7 +261,7 @@ pub async fn start_broker(
     let id = broker_id(&id)?;
     let cluster = state.managed(q.cluster.as_deref())?;
     broker_core::start_broker(cluster, id).await?;
-    Ok(Json(cluster_json(&state, &*state.refreshed(&cluster.config.name).await)))
+    Ok(Json(cluster_json(&state, &*state.view(Some(&cluster.config.name))?)))
 }
 
 /// `POST /api/v1/brokers/{id}/pause-replication`: the broker stays up but its replica fetcher
@@ -273,7 +272,7 @@ pub async fn pause_replication(
     Path(id): Path<String>,
     Query(q): Query<ClusterQuery>,
 ) -> ApiResult<ClusterJson> {
-    set_replication_paused(&state, &id, q.cluster.as_deref(), true).await
+    set_replication_paused(&state, &id, q.cluster.as_deref(), true)
 }
 
 pub async fn resume_replication(
@@ -281,15 +280,10 @@ pub async fn resume_replication(
     Path(id): Path<String>,
     Query(q): Query<ClusterQuery>,
 ) -> ApiResult<ClusterJson> {
-    set_replication_paused(&state, &id, q.cluster.as_deref(), false).await
+    set_replication_paused(&state, &id, q.cluster.as_deref(), false)
 }
 
-async fn set_replication_paused(
-    state: &AppState,
-    id: &str,
-    cluster: Option<&str>,
-    paused: bool,
-) -> ApiResult<ClusterJson> {
+fn set_replication_paused(state: &AppState, id: &str, cluster: Option<&str>, paused: bool) -> ApiResult<ClusterJson> {
     let id = broker_id(id)?;
     let cluster = state.managed(cluster)?;
     let broker = cluster.broker(id).ok_or_else(|| WebError::not_found(format!("no broker with id {id}")))?;
@@ -299,7 +293,7 @@ async fn set_replication_paused(
     } else {
         tracing::info!(broker = id, "replica fetcher resumed through the API");
     }
-    Ok(Json(cluster_json(state, &*state.refreshed(&cluster.config.name).await)))
+    Ok(Json(cluster_json(state, &*state.view(Some(&cluster.config.name))?)))
 }
 
 /// Unknown `/api/v1` paths: JSON, like every other answer here.
