@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     // Hourly for a week, then every 10 s for the last hour.
     let times = (0..168).map(|h| week_ago + h * 3_600_000).chain((0..360).map(|i| now - 3_600_000 + i * 10_000));
     for ts in times {
-        let (view, tick) = state.apply(&snapshot(&args, t, ts), |_, _, _| None);
+        let (view, tick) = state.apply(snapshot(&args, t, ts), |_, _, _| None);
         store.write_tick(&tick).await?;
         monitor.publish(view);
         t += 1;

@@ -102,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
         let snap = snapshot(&args, t, ts);
         let started = Instant::now();
         // Lag seconds by interpolation (a source without log access: the costlier path).
-        let (view, tick) = state.apply(&snap, |_, _, _| None);
+        let (view, tick) = state.apply(snap, |_, _, _| None);
         evaluate.push(started.elapsed());
         let stored = Instant::now();
         store.write_tick(&tick).await?;

@@ -97,3 +97,42 @@ async fn a_pure_monitor_watches_external_clusters_and_reports_the_unreachable_on
     assert!(metrics.contains("warren_cluster_reachable{cluster_name=\"gone\"} 0"), "{metrics}");
     monitor.stop().await.expect("stop");
 }
+
+/// A leader of more partitions than a broker takes in one request (warren refuses more than
+/// `max_partitions_per_request` entries) is read in several requests: every partition's offsets
+/// come back, none is lost to a closed connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_of_many_partitions_go_in_requests_a_broker_accepts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = warren_tests::Options::brokers(1).with_toml("[broker]\nmax_partitions_per_request = 60");
+    let warren = warren_tests::Warren::start(dir.path(), options).await.expect("warren");
+    // Two topics of 60 partitions (what one request may create), led by the one broker.
+    let mut keys = Vec::new();
+    for name in ["wide-a", "wide-b"] {
+        let topic = broker_core::NewTopic { name: name.into(), partitions: Some(60), ..Default::default() };
+        warren.cluster.create_topic(&topic, false).expect("topic");
+        for p in 0..60 {
+            warren.cluster.produce_record(name, p, None, Some(bytes::Bytes::from("x")), vec![]).await.expect("produce");
+            keys.push((name.to_string(), p));
+        }
+    }
+    let requests = |cluster: &broker_core::Cluster| {
+        cluster.stats.apis().iter().find(|a| a.api_key == 2).map_or(0, |a| a.requests)
+        // ListOffsets
+    };
+    let before = requests(&warren.cluster);
+    let client = |per_request| {
+        let mut config = server::kafka::ClientConfig::new([warren.bootstrap()]);
+        config.partitions_per_request = per_request;
+        config.retry_timeout = Duration::from_secs(1);
+        server::kafka::Client::new(config)
+    };
+    let ends = client(50).list_offsets(&keys, server::kafka::OffsetSpec::Latest).await;
+    assert_eq!(ends.len(), 120);
+    assert!(ends.values().all(|r| r.as_ref().is_ok_and(|end| *end == 1)), "{ends:?}");
+    assert_eq!(requests(&warren.cluster) - before, 3, "120 partitions, 50 per request");
+    // In one request the broker refuses them (and closes the connection): what chunking avoids.
+    let ends = client(1000).list_offsets(&keys, server::kafka::OffsetSpec::Latest).await;
+    assert!(ends.values().all(Result::is_err), "one request of 120 entries is refused");
+    warren.stop().await.expect("stop");
+}

@@ -36,6 +36,9 @@ pub struct ClientConfig {
     pub retry_timeout: Duration,
     /// TLS and SASL for every connection.
     pub security: Arc<super::security::ClientSecurity>,
+    /// Partitions per ListOffsets, Produce or Fetch request: brokers bound a request's entries
+    /// (warren at `max_partitions_per_request`), so a leader of more gets several requests.
+    pub partitions_per_request: usize,
 }
 
 impl ClientConfig {
@@ -49,6 +52,7 @@ impl ClientConfig {
             retry_backoff_max: Duration::from_secs(1),
             retry_timeout: Duration::from_secs(30),
             security: Arc::default(),
+            partitions_per_request: 1000,
         }
     }
 

@@ -258,13 +258,15 @@ impl Client {
         let mut out: PartitionResults<FetchedPartition> = failed.into_iter().map(|(k, e)| (k, Err(e))).collect();
         let mut tasks = tokio::task::JoinSet::new();
         for (leader, partitions) in grouped {
-            let client = self.clone();
-            let wanted: BTreeMap<(String, i32), i64> =
-                partitions.iter().map(|k| (k.clone(), positions.get(k).copied().unwrap_or(0))).collect();
-            tasks.spawn(async move {
-                let result = client.fetch_from(leader, &wanted, max_wait, partition_max_bytes).await;
-                (wanted, result)
-            });
+            for chunk in partitions.chunks(self.config().partitions_per_request.max(1)) {
+                let client = self.clone();
+                let wanted: BTreeMap<(String, i32), i64> =
+                    chunk.iter().map(|k| (k.clone(), positions.get(k).copied().unwrap_or(0))).collect();
+                tasks.spawn(async move {
+                    let result = client.fetch_from(leader, &wanted, max_wait, partition_max_bytes).await;
+                    (wanted, result)
+                });
+            }
         }
         while let Some(joined) = tasks.join_next().await {
             let Ok((wanted, result)) = joined else { continue };
@@ -360,9 +362,11 @@ impl Client {
                 results.insert(key, Err(e));
             }
             for (leader, keys) in grouped {
-                match self.send_to_leader(leader, &keys, op).await {
-                    Ok(answers) => results.extend(answers),
-                    Err(e) => results.extend(keys.into_iter().map(|k| (k, Err(e.clone())))),
+                for chunk in keys.chunks(self.config().partitions_per_request.max(1)) {
+                    match self.send_to_leader(leader, chunk, op).await {
+                        Ok(answers) => results.extend(answers),
+                        Err(e) => results.extend(chunk.iter().map(|k| (k.clone(), Err(e.clone())))),
+                    }
                 }
             }
             let retry: Vec<(String, i32)> = results

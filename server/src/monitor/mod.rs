@@ -147,7 +147,7 @@ pub async fn run_sampler(monitor: Arc<Monitor>, name: String, source: Source, st
         let started = Instant::now();
         match source.snapshot(now_ms()).await {
             Ok(snapshot) => {
-                let (mut view, tick) = state.apply(&snapshot, |t, p, o| source.record_timestamp(t, p, o));
+                let (mut view, tick) = state.apply(snapshot, |t, p, o| source.record_timestamp(t, p, o));
                 if let Err(e) = store.write_tick(&tick).await {
                     tracing::error!(cluster = %name, error = %e, "could not store a monitor tick");
                 }

@@ -60,6 +60,9 @@ struct GroupState {
     committed: Option<(i64, i64)>,
 }
 
+/// A partition's (leader, replicas, in-sync replicas), as the replication history stores it.
+type Replication = (i32, i32, i32);
+
 /// One cluster's windows and histories.
 pub struct ClusterState {
     pub name: String,
@@ -71,8 +74,9 @@ pub struct ClusterState {
     timestamps: HashMap<(String, i32), (i64, i64)>,
     /// Each partition's previous (sample time, high watermark), for produce rates.
     previous: HashMap<(String, i32), (i64, i64)>,
-    /// Each partition's (leader, replicas, in sync) and each broker's liveness as last stored.
-    replication: HashMap<(String, i32), (i32, i32, i32)>,
+    /// Per topic, each partition's (leader, replicas, in sync) as last stored; each broker's
+    /// liveness as last stored.
+    replication: HashMap<String, Vec<Option<Replication>>>,
     liveness: HashMap<i32, bool>,
 }
 
@@ -123,7 +127,7 @@ impl ClusterState {
     /// publish and the rows to store.
     pub fn apply(
         &mut self,
-        snapshot: &Snapshot,
+        snapshot: Snapshot,
         mut timestamp: impl FnMut(&str, i32, i64) -> Option<i64>,
     ) -> (ClusterView, Tick) {
         let now = snapshot.ts_ms;
@@ -133,7 +137,7 @@ impl ClusterState {
         self.history.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
         self.timestamps.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
         self.previous.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
-        self.replication.retain(|(topic, _), _| snapshot.topics.contains_key(topic));
+        self.replication.retain(|topic, _| snapshot.topics.contains_key(topic));
         let known: std::collections::HashSet<&str> = snapshot.groups.iter().map(|g| g.group_id.as_str()).collect();
         self.groups.retain(|g, _| known.contains(g.as_str()));
         for state in self.groups.values_mut() {
@@ -151,7 +155,15 @@ impl ClusterState {
         };
         for p in &snapshot.partitions {
             let now_state = (p.leader, p.replicas.len() as i32, p.isr.len() as i32);
-            if self.replication.insert((p.topic.clone(), p.partition), now_state) != Some(now_state) {
+            if !self.replication.contains_key(&p.topic) {
+                self.replication.insert(p.topic.clone(), Vec::new());
+            }
+            let stored = self.replication.get_mut(&p.topic).expect("inserted above");
+            let index = usize::try_from(p.partition).unwrap_or(0);
+            if stored.len() <= index {
+                stored.resize(index + 1, None);
+            }
+            if stored[index].replace(now_state) != Some(now_state) {
                 let (leader, replicas, isr) = now_state;
                 let (topic, partition) = (p.topic.clone(), p.partition);
                 tick.replication.push(ReplicationSample { topic, partition, ts_ms: now, leader, replicas, isr });
@@ -163,9 +175,9 @@ impl ClusterState {
             }
         }
         let mut partitions = Vec::with_capacity(snapshot.partitions.len());
-        for p in &snapshot.partitions {
+        for p in snapshot.partitions {
             let Some(offsets) = p.offsets else {
-                partitions.push(PartitionView { shape: p.clone(), produce_rate: 0.0 });
+                partitions.push(PartitionView { shape: p, produce_rate: 0.0 });
                 continue;
             };
             broker_window(&mut self.brokers, &p.topic, p.partition)
@@ -185,17 +197,14 @@ impl ClusterState {
                 }
                 _ => 0.0,
             };
-            partitions.push(PartitionView { shape: p.clone(), produce_rate });
+            partitions.push(PartitionView { shape: p, produce_rate });
         }
         partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-        let high_watermark: HashMap<(&str, i32), i64> = snapshot
-            .partitions
-            .iter()
-            .filter_map(|p| Some(((p.topic.as_str(), p.partition), p.high_watermark()?)))
-            .collect();
+        let high_watermark: HashMap<(&str, i32), i64> =
+            partitions.iter().filter_map(|p| Some(((p.topic.as_str(), p.partition), p.high_watermark()?))).collect();
 
         let mut groups = BTreeMap::new();
-        let mut problems = snapshot.problems.clone();
+        let mut problems = snapshot.problems;
         for g in &snapshot.groups {
             // Out of the map while it is worked on, so `self` stays free for the lookups below.
             let mut state = self.groups.remove(&g.group_id).unwrap_or_default();
@@ -363,8 +372,8 @@ impl ClusterState {
             error: None,
             tick_ms: 0.0,
             controller_id: snapshot.controller_id,
-            brokers: snapshot.brokers.clone(),
-            topics: std::sync::Arc::new(snapshot.topics.clone()),
+            brokers: snapshot.brokers,
+            topics: std::sync::Arc::new(snapshot.topics),
             summary: super::view::ShapeSummary::of(&partitions),
             partitions: std::sync::Arc::new(partitions),
             groups: std::sync::Arc::new(groups),
@@ -507,7 +516,7 @@ mod tests {
     fn replication_is_stored_on_change_and_a_commit_past_the_end_is_lag_zero_and_said() {
         let mut state = ClusterState::new("c", EvalConfig::default());
         let (view, tick) = state.apply(
-            &snapshot(1_000, vec![partition(0, &[1, 2], Some(10)), partition(1, &[1, 2], None)], true, 4),
+            snapshot(1_000, vec![partition(0, &[1, 2], Some(10)), partition(1, &[1, 2], None)], true, 4),
             |_, _, _| None,
         );
         assert_eq!((tick.replication.len(), tick.liveness.len()), (2, 2), "everything on the first tick");
@@ -516,13 +525,13 @@ mod tests {
         assert!(view.problems.is_empty());
 
         let (_, tick) = state.apply(
-            &snapshot(2_000, vec![partition(0, &[1, 2], Some(10)), partition(1, &[1, 2], None)], true, 4),
+            snapshot(2_000, vec![partition(0, &[1, 2], Some(10)), partition(1, &[1, 2], None)], true, 4),
             |_, _, _| None,
         );
         assert!(tick.replication.is_empty() && tick.liveness.is_empty(), "nothing changed");
 
         let (view, tick) = state.apply(
-            &snapshot(3_000, vec![partition(0, &[1], Some(10)), partition(1, &[1, 2], None)], false, 12),
+            snapshot(3_000, vec![partition(0, &[1], Some(10)), partition(1, &[1, 2], None)], false, 12),
             |_, _, _| None,
         );
         assert_eq!(tick.replication.iter().map(|r| (r.partition, r.isr)).collect::<Vec<_>>(), vec![(0, 1)]);

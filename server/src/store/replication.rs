@@ -1,10 +1,9 @@
 //! Replication health over time: partition leader, replica and in-sync counts, and broker
 //! liveness, one row per change (see `migrations/0003_replication.sql`). Written inside the
-//! tick's transaction; read back as each partition's state changes over a range, with the state
+//! tick's transaction (`tick.rs`); read back as each partition's state changes over a range, with the state
 //! at the range's start.
 
 use serde::Serialize;
-use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
 use super::error::query_error;
@@ -38,39 +37,6 @@ pub struct LivenessSample {
     pub broker: i32,
     pub ts_ms: i64,
     pub up: bool,
-}
-
-pub(super) async fn write(
-    conn: &mut SqliteConnection,
-    cluster: &str,
-    replication: &[ReplicationSample],
-    liveness: &[LivenessSample],
-) -> Result<(), sqlx::Error> {
-    for r in replication {
-        sqlx::query(
-            "INSERT OR REPLACE INTO partition_replication (cluster, topic, partition, ts_ms, leader, replicas, isr)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(cluster)
-        .bind(r.topic.as_str())
-        .bind(r.partition)
-        .bind(r.ts_ms)
-        .bind(r.leader)
-        .bind(r.replicas)
-        .bind(r.isr)
-        .execute(&mut *conn)
-        .await?;
-    }
-    for l in liveness {
-        sqlx::query("INSERT OR REPLACE INTO broker_liveness (cluster, broker, ts_ms, up) VALUES (?, ?, ?, ?)")
-            .bind(cluster)
-            .bind(l.broker)
-            .bind(l.ts_ms)
-            .bind(l.up)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
 }
 
 impl Store {

@@ -10,6 +10,7 @@ use sqlx::Sqlite;
 use super::error::query_error;
 use super::rollup::{Rollup, GROUP_COLUMNS, GROUP_MERGE, PARTITION_COLUMNS, PARTITION_MERGE, ROLLUPS};
 use super::sample::{GroupPartitionSample, GroupStatusSample, PartitionSample, Tick};
+use super::{LivenessSample, ReplicationSample};
 use super::{Store, StoreError};
 
 /// Rows per multi-row statement (at most 13 columns: far below SQLite's 32,766 parameters).
@@ -41,6 +42,10 @@ pub(super) const GROUP_PARTITION_COLUMNS: &[&str] = &[
     "owner",
     "client_id",
 ];
+
+const REPLICATION_COLUMNS: &[&str] = &["cluster", "topic", "partition", "ts_ms", "leader", "replicas", "isr"];
+
+const LIVENESS_COLUMNS: &[&str] = &["cluster", "broker", "ts_ms", "up"];
 
 pub(super) const GROUP_STATUS_COLUMNS: &[&str] = &[
     "cluster",
@@ -129,7 +134,8 @@ async fn write_rows(conn: &mut SqliteConnection, tick: &Tick) -> Result<(), sqlx
         tail: LATEST_MERGE,
     };
     latest.run(conn, cluster, &tick.groups, bind_group_status).await?;
-    super::replication::write(conn, cluster, &tick.replication, &tick.liveness).await?;
+    raw("partition_replication", REPLICATION_COLUMNS).run(conn, cluster, &tick.replication, bind_replication).await?;
+    raw("broker_liveness", LIVENESS_COLUMNS).run(conn, cluster, &tick.liveness, bind_liveness).await?;
 
     for rollup in ROLLUPS {
         let partitions = in_grace(&rollup, tick.ts_ms, &tick.partitions, |s| s.ts_ms);
@@ -160,6 +166,14 @@ fn bind_partition_sample<'a>(q: SqliteQuery<'a>, cluster: &'a str, s: &'a Partit
         .bind(s.partition)
         .bind(s.log_start_offset)
         .bind(s.high_watermark)
+}
+
+fn bind_replication<'a>(q: SqliteQuery<'a>, cluster: &'a str, r: &'a ReplicationSample) -> SqliteQuery<'a> {
+    q.bind(cluster).bind(r.topic.as_str()).bind(r.partition).bind(r.ts_ms).bind(r.leader).bind(r.replicas).bind(r.isr)
+}
+
+fn bind_liveness<'a>(q: SqliteQuery<'a>, cluster: &'a str, l: &'a LivenessSample) -> SqliteQuery<'a> {
+    q.bind(cluster).bind(l.broker).bind(l.ts_ms).bind(l.up)
 }
 
 fn bind_group_partition<'a>(q: SqliteQuery<'a>, cluster: &'a str, s: &'a GroupPartitionSample) -> SqliteQuery<'a> {
