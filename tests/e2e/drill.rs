@@ -233,22 +233,28 @@ impl Log {
 /// The high watermarks seen so far and every time one went backwards.
 #[derive(Default)]
 struct Watermarks {
-    highest: BTreeMap<i32, i64>,
+    /// Per partition, every reading: (when its answer arrived, high watermark).
+    seen: BTreeMap<i32, Vec<(Instant, i64)>>,
     backwards: Vec<String>,
 }
 
 impl Watermarks {
-    fn observe(&mut self, views: &[PartitionView], when: &str) {
+    /// Readings of a request sent at `sent`. Requests overlap (the sampler and the checks), so a
+    /// reading is compared only with those whose answer arrived before this request was sent:
+    /// a high watermark read after another was seen must not be lower.
+    fn observe(&mut self, views: &[PartitionView], when: &str, sent: Instant) {
+        let arrived = Instant::now();
         for (p, view) in views.iter().enumerate() {
             if view.high_watermark < 0 {
                 continue;
             }
-            let highest = self.highest.entry(p as i32).or_insert(view.high_watermark);
-            if view.high_watermark < *highest {
+            let seen = self.seen.entry(p as i32).or_default();
+            let before = seen.iter().filter(|(at, _)| *at < sent).map(|(_, hw)| *hw).max();
+            if let Some(highest) = before.filter(|h| view.high_watermark < *h) {
                 self.backwards
-                    .push(format!("{TOPIC}/{p}: high watermark {} after {} ({when})", view.high_watermark, *highest));
+                    .push(format!("{TOPIC}/{p}: high watermark {} after {highest} ({when})", view.high_watermark));
             }
-            *highest = (*highest).max(view.high_watermark);
+            seen.push((arrived, view.high_watermark));
         }
     }
 }
@@ -465,8 +471,9 @@ fn payload(seq: u64) -> Vec<u8> {
 async fn sample_watermarks(addr: Arc<Mutex<SocketAddr>>, watermarks: Arc<Mutex<Watermarks>>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Acquire) {
         let at = *addr.lock().expect("addr");
+        let sent = Instant::now();
         if let Ok(views) = topic_view(at).await {
-            watermarks.lock().expect("watermarks").observe(&views, "sampled");
+            watermarks.lock().expect("watermarks").observe(&views, "sampled", sent);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -688,8 +695,9 @@ impl Drill {
 
     /// The invariants, now. `healed`: every broker is up and every ISR full.
     async fn check(&mut self, healed: bool) {
+        let sent = Instant::now();
         let views = self.view().await;
-        self.watermarks.lock().expect("watermarks").observe(&views, "checked");
+        self.watermarks.lock().expect("watermarks").observe(&views, "checked", sent);
         let backwards = self.watermarks.lock().expect("watermarks").backwards.clone();
         if !backwards.is_empty() {
             self.fail(format!("a high watermark went backwards: {}", backwards.join("; ")));
@@ -710,8 +718,9 @@ impl Drill {
             self.probe_acks_all().await;
         }
         // Read up to the high watermarks after the probes, which are below them.
+        let sent = Instant::now();
         let views = self.view().await;
-        self.watermarks.lock().expect("watermarks").observe(&views, "checked");
+        self.watermarks.lock().expect("watermarks").observe(&views, "checked", sent);
         self.read_back(&views).await;
         // With a five-minute message timeout no delivery may fail: a failure is an error warren
         // returned that the idempotent producer could not retry past (a fatal sequence error).
