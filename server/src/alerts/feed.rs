@@ -9,13 +9,21 @@ use std::time::Duration;
 use super::{Alerts, BrokerFacts, Facts, GroupFacts, PartitionFacts};
 use crate::monitor::{ClusterView, Monitor};
 
-/// Runs until aborted, checking for new ticks every `every`.
+/// Runs until aborted: wakes when a view is published (and at least every `every`).
 pub async fn run(monitor: Arc<Monitor>, alerts: Arc<Alerts>, every: Duration) {
     let mut last: HashMap<String, i64> = HashMap::new();
+    let mut published = monitor.subscribe();
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            changed = published.changed() => {
+                if changed.is_err() {
+                    ticker.tick().await;
+                }
+            }
+            _ = ticker.tick() => {}
+        }
         for view in monitor.clusters() {
             if !view.reachable || view.ts_ms == 0 || last.get(&view.name) == Some(&view.ts_ms) {
                 continue;

@@ -76,6 +76,11 @@ impl Monitor {
         self.published.send_modify(|n| *n += 1);
     }
 
+    /// Changes on every published view.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
     fn poke(&self, name: &str) -> Arc<tokio::sync::Notify> {
         let mut pokes = self.pokes.write().unwrap_or_else(|e| e.into_inner());
         Arc::clone(pokes.entry(name.to_string()).or_default())
