@@ -30,7 +30,8 @@ fn standalone(bootstrap: &str, group: &str) -> BaseConsumer {
 fn commit(consumer: &BaseConsumer, topic: &str, offset: i64) {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, 0, Offset::Offset(offset)).expect("tpl");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Generous: on a loaded machine librdkafka may wait seconds for the coordinator.
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match consumer.commit(&tpl, CommitMode::Sync) {
             Ok(()) => return,
@@ -207,8 +208,17 @@ async fn burrow_verdicts_for_real_consumers() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     outside.stop().await.expect("stop the outside monitor");
-    let (_, ok) = get(&warren, "/api/v1/groups/g_ok").await;
-    assert_eq!(ok["status"], "OK", "a group that keeps up stays OK: {ok}");
+    // A group that keeps up is OK (polled: on a loaded machine its consumer may fall a few records
+    // behind for a while, which Burrow's rules rightly call WARN).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, ok) = get(&warren, "/api/v1/groups/g_ok").await;
+        if ok["status"] == "OK" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a group that keeps up is OK: {ok}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     let stall = &reached["g_stall"];
     assert!(stall["diagnosis"].as_str().is_some_and(|d| !d.is_empty()), "an unhealthy group has a diagnosis: {stall}");
     assert!(stall["total_lag"].as_i64().is_some_and(|l| l > 0));

@@ -95,14 +95,10 @@ impl AppState {
         }
     }
 
-    pub fn is_embedded(&self, name: &str) -> bool {
-        self.cluster.as_ref().is_some_and(|c| c.config.name == name)
-    }
-
     /// The monitor's view of `?cluster=NAME` (the default cluster when absent); 404 for a name
-    /// nobody monitors.
-    /// The embedded cluster's shows its shape as it is now (an action's effect shows at once),
-    /// with the last tick's groups and rates; `/metrics` and alerts keep to the tick.
+    /// nobody monitors. The embedded cluster's view shows its shape as it is now (an action's
+    /// effect shows at once) with the last tick's groups and rates; `/metrics` and alerts keep to
+    /// the tick.
     pub fn view(&self, cluster: Option<&str>) -> Result<Arc<ClusterView>, WebError> {
         let name = cluster.map_or_else(|| self.default_cluster(), str::to_string);
         let view = self
@@ -132,14 +128,15 @@ impl AppState {
         }
     }
 
-    /// `name`'s view after a tick taken now (after an action, so the answer shows its effect).
+    /// `name`'s view after a tick taken now (after an offset reset, whose effect on group lag
+    /// only a tick shows).
     pub async fn refreshed(&self, name: &str) -> Arc<ClusterView> {
         self.monitor.refresh(name, REFRESH_WAIT).await;
         self.monitor.cluster(name).unwrap_or_default()
     }
 }
 
-/// How long an action waits for the tick that shows its effect.
+/// How long an offset reset waits for the tick that shows its effect.
 const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub fn router(state: AppState) -> Router {
