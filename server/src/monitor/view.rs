@@ -179,10 +179,6 @@ impl ClusterView {
         }
     }
 
-    pub fn broker(&self, id: i32) -> Option<&BrokerSnapshot> {
-        self.brokers.iter().find(|b| b.id == id)
-    }
-
     pub fn under_replicated(&self) -> usize {
         self.summary.under_replicated
     }

@@ -315,7 +315,7 @@ pub async fn get_alerts(
 ) -> ApiResult<crate::alerts::AlertsOverview> {
     let overview = state.alerts.overview(100).await.map_err(alerts_error)?;
     match q.cluster.as_deref() {
-        Some(cluster) => Ok(Json(overview.of_cluster(&state.view(Some(cluster))?.name))),
+        Some(cluster) => Ok(Json(overview.of_cluster(&state.sampled_view(Some(cluster))?.name))),
         None => Ok(Json(overview)),
     }
 }
@@ -327,7 +327,7 @@ pub async fn get_silences(
 ) -> ApiResult<Vec<crate::store::SilenceRecord>> {
     let mut silences = state.alerts.silences().await.map_err(alerts_error)?;
     if let Some(cluster) = q.cluster.as_deref() {
-        let name = state.view(Some(cluster))?.name.clone();
+        let name = state.sampled_view(Some(cluster))?.name.clone();
         silences.retain(|s| s.cluster.as_ref().is_none_or(|c| *c == name));
     }
     Ok(Json(silences))

@@ -8,16 +8,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::api::{body, ApiResult, WebError};
+use super::api::{body, ApiResult, ClusterQuery, WebError};
 use super::AppState;
 use crate::monitor::{ClusterView, GroupView};
 use crate::store::HistoryRange;
-
-#[derive(Deserialize)]
-pub struct ClusterQuery {
-    /// Which monitored cluster; the embedded one by default.
-    pub cluster: Option<String>,
-}
 
 #[derive(Serialize)]
 pub struct GroupSummary {

@@ -100,15 +100,17 @@ impl AppState {
     /// effect shows at once) with the last tick's groups and rates; `/metrics` and alerts keep to
     /// the tick.
     pub fn view(&self, cluster: Option<&str>) -> Result<Arc<ClusterView>, WebError> {
-        let name = cluster.map_or_else(|| self.default_cluster(), str::to_string);
-        let view = self
-            .monitor
-            .cluster(&name)
-            .ok_or_else(|| WebError::not_found(format!("no monitored cluster named '{name}'")))?;
-        match self.cluster.as_ref().filter(|c| c.config.name == name) {
+        let view = self.sampled_view(cluster)?;
+        match self.cluster.as_ref().filter(|c| c.config.name == view.name) {
             Some(embedded) => Ok(Arc::new(view.with_shape(crate::monitor::snapshot::embedded_shape(embedded)))),
             None => Ok(view),
         }
+    }
+
+    /// The monitor's view of `?cluster=NAME` as the last tick left it (404 for an unknown name).
+    pub fn sampled_view(&self, cluster: Option<&str>) -> Result<Arc<ClusterView>, WebError> {
+        let name = cluster.map_or_else(|| self.default_cluster(), str::to_string);
+        self.monitor.cluster(&name).ok_or_else(|| WebError::not_found(format!("no monitored cluster named '{name}'")))
     }
 
     /// The embedded cluster, for an action on `?cluster=NAME` (the default cluster when absent):

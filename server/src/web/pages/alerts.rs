@@ -86,10 +86,10 @@ fn row(a: &crate::alerts::AlertView, now: i64) -> AlertRow {
 pub async fn page_alerts(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<super::ClusterParam>,
+    Query(q): Query<super::ClusterQuery>,
 ) -> Result<Response, crate::web::WebError> {
-    let (layout, view) = super::page_view(&state, &headers, "Alerts", q.cluster.as_deref())?;
-    let only = q.cluster.as_ref().map(|_| view.name.clone());
+    let layout = super::frame(&state, &headers, "Alerts", q.cluster.as_deref())?;
+    let only = q.cluster.as_ref().map(|_| layout.cluster.clone());
     let now = layout.now_ms;
     let mut error = Vec::new();
     let overview = state.alerts.overview(50).await.map_err(|e| error.push(e.to_string())).ok();

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{page_view, render, ClusterParam, Layout};
+use super::{page_view, render, ClusterQuery, Layout};
 use crate::monitor::ClusterView;
 use crate::web::{format, AppState, WebError};
 
@@ -59,7 +59,7 @@ pub fn rows(view: &ClusterView) -> Vec<BrokerRow> {
 pub async fn page_brokers(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ClusterParam>,
+    Query(q): Query<ClusterQuery>,
 ) -> Result<Response, WebError> {
     let (layout, view) = page_view(&state, &headers, "Brokers", q.cluster.as_deref())?;
     Ok(render(&BrokersPage { brokers: rows(&view), layout }))
@@ -68,7 +68,7 @@ pub async fn page_brokers(
 pub async fn partial_brokers(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ClusterParam>,
+    Query(q): Query<ClusterQuery>,
 ) -> Result<Response, WebError> {
     let (layout, view) = page_view(&state, &headers, "Brokers", q.cluster.as_deref())?;
     Ok(render(&BrokersPartial { brokers: rows(&view), layout }))

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{page_view, render, urlencode, view_of, Choice, Layout};
+use super::{frame, render, urlencode, view_of, Choice, Layout};
 use crate::evaluator::GroupState;
 use crate::monitor::GroupView;
 use crate::store::HistoryRange;
@@ -85,7 +85,7 @@ pub async fn page_groups(
     headers: HeaderMap,
     Query(q): Query<GroupsQuery>,
 ) -> Result<Response, WebError> {
-    let (layout, _) = page_view(&state, &headers, "Consumer groups", q.cluster.as_deref())?;
+    let layout = frame(&state, &headers, "Consumer groups", q.cluster.as_deref())?;
     let filter = status_filter(&q);
     let cluster = if layout.embedded { String::new() } else { format!("&cluster={}", urlencode(&layout.cluster)) };
     let worst_first = GroupState::ALL.iter().rev().map(|s| s.as_str());
@@ -105,7 +105,7 @@ pub async fn partial_groups(
     headers: HeaderMap,
     Query(q): Query<GroupsQuery>,
 ) -> Result<Response, WebError> {
-    let (layout, _) = page_view(&state, &headers, "Consumer groups", q.cluster.as_deref())?;
+    let layout = frame(&state, &headers, "Consumer groups", q.cluster.as_deref())?;
     let filter = status_filter(&q);
     Ok(render(&GroupsPartial { rows: group_rows(&state, &layout, &filter), layout, filter }))
 }
@@ -263,7 +263,7 @@ async fn group_response(
     q: GroupQuery,
     partial: bool,
 ) -> Result<Response, WebError> {
-    let (layout, _) = page_view(&state, &headers, &name, q.cluster.as_deref())?;
+    let layout = frame(&state, &headers, &name, q.cluster.as_deref())?;
     let range = q.range.clone().unwrap_or_else(|| "1h".into());
     let back = format!("/groups{}", layout.query());
     let data = group_data(&state, &layout, &name, &range)

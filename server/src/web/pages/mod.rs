@@ -14,7 +14,6 @@ use std::sync::Arc;
 use askama::Template;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use serde::Deserialize;
 
 pub use alerts::page_alerts;
 pub use brokers::{page_brokers, partial_brokers};
@@ -48,10 +47,7 @@ pub struct Choice {
     pub current: bool,
 }
 
-#[derive(Deserialize, Default)]
-pub struct ClusterParam {
-    pub cluster: Option<String>,
-}
+pub use crate::web::api::ClusterQuery;
 
 impl Layout {
     pub fn new(state: &AppState, headers: &HeaderMap, title: &str, cluster: Option<&str>) -> Layout {
@@ -98,6 +94,13 @@ pub fn page_view(
     let view = state.view(cluster)?;
     let layout = Layout::new(state, headers, title, Some(&view.name));
     Ok((layout, view))
+}
+
+/// The frame of `?cluster=NAME` for a page that reads only the sampled view (groups, alerts):
+/// 404 for a cluster nobody monitors, without reading the embedded cluster's shape.
+pub fn frame(state: &AppState, headers: &HeaderMap, title: &str, cluster: Option<&str>) -> Result<Layout, WebError> {
+    let view = state.sampled_view(cluster)?;
+    Ok(Layout::new(state, headers, title, Some(&view.name)))
 }
 
 /// Renders every `WebError` answered outside `/api/v1` as the error page (same status, same

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{brokers, page_view, render, ClusterParam, Layout};
+use super::{brokers, page_view, render, ClusterQuery, Layout};
 use crate::evaluator::GroupState;
 use crate::monitor::snapshot::Problem;
 use crate::monitor::ClusterView;
@@ -122,7 +122,7 @@ async fn gather(state: &AppState, layout: &Layout, view: &ClusterView) -> Overvi
 pub async fn page_overview(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ClusterParam>,
+    Query(q): Query<ClusterQuery>,
 ) -> Result<Response, WebError> {
     let (layout, view) = page_view(&state, &headers, "Overview", q.cluster.as_deref())?;
     let data = gather(&state, &layout, &view).await;
@@ -132,7 +132,7 @@ pub async fn page_overview(
 pub async fn partial_overview(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ClusterParam>,
+    Query(q): Query<ClusterQuery>,
 ) -> Result<Response, WebError> {
     let (layout, view) = page_view(&state, &headers, "Overview", q.cluster.as_deref())?;
     let data = gather(&state, &layout, &view).await;

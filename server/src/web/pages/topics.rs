@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{page_view, render, urlencode, ClusterParam, Layout};
+use super::{page_view, render, urlencode, ClusterQuery, Layout};
 use crate::kafka::{ConsumedRecord, OffsetSpec};
 use crate::monitor::snapshot::ReplicaRole;
 use crate::monitor::ClusterView;
@@ -204,7 +204,7 @@ pub async fn page_topic(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Query(q): Query<ClusterParam>,
+    Query(q): Query<ClusterQuery>,
 ) -> Result<Response, WebError> {
     let (layout, view) = page_view(&state, &headers, &name, q.cluster.as_deref())?;
     let data = topic_data(&view, &name).ok_or_else(|| no_such_topic(&name, &layout))?;
@@ -216,7 +216,7 @@ pub async fn partial_topic(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Query(q): Query<ClusterParam>,
+    Query(q): Query<ClusterQuery>,
 ) -> Result<Response, WebError> {
     let (layout, view) = page_view(&state, &headers, &name, q.cluster.as_deref())?;
     let data = topic_data(&view, &name).ok_or_else(|| no_such_topic(&name, &layout))?;
