@@ -1,6 +1,6 @@
 //! The `warren` command line: parse flags and config, init tracing, call `crate::run`; or run one
 //! of the Kafka-style tools (`topics`, `console-producer`, `console-consumer`,
-//! `consumer-groups`), which talk to any cluster over the Kafka protocol and exit.
+//! `consumer-groups`, `configs`, `delete-records`), which talk to any cluster over the Kafka protocol and exit.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,10 @@ enum Command {
     ConsoleConsumer(tools::consumer::ConsumerArgs),
     /// List, describe and delete groups, reset their offsets (kafka-consumer-groups.sh).
     ConsumerGroups(tools::groups::GroupsArgs),
+    /// Describe and alter topic and broker configs (kafka-configs.sh).
+    Configs(tools::configs::ConfigsArgs),
+    /// Delete records below given offsets (kafka-delete-records.sh).
+    DeleteRecords(tools::delete_records::DeleteRecordsArgs),
 }
 
 /// `serve`'s flags, accepted before the subcommand too (`warren --data-dir d serve`). Not clap
@@ -96,6 +100,8 @@ pub fn main() -> anyhow::Result<()> {
         Some(Command::ConsoleProducer(args)) => Tool::ConsoleProducer(args),
         Some(Command::ConsoleConsumer(args)) => Tool::ConsoleConsumer(args),
         Some(Command::ConsumerGroups(args)) => Tool::ConsumerGroups(args),
+        Some(Command::Configs(args)) => Tool::Configs(args),
+        Some(Command::DeleteRecords(args)) => Tool::DeleteRecords(args),
     };
     std::process::exit(tools::run(tool))
 }

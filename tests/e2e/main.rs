@@ -1,5 +1,6 @@
 //! End-to-end scenarios: warren driven by real Kafka clients over loopback.
 
+mod admin_apis;
 mod alerts;
 mod bad_input;
 mod browser;

@@ -107,6 +107,14 @@ impl Broker {
         self.dir.join(format!("{topic}-{index}"))
     }
 
+    /// Writes the log dir's `log-start-offset-checkpoint` alone (after DeleteRecords, so deleted
+    /// records stay deleted across a crash).
+    pub fn checkpoint_log_starts(&self) -> std::io::Result<()> {
+        let starts: Vec<_> =
+            self.partitions().iter().map(|p| (p.topic.to_string(), p.index, p.log_start_offset())).collect();
+        checkpoint::write(&self.dir, checkpoint::LOG_START, &starts)
+    }
+
     /// Fsyncs every log and writes the log dir's checkpoints.
     pub fn checkpoint(&self) -> std::io::Result<()> {
         let partitions = self.partitions();

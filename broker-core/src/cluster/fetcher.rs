@@ -89,6 +89,13 @@ impl Cluster {
             self.truncate_divergence(replica, following, &source)?;
             checked.insert(key, following);
         }
+        // DeleteRecords on the leader: the follower's log starts there too.
+        let started = replica.follow_log_start(following, source.log_start_offset()).map_err(|e| e.to_string())?;
+        if started {
+            if let Some(broker) = self.broker(replica.broker_id) {
+                broker.checkpoint_log_starts().map_err(|e| format!("log start checkpoint: {e}"))?;
+            }
+        }
         let fetch_offset = replica.log_end_offset();
         // Nothing to copy, the high watermark is current, and the leader has us in its ISR at
         // this position: skip the fetch (most partitions are idle; this keeps an idle one free).
@@ -98,7 +105,7 @@ impl Cluster {
             && source.high_watermark() == replica.high_watermark()
             && source.knows_follower_at(replica.broker_id, fetch_offset)
         {
-            return Ok(false);
+            return Ok(started);
         }
         let epoch = following.epoch;
         match source.plan_follower_read(replica.broker_id, epoch, fetch_offset, FETCH_MAX_BYTES) {

@@ -8,6 +8,7 @@
 pub mod broker;
 pub mod checkpoint;
 pub mod config;
+mod configs;
 mod controller;
 mod fetcher;
 pub(crate) mod maintenance;
@@ -215,8 +216,7 @@ impl Cluster {
         for path in &report.dropped_segments {
             tracing::warn!(broker = broker.id, segment = %path.display(), "recovery dropped a segment after a cut");
         }
-        partition.set_min_insync_replicas(topic_config.min_insync_replicas);
-        partition.set_compacted(topic_config.cleanup_policy.contains("compact"));
+        configs::apply_topic_config(&partition, &topic_config);
         broker.add_partition(Arc::new(partition));
         Ok(())
     }

@@ -358,3 +358,93 @@ async fn acks_all_waits_end_when_leadership_moves() {
     assert_eq!(outcome, Some(kafka_protocol::ResponseError::NotLeaderOrFollower));
     assert!(started.elapsed() < Duration::from_secs(2), "answered in {:?}", started.elapsed());
 }
+
+/// A topic config change takes effect on every replica at once (a batch over the new
+/// `max.message.bytes` is refused; `min.insync.replicas` counts), is refused as a whole when a
+/// value is bad, and survives a reopen.
+#[tokio::test]
+async fn topic_configs_change_live_and_persist() {
+    let running = three_brokers(Duration::from_secs(30));
+    let cluster = &running.cluster;
+    let big = |size: usize| {
+        let record = PlainRecord { key: None, value: Some(bytes::Bytes::from(vec![b'x'; size])), headers: Vec::new() };
+        encode_plain([record], 1).expect("encode")
+    };
+    let replica = cluster.leader_replica(TOPIC, 0).expect("leader");
+    replica.append_as_leader(&big(2_000), 1).expect("2 kB fits the default");
+    let overrides = BTreeMap::from([
+        ("max.message.bytes".to_string(), "1000".to_string()),
+        ("min.insync.replicas".to_string(), "3".to_string()),
+    ]);
+    let bad = BTreeMap::from([("retention.ms".to_string(), "soon".to_string())]);
+    let refused = cluster.alter_topic_config(TOPIC, bad, false).expect_err("bad value");
+    assert_eq!(refused.code, kafka_protocol::ResponseError::InvalidConfig);
+    assert!(refused.message.contains("retention.ms"), "{}", refused.message);
+    cluster.alter_topic_config(TOPIC, overrides.clone(), true).expect("validate only");
+    assert!(
+        cluster.metadata().topics[TOPIC].config.contains_key("min.insync.replicas"),
+        "validate_only changes nothing"
+    );
+    assert_eq!(cluster.metadata().topics[TOPIC].config.get("max.message.bytes"), None);
+    cluster.alter_topic_config(TOPIC, overrides.clone(), false).expect("alter");
+    for index in 0..6 {
+        let leader = cluster.leader_replica(TOPIC, index).expect("leader");
+        let refusal = leader.append_as_leader(&big(2_000), 1).expect_err("over max.message.bytes");
+        assert_eq!(refusal.code, kafka_protocol::ResponseError::MessageTooLarge, "{refusal}");
+        leader.append_as_leader(&big(10), 1).expect("small record");
+    }
+    cluster.stop_broker(3).expect("stop");
+    let leader = cluster.leader_replica(TOPIC, 1).expect("leader");
+    let refusal = leader.append_as_leader(&big(10), -1).expect_err("ISR 2 < min.insync.replicas 3");
+    assert_eq!(refusal.code, kafka_protocol::ResponseError::NotEnoughReplicas);
+    let saved = super::metadata::ClusterMetadata::load(&cluster.config.data_dir).expect("load").expect("saved");
+    assert_eq!(saved.topics[TOPIC].config, overrides);
+}
+
+/// DeleteRecords: the leader's log start moves, every in-sync follower follows, reads below it
+/// are out of range, and an offset past the high watermark is refused.
+#[tokio::test]
+async fn delete_records_moves_every_replicas_log_start() {
+    let running = three_brokers(Duration::from_secs(30));
+    let cluster = &running.cluster;
+    append(cluster, 2, 20, -1).await;
+    let leader = cluster.leader_replica(TOPIC, 2).expect("leader");
+    let refused = leader.delete_records(21).expect_err("past the high watermark");
+    assert_eq!(refused.code, kafka_protocol::ResponseError::OffsetOutOfRange);
+    assert_eq!(leader.delete_records(12).expect("delete"), 12);
+    let low = cluster.await_log_start(TOPIC, 2, 12, Duration::from_secs(30)).await;
+    assert_eq!(low, Some(12), "every ISR replica starts at 12");
+    for broker in 1..=3 {
+        let replica = cluster.replica(broker, TOPIC, 2).expect("replica");
+        assert_eq!(replica.log_start_offset(), 12, "broker {broker}");
+    }
+    assert_eq!(
+        leader.read_committed(11, 1 << 20).expect_err("below the start"),
+        kafka_protocol::ResponseError::OffsetOutOfRange
+    );
+    assert_eq!(leader.delete_records(-1).expect("to the high watermark"), 20);
+}
+
+/// ElectLeaders: nothing to do while the preferred replica leads; after a stop and start, the
+/// preferred leader takes over again (automatically once back in the ISR, so the request is
+/// answered ELECTION_NOT_NEEDED or moves it itself).
+#[tokio::test]
+async fn preferred_leader_election_on_request() {
+    let running = three_brokers(Duration::from_secs(30));
+    let cluster = &running.cluster;
+    let e = cluster.elect_preferred_leader(TOPIC, 0).expect_err("already preferred");
+    assert_eq!(e.code, kafka_protocol::ResponseError::ElectionNotNeeded);
+    let preferred = cluster.metadata().partition(TOPIC, 0).expect("p").replicas[0];
+    cluster.stop_broker(preferred).expect("stop");
+    let e = cluster.elect_preferred_leader(TOPIC, 0).expect_err("preferred is down");
+    assert_eq!(e.code, kafka_protocol::ResponseError::PreferredLeaderNotAvailable);
+    cluster.start_broker(preferred).expect("start");
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            let _ = cluster.elect_preferred_leader(TOPIC, 0);
+            leader(cluster, 0) == preferred
+        })
+        .await,
+        "the preferred leader leads again"
+    );
+}

@@ -498,6 +498,22 @@ impl Log {
         Ok(())
     }
 
+    /// Moves the log start offset up to `offset` (DeleteRecords, or a follower adopting its
+    /// leader's): records below it are gone for readers at once, and segments wholly below it are
+    /// deleted. Never past the log end offset; never backwards.
+    pub fn advance_log_start(&mut self, offset: i64) -> Result<(), LogError> {
+        let offset = offset.min(self.log_end_offset());
+        if offset <= self.log_start_offset {
+            return Ok(());
+        }
+        self.log_start_offset = offset;
+        while self.segments.len() > 1 && self.segments[1].base_offset <= offset {
+            self.segments.remove(0).delete()?;
+            self.dir_unsynced = true;
+        }
+        Ok(())
+    }
+
     /// Applies time and size retention to segments wholly below `high_watermark`; returns the
     /// number of segments deleted. `now_ms` is the wall clock in milliseconds.
     pub fn apply_retention(&mut self, now_ms: i64, high_watermark: i64) -> Result<usize, LogError> {

@@ -436,3 +436,31 @@ fn a_failed_multi_batch_append_leaves_nothing_behind() {
     append(&mut log, &[b"after"], 4);
     assert_eq!(read_all(&log), vec![(0, 1), (1, 1)]);
 }
+
+/// DeleteRecords: the log start moves to any offset, reads below it are out of range, segments
+/// wholly below it go, it never moves backwards or past the end, and a reopen at the
+/// checkpointed start keeps it.
+#[test]
+fn advancing_the_log_start_deletes_below_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Log::open(dir.path(), config(), OpenState::default()).expect("open");
+    for i in 0..60 {
+        append(&mut log, &[&[b'd'; 60]], 1_000 + i);
+    }
+    let segments = log.segment_count();
+    assert!(segments > 3);
+    log.advance_log_start(37).expect("advance");
+    assert_eq!(log.log_start_offset(), 37);
+    assert!(log.segment_count() < segments, "segments wholly below 37 are deleted");
+    assert!(matches!(log.read(36, 100, 60), Err(LogError::OffsetOutOfRange { .. })));
+    assert_eq!(batches(&log.read(37, 1, 60).expect("read"))[0].0, 37);
+    log.advance_log_start(10).expect("never backwards");
+    assert_eq!(log.log_start_offset(), 37);
+    log.advance_log_start(1_000).expect("capped");
+    assert_eq!(log.log_start_offset(), 60);
+    log.flush().expect("flush");
+    drop(log);
+    let state = OpenState { clean: true, recovery_point: 60, log_start_offset: 60 };
+    let (log, _) = Log::open(dir.path(), config(), state).expect("reopen");
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (60, 60));
+}

@@ -122,7 +122,7 @@ pub async fn handle(
         Request::CreateTopics(r) => encode(&handlers::admin::create_topics(&ctx, r).await)?,
         Request::DeleteTopics(r) => encode(&handlers::admin::delete_topics(&ctx, r).await)?,
         Request::CreatePartitions(r) => encode(&handlers::admin::create_partitions(&ctx, r).await)?,
-        Request::DescribeConfigs(r) => encode(&handlers::admin::describe_configs(&ctx, r).await)?,
+        Request::DescribeConfigs(r) => encode(&handlers::configs::describe_configs(&ctx, r).await)?,
         Request::InitProducerId(r) => encode(&handlers::admin::init_producer_id(&ctx, r).await)?,
         Request::FindCoordinator(r) => encode(&handlers::group::find_coordinator(&ctx, r).await)?,
         Request::JoinGroup(r) => encode(&handlers::group::join_group(&ctx, r).await)?,
@@ -136,6 +136,13 @@ pub async fn handle(
         Request::DeleteGroups(r) => encode(&handlers::group::delete_groups(&ctx, r).await)?,
         Request::DescribeUserScramCredentials(r) => encode(&handlers::users::describe(&ctx, r).await)?,
         Request::AlterUserScramCredentials(r) => encode(&handlers::users::alter(&ctx, r).await)?,
+        Request::AlterConfigs(r) => encode(&handlers::configs::alter_configs(&ctx, r).await)?,
+        Request::IncrementalAlterConfigs(r) => encode(&handlers::configs::incremental_alter_configs(&ctx, r).await)?,
+        Request::DeleteRecords(r) => encode(&handlers::records::delete_records(&ctx, r).await)?,
+        Request::DescribeCluster(r) => encode(&handlers::admin::describe_cluster(&ctx, r).await)?,
+        Request::OffsetForLeaderEpoch(r) => encode(&handlers::records::offset_for_leader_epoch(&ctx, r).await)?,
+        Request::DescribeLogDirs(r) => encode(&handlers::records::describe_log_dirs(&ctx, r).await)?,
+        Request::ElectLeaders(r) => encode(&handlers::admin::elect_leaders(&ctx, r).await)?,
     };
     cluster.stats.request(api as i16, started.elapsed());
     Ok(Handled::Now(Some(out)))
@@ -162,6 +169,13 @@ fn api_name(api: ApiKey) -> &'static str {
         ApiKey::FindCoordinator => "FindCoordinator",
         ApiKey::InitProducerId => "InitProducerId",
         ApiKey::ListGroups => "ListGroups",
+        ApiKey::AlterConfigs => "AlterConfigs",
+        ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
+        ApiKey::DeleteRecords => "DeleteRecords",
+        ApiKey::DescribeCluster => "DescribeCluster",
+        ApiKey::OffsetForLeaderEpoch => "OffsetForLeaderEpoch",
+        ApiKey::DescribeLogDirs => "DescribeLogDirs",
+        ApiKey::ElectLeaders => "ElectLeaders",
         _ => "request",
     }
 }

@@ -105,7 +105,14 @@ pub fn entries(request: &Request) -> usize {
         Request::DeleteGroups(r) => r.groups_names.len(),
         Request::DescribeUserScramCredentials(r) => r.users.as_ref().map_or(0, Vec::len),
         Request::AlterUserScramCredentials(r) => r.deletions.len() + r.upsertions.len(),
+        Request::AlterConfigs(r) => r.resources.iter().map(|c| c.configs.len().max(1)).sum(),
+        Request::IncrementalAlterConfigs(r) => r.resources.iter().map(|c| c.configs.len().max(1)).sum(),
+        Request::DeleteRecords(r) => r.topics.iter().map(|t| t.partitions.len().max(1)).sum(),
+        Request::OffsetForLeaderEpoch(r) => r.topics.iter().map(|t| t.partitions.len().max(1)).sum(),
+        Request::DescribeLogDirs(r) => r.topics.iter().flatten().map(|t| t.partitions.len().max(1)).sum(),
+        Request::ElectLeaders(r) => r.topic_partitions.iter().flatten().map(|t| t.partitions.len().max(1)).sum(),
         Request::ApiVersions(_)
+        | Request::DescribeCluster(_)
         | Request::InitProducerId(_)
         | Request::FindCoordinator(_)
         | Request::JoinGroup(_)

@@ -70,6 +70,8 @@ struct Inner {
     min_insync_replicas: usize,
     /// `cleanup.policy` includes `compact`.
     compacted: bool,
+    /// `cleanup.policy` includes `delete` (DeleteRecords is refused otherwise, as in Kafka).
+    deletable: bool,
     /// Counts the times this replica became a follower (of a new leader, or again after being
     /// offline or leading): each is a new fetch session that starts with a divergence check.
     follower_sessions: u64,
@@ -194,6 +196,7 @@ impl Partition {
                 producers,
                 min_insync_replicas: 1,
                 compacted: false,
+                deletable: true,
                 follower_sessions: 0,
             }),
         };
@@ -243,8 +246,11 @@ impl Partition {
         self.lock().min_insync_replicas = min.max(1);
     }
 
-    pub fn set_compacted(&self, compacted: bool) {
-        self.lock().compacted = compacted;
+    /// Applies a topic's `cleanup.policy` (`delete`, `compact` or both).
+    pub fn set_cleanup_policy(&self, policy: &str) {
+        let mut inner = self.lock();
+        inner.compacted = policy.contains("compact");
+        inner.deletable = policy.contains("delete");
     }
 
     /// How far a stored batch may inflate when a reader decodes its records.
@@ -649,6 +655,49 @@ impl Partition {
         self.log_start_offset.store(offset, Ordering::Release);
         self.set_high_watermark(offset);
         Ok(())
+    }
+
+    /// Leader side: DeleteRecords. Moves the log start offset to `offset` (-1: the high
+    /// watermark), which may not pass the high watermark; returns the new log start offset.
+    /// Followers adopt it on their next fetch round ([`Partition::follow_log_start`]).
+    pub fn delete_records(&self, offset: i64) -> Result<i64, Refusal> {
+        let mut inner = self.lock();
+        if inner.role != Role::Leader {
+            return Err(ResponseError::NotLeaderOrFollower.into());
+        }
+        if !inner.deletable {
+            return Err(Refusal::new(
+                ResponseError::PolicyViolation,
+                "records of a topic with cleanup.policy=compact cannot be deleted",
+            ));
+        }
+        let hw = self.high_watermark();
+        let offset = if offset == -1 { hw } else { offset };
+        if offset < 0 || offset > hw {
+            return Err(Refusal::new(
+                ResponseError::OffsetOutOfRange,
+                format!("offset {offset} is not between 0 and the high watermark {hw}"),
+            ));
+        }
+        inner.log.advance_log_start(offset).map_err(|e| Refusal::new(log_error_code(e), "cannot delete segments"))?;
+        let start = inner.log.log_start_offset();
+        self.log_start_offset.store(start, Ordering::Release);
+        drop(inner);
+        self.activity.notify_waiters();
+        Ok(start)
+    }
+
+    /// Follower side: adopts the leader's log start offset, up to this replica's high watermark,
+    /// if the assignment is still `following`. Returns whether it moved.
+    pub fn follow_log_start(&self, following: Following, leader_log_start: i64) -> Result<bool, LogError> {
+        let mut inner = self.lock();
+        let target = leader_log_start.min(self.high_watermark());
+        if !Self::still_following(&inner, following) || target <= inner.log.log_start_offset() {
+            return Ok(false);
+        }
+        inner.log.advance_log_start(target)?;
+        self.log_start_offset.store(inner.log.log_start_offset(), Ordering::Release);
+        Ok(true)
     }
 
     /// Where `epoch` ends in this replica's log (OffsetForLeaderEpoch).

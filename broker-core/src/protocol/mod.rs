@@ -9,12 +9,13 @@ pub mod versions;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    AlterUserScramCredentialsRequest, ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreatePartitionsRequest,
-    CreateTopicsRequest, DeleteGroupsRequest, DeleteTopicsRequest, DescribeConfigsRequest, DescribeGroupsRequest,
-    DescribeUserScramCredentialsRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest, InitProducerIdRequest,
-    JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
-    OffsetFetchRequest, ProduceRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslHandshakeRequest,
-    SyncGroupRequest,
+    AlterConfigsRequest, AlterUserScramCredentialsRequest, ApiKey, ApiVersionsRequest, ApiVersionsResponse,
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
+    DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest, DescribeLogDirsRequest,
+    DescribeUserScramCredentialsRequest, ElectLeadersRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
+    IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
+    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest,
+    ProduceRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslHandshakeRequest, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 use thiserror::Error;
@@ -97,6 +98,13 @@ pub enum Request {
     SaslAuthenticate(SaslAuthenticateRequest),
     DescribeUserScramCredentials(DescribeUserScramCredentialsRequest),
     AlterUserScramCredentials(AlterUserScramCredentialsRequest),
+    AlterConfigs(AlterConfigsRequest),
+    IncrementalAlterConfigs(IncrementalAlterConfigsRequest),
+    DeleteRecords(DeleteRecordsRequest),
+    DescribeCluster(DescribeClusterRequest),
+    OffsetForLeaderEpoch(OffsetForLeaderEpochRequest),
+    DescribeLogDirs(DescribeLogDirsRequest),
+    ElectLeaders(ElectLeadersRequest),
 }
 
 /// What a frame decodes to: an ApiVersions version warren does not know (answered with error 35
@@ -152,6 +160,17 @@ pub fn decode_request(mut frame: Bytes) -> Result<Decoded, ProtocolError> {
         ApiKey::AlterUserScramCredentials => {
             Request::AlterUserScramCredentials(decode_body("AlterUserScramCredentials", body, version)?)
         }
+        ApiKey::AlterConfigs => Request::AlterConfigs(decode_body("AlterConfigs", body, version)?),
+        ApiKey::IncrementalAlterConfigs => {
+            Request::IncrementalAlterConfigs(decode_body("IncrementalAlterConfigs", body, version)?)
+        }
+        ApiKey::DeleteRecords => Request::DeleteRecords(decode_body("DeleteRecords", body, version)?),
+        ApiKey::DescribeCluster => Request::DescribeCluster(decode_body("DescribeCluster", body, version)?),
+        ApiKey::OffsetForLeaderEpoch => {
+            Request::OffsetForLeaderEpoch(decode_body("OffsetForLeaderEpoch", body, version)?)
+        }
+        ApiKey::DescribeLogDirs => Request::DescribeLogDirs(decode_body("DescribeLogDirs", body, version)?),
+        ApiKey::ElectLeaders => Request::ElectLeaders(decode_body("ElectLeaders", body, version)?),
         other => return Err(ProtocolError::UnsupportedVersion { api: other, version }),
     };
     Ok(Decoded::Request { api, version, header: Box::new(header), request: Box::new(request) })

@@ -173,7 +173,11 @@ impl super::Client {
         let answer = super::client::retry!(
             self,
             async {
-                let response = self.call_any(|_v| kafka_protocol::messages::DescribeClusterRequest::default()).await?;
+                let response = self
+                    .call_any(|v| {
+                        kafka_protocol::messages::DescribeClusterRequest::default().with_include_fenced_brokers(v >= 2)
+                    })
+                    .await?;
                 super::error::check(response.error_code, || "describing the cluster".to_string())?;
                 Ok(response)
             }

@@ -9,10 +9,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, ListOffsetsRequest, ProduceRequest, TopicName};
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, DeleteRecordsRequest, FetchRequest, ListOffsetsRequest, ProduceRequest, TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
@@ -241,8 +244,41 @@ impl Client {
                     }
                 }
             }
+            LeaderOp::DeleteRecords(offsets) => {
+                let timeout_ms = super::client::millis_i32(self.config().request_timeout);
+                let build = |_v: i16| {
+                    let mut topics: BTreeMap<&str, Vec<DeleteRecordsPartition>> = BTreeMap::new();
+                    for key in partitions {
+                        topics.entry(key.0.as_str()).or_default().push(
+                            DeleteRecordsPartition::default()
+                                .with_partition_index(key.1)
+                                .with_offset(offsets.get(key).copied().unwrap_or(-1)),
+                        );
+                    }
+                    DeleteRecordsRequest::default().with_timeout_ms(timeout_ms).with_topics(
+                        topics
+                            .into_iter()
+                            .map(|(t, ps)| DeleteRecordsTopic::default().with_name(topic_name(t)).with_partitions(ps))
+                            .collect(),
+                    )
+                };
+                let response = self.call_broker(leader, Duration::ZERO, build).await?;
+                for t in response.topics {
+                    for p in t.partitions {
+                        let key = (t.name.0.to_string(), p.partition_index);
+                        let result = check(p.error_code, || format!("deleting records of {}-{}", key.0, key.1));
+                        out.push((key, result.map(|()| p.low_watermark)));
+                    }
+                }
+            }
         }
         Ok(out)
+    }
+
+    /// DeleteRecords: deletes each partition's records below its offset (-1: up to the high
+    /// watermark), one request per leader; answers each partition's new low watermark.
+    pub async fn delete_records(&self, offsets: &BTreeMap<(String, i32), i64>) -> PartitionResults<i64> {
+        self.for_leaders(offsets.keys().cloned().collect(), &LeaderOp::DeleteRecords(offsets)).await
     }
 
     /// One Fetch per leader for `positions` ((topic, partition) -> offset), waiting up to
@@ -394,6 +430,9 @@ enum LeaderOp<'a> {
         acks: i16,
     },
     ListOffsets(OffsetSpec),
+    /// DeleteRecords: the offset below which each partition's records go; answers the low
+    /// watermark.
+    DeleteRecords(&'a BTreeMap<(String, i32), i64>),
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub const CLIENT: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
     (ApiKey::DescribeCluster, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DeleteRecords, 0, 2),
 ];
 
 /// The client's own range for `api`.
@@ -70,6 +72,8 @@ pub fn api_name(api: ApiKey) -> &'static str {
         ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
         ApiKey::AlterUserScramCredentials => "AlterUserScramCredentials",
         ApiKey::DescribeCluster => "DescribeCluster",
+        ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
+        ApiKey::DeleteRecords => "DeleteRecords",
         _ => "request",
     }
 }
@@ -190,6 +194,8 @@ mod tests {
                 ApiKey::DescribeUserScramCredentials => DescribeUserScramCredentialsRequest::VERSIONS,
                 ApiKey::AlterUserScramCredentials => AlterUserScramCredentialsRequest::VERSIONS,
                 ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
+                ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
+                ApiKey::DeleteRecords => DeleteRecordsRequest::VERSIONS,
                 other => panic!("no codec range listed for {other:?}"),
             };
             assert!(*min >= codec.min && *max <= codec.max, "{key:?} {min}-{max} outside {codec:?}");

@@ -1,13 +1,15 @@
 //! Kafka's shell tools, rebuilt on warren's own protocol client: `topics`, `console-producer`,
-//! `console-consumer` and `consumer-groups`, with the flags and output of
-//! `kafka-topics.sh`, `kafka-console-producer.sh`, `kafka-console-consumer.sh` and
-//! `kafka-consumer-groups.sh`. They work against any Kafka-compatible cluster.
+//! `console-consumer`, `consumer-groups`, `configs` and `delete-records`, with the flags and
+//! output of `kafka-topics.sh`, `kafka-console-producer.sh`, `kafka-console-consumer.sh`,
+//! `kafka-consumer-groups.sh`, `kafka-configs.sh` and `kafka-delete-records.sh`. They work against any Kafka-compatible cluster.
 //!
 //! Each tool is an async function returning `anyhow::Result`; `run` gives it a runtime and turns
 //! a failure into one line on stderr (`Error: ...`) and exit status 1, which is the contract
 //! scripts rely on. Results go to stdout; warnings and summaries to stderr, as Kafka's do.
 
+pub mod configs;
 pub mod consumer;
+pub mod delete_records;
 pub mod groups;
 pub mod producer;
 pub mod table;
@@ -25,6 +27,8 @@ pub enum Tool {
     ConsoleProducer(producer::ProducerArgs),
     ConsoleConsumer(consumer::ConsumerArgs),
     ConsumerGroups(groups::GroupsArgs),
+    Configs(configs::ConfigsArgs),
+    DeleteRecords(delete_records::DeleteRecordsArgs),
 }
 
 /// Runs a tool to completion and returns the process exit status.
@@ -46,6 +50,8 @@ pub fn run(tool: Tool) -> i32 {
             Tool::ConsoleProducer(args) => producer::run(args).await,
             Tool::ConsoleConsumer(args) => consumer::run(args).await,
             Tool::ConsumerGroups(args) => groups::run(args).await,
+            Tool::Configs(args) => configs::run(args).await,
+            Tool::DeleteRecords(args) => delete_records::run(args).await,
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

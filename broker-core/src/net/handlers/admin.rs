@@ -1,4 +1,5 @@
-//! Admin APIs: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, InitProducerId.
+//! Admin APIs: CreateTopics, DeleteTopics, CreatePartitions, ElectLeaders, DescribeCluster,
+//! InitProducerId.
 //! Refusals carry Kafka's error code and, where the version has the field, a readable message.
 
 use std::collections::BTreeMap;
@@ -6,12 +7,10 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
 use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
 use super::str_bytes;
-use crate::cluster::config::TopicConfig;
 use crate::cluster::{AdminError, NewTopic};
 use crate::net::dispatch::Ctx;
 
@@ -137,104 +136,6 @@ pub async fn create_partitions(ctx: &Ctx<'_>, request: CreatePartitionsRequest) 
     CreatePartitionsResponse::default().with_results(results)
 }
 
-const RESOURCE_TOPIC: i8 = 2;
-const RESOURCE_BROKER: i8 = 4;
-const SOURCE_DYNAMIC_TOPIC: i8 = 1;
-const SOURCE_STATIC_BROKER: i8 = 4;
-const SOURCE_DEFAULT: i8 = 5;
-
-pub async fn describe_configs(ctx: &Ctx<'_>, request: DescribeConfigsRequest) -> DescribeConfigsResponse {
-    let md = ctx.cluster.metadata();
-    let results = request
-        .resources
-        .iter()
-        .map(|r| {
-            let result = DescribeConfigsResult::default()
-                .with_resource_type(r.resource_type)
-                .with_resource_name(r.resource_name.clone());
-            let wanted =
-                |name: &str| r.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|k| k.as_str() == name));
-            let entries: Vec<(String, String, i8)> = match r.resource_type {
-                RESOURCE_TOPIC => {
-                    let Some(topic) = md.topics.get(r.resource_name.as_str()) else {
-                        return result
-                            .with_error_code(ResponseError::UnknownTopicOrPartition.code())
-                            .with_error_message(Some(str_bytes(format!(
-                                "topic '{}' does not exist",
-                                r.resource_name.as_str()
-                            ))));
-                    };
-                    let effective = ctx.cluster.topic_config(&topic.config);
-                    describe_topic_config(&effective)
-                        .into_iter()
-                        .map(|(k, v)| {
-                            let source =
-                                if topic.config.contains_key(&k) { SOURCE_DYNAMIC_TOPIC } else { SOURCE_DEFAULT };
-                            (k, v, source)
-                        })
-                        .collect()
-                }
-                RESOURCE_BROKER => {
-                    let c = &ctx.cluster.config;
-                    vec![
-                        ("broker.id".into(), r.resource_name.to_string(), SOURCE_STATIC_BROKER),
-                        ("num.partitions".into(), c.default_partitions.to_string(), SOURCE_STATIC_BROKER),
-                        (
-                            "default.replication.factor".into(),
-                            c.default_replication_factor.to_string(),
-                            SOURCE_STATIC_BROKER,
-                        ),
-                        ("min.insync.replicas".into(), c.min_insync_replicas.to_string(), SOURCE_STATIC_BROKER),
-                        ("auto.create.topics.enable".into(), c.auto_create_topics.to_string(), SOURCE_STATIC_BROKER),
-                        (
-                            "replica.lag.time.max.ms".into(),
-                            c.replica_lag_time_max.as_millis().to_string(),
-                            SOURCE_STATIC_BROKER,
-                        ),
-                        ("socket.request.max.bytes".into(), c.max_request_bytes.to_string(), SOURCE_STATIC_BROKER),
-                        ("offsets.topic.num.partitions".into(), "50".into(), SOURCE_DEFAULT),
-                    ]
-                }
-                other => {
-                    return result
-                        .with_error_code(ResponseError::InvalidRequest.code())
-                        .with_error_message(Some(str_bytes(format!("resource type {other} is not supported"))));
-                }
-            };
-            let configs = entries
-                .into_iter()
-                .filter(|(k, _, _)| wanted(k))
-                .map(|(k, v, source)| {
-                    DescribeConfigsResourceResult::default()
-                        .with_name(str_bytes(k))
-                        .with_value(Some(str_bytes(v)))
-                        .with_config_source(source)
-                        .with_read_only(r.resource_type == RESOURCE_BROKER)
-                })
-                .collect();
-            result.with_configs(configs)
-        })
-        .collect();
-    DescribeConfigsResponse::default().with_results(results)
-}
-
-/// A topic's effective settings under their Kafka names.
-pub fn describe_topic_config(c: &TopicConfig) -> Vec<(String, String)> {
-    let ms = |d: Option<std::time::Duration>| d.map_or("-1".to_string(), |d| d.as_millis().to_string());
-    vec![
-        ("cleanup.policy".into(), c.cleanup_policy.clone()),
-        ("retention.ms".into(), ms(c.log.retention)),
-        ("retention.bytes".into(), c.log.retention_bytes.map_or("-1".into(), |b| b.to_string())),
-        ("segment.bytes".into(), c.log.segment_bytes.to_string()),
-        ("segment.ms".into(), c.log.segment_age.as_millis().to_string()),
-        ("min.insync.replicas".into(), c.min_insync_replicas.to_string()),
-        ("max.message.bytes".into(), "1048588".into()),
-        ("compression.type".into(), "producer".into()),
-        ("message.timestamp.type".into(), "CreateTime".into()),
-        ("unclean.leader.election.enable".into(), "false".into()),
-    ]
-}
-
 pub async fn init_producer_id(ctx: &Ctx<'_>, request: InitProducerIdRequest) -> InitProducerIdResponse {
     if request.transactional_id.is_some() {
         // Transactions are not implemented; idempotence alone needs no transactional id.
@@ -246,4 +147,83 @@ pub async fn init_producer_id(ctx: &Ctx<'_>, request: InitProducerIdRequest) -> 
     InitProducerIdResponse::default()
         .with_producer_id(ProducerId(ctx.cluster.next_producer_id()))
         .with_producer_epoch(0)
+}
+
+/// ElectLeaders: preferred elections (type 0) for the partitions named, or every partition.
+/// Unclean elections (type 1) are refused: warren only elects leaders from the ISR.
+pub async fn elect_leaders(ctx: &Ctx<'_>, request: ElectLeadersRequest) -> ElectLeadersResponse {
+    use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+    if !ctx.principal.may_administer() {
+        return ElectLeadersResponse::default().with_error_code(ResponseError::ClusterAuthorizationFailed.code());
+    }
+    let wanted: Vec<(String, Vec<i32>)> = match &request.topic_partitions {
+        Some(topics) => topics.iter().map(|t| (t.topic.to_string(), t.partitions.clone())).collect(),
+        None => ctx
+            .cluster
+            .metadata()
+            .topics
+            .values()
+            .map(|t| (t.name.clone(), (0..t.partitions.len() as i32).collect()))
+            .collect(),
+    };
+    let unclean = request.election_type != 0;
+    let cluster = std::sync::Arc::clone(ctx.cluster);
+    // Off the async workers: each election persists the metadata.
+    let results = tokio::task::spawn_blocking(move || {
+        wanted
+            .into_iter()
+            .map(|(topic, partitions)| {
+                let partition_result = partitions
+                    .into_iter()
+                    .map(|index| {
+                        let result = PartitionResult::default().with_partition_id(index);
+                        let outcome = if unclean {
+                            Err(AdminError::new(
+                                ResponseError::InvalidRequest,
+                                "unclean elections are not supported: warren only elects leaders from the ISR",
+                            ))
+                        } else {
+                            cluster.elect_preferred_leader(&topic, index)
+                        };
+                        match outcome {
+                            Ok(()) => result,
+                            Err(e) => {
+                                result.with_error_code(e.code.code()).with_error_message(Some(str_bytes(e.message)))
+                            }
+                        }
+                    })
+                    .collect();
+                ReplicaElectionResult::default()
+                    .with_topic(super::topic_name(&topic))
+                    .with_partition_result(partition_result)
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    ElectLeadersResponse::default().with_replica_election_results(results)
+}
+
+/// DescribeCluster: every broker, with `is_fenced` for the stopped ones (v2 asks for them).
+pub async fn describe_cluster(ctx: &Ctx<'_>, request: DescribeClusterRequest) -> DescribeClusterResponse {
+    use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+    let brokers = ctx
+        .cluster
+        .brokers()
+        .iter()
+        .filter(|b| b.is_up() || request.include_fenced_brokers)
+        .map(|b| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(b.id))
+                .with_host(str_bytes(b.addr.ip().to_string()))
+                .with_port(i32::from(b.addr.port()))
+                .with_is_fenced(!b.is_up())
+        })
+        .collect();
+    DescribeClusterResponse::default()
+        .with_endpoint_type(1)
+        .with_cluster_id(str_bytes(ctx.cluster.cluster_id()))
+        .with_controller_id(BrokerId(ctx.cluster.controller_id()))
+        .with_brokers(brokers)
+        .with_cluster_authorized_operations(i32::MIN)
 }

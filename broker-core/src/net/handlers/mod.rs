@@ -2,11 +2,13 @@
 //! codes in the response; they never fail the connection.
 
 pub mod admin;
+pub mod configs;
 pub mod fetch;
 pub mod group;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
+pub mod records;
 pub mod users;
 
 use kafka_protocol::messages::TopicName;
