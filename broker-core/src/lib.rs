@@ -37,7 +37,7 @@ use tokio::net::TcpListener;
 
 pub use cluster::{
     AdminError, BrokerShape, Cluster, ClusterConfig, ClusterShape, NewTopic, Offsets, OpenError, PartitionShape,
-    RecordPosition, TopicConfig, TopicShape, CONSUMER_OFFSETS,
+    RecordPosition, SettingKind, TopicConfig, TopicSetting, TopicShape, CONSUMER_OFFSETS,
 };
 pub use group::coordinator::{Committer, OffsetCommit};
 pub use group::{JoinRequest, ResetTo};

@@ -146,7 +146,49 @@ pub struct TopicConfig {
     pub cleanup_policy: String,
 }
 
+/// How a setting's value reads (Kafka's config types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    Boolean,
+    String,
+    Int,
+    Long,
+    List,
+}
+
+/// One effective topic setting under Kafka's name, with its broker-level synonym.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSetting {
+    pub name: &'static str,
+    pub broker_name: &'static str,
+    pub value: String,
+    pub kind: SettingKind,
+}
+
 impl TopicConfig {
+    /// Every setting of the topic under its Kafka name, in a fixed order.
+    pub fn settings(&self) -> Vec<TopicSetting> {
+        let ms = |d: Option<Duration>| d.map_or("-1".to_string(), |d| d.as_millis().to_string());
+        let s = |name, broker_name, value: String, kind| TopicSetting { name, broker_name, value, kind };
+        vec![
+            s("cleanup.policy", "log.cleanup.policy", self.cleanup_policy.clone(), SettingKind::List),
+            s("retention.ms", "log.retention.ms", ms(self.log.retention), SettingKind::Long),
+            s(
+                "retention.bytes",
+                "log.retention.bytes",
+                self.log.retention_bytes.map_or("-1".into(), |b| b.to_string()),
+                SettingKind::Long,
+            ),
+            s("segment.bytes", "log.segment.bytes", self.log.segment_bytes.to_string(), SettingKind::Int),
+            s("segment.ms", "log.roll.ms", self.log.segment_age.as_millis().to_string(), SettingKind::Long),
+            s("min.insync.replicas", "min.insync.replicas", self.min_insync_replicas.to_string(), SettingKind::Int),
+            s("max.message.bytes", "message.max.bytes", self.log.max_message_bytes.to_string(), SettingKind::Int),
+            s("compression.type", "compression.type", "producer".into(), SettingKind::String),
+            s("message.timestamp.type", "log.message.timestamp.type", "CreateTime".into(), SettingKind::String),
+            s("unclean.leader.election.enable", "unclean.leader.election.enable", "false".into(), SettingKind::Boolean),
+        ]
+    }
+
     pub fn defaults(cluster: &ClusterConfig) -> TopicConfig {
         TopicConfig {
             log: cluster.log.clone(),

@@ -52,6 +52,23 @@ impl Cluster {
         Ok(())
     }
 
+    /// A topic's effective settings, each with whether the topic overrides it (`None`: no such
+    /// topic).
+    pub fn topic_settings(&self, name: &str) -> Option<Vec<(super::config::TopicSetting, bool)>> {
+        let md = self.metadata();
+        let topic = md.topics.get(name)?;
+        let settings = self.topic_config(&topic.config).settings();
+        Some(
+            settings
+                .into_iter()
+                .map(|s| {
+                    let set = topic.config.contains_key(s.name);
+                    (s, set)
+                })
+                .collect(),
+        )
+    }
+
     /// The smallest log start offset over a partition's in-sync replicas (DeleteRecords' low
     /// watermark), or `None` when the partition does not exist.
     pub(crate) fn isr_log_start(&self, topic: &str, index: i32) -> Option<i64> {

@@ -26,7 +26,7 @@ use kafka_protocol::ResponseError;
 use tokio::sync::Notify;
 
 pub use broker::Broker;
-pub use config::{ClusterConfig, TopicConfig};
+pub use config::{ClusterConfig, SettingKind, TopicConfig, TopicSetting};
 use metadata::{ClusterMetadata, PartitionMeta, TopicMeta};
 pub(crate) use shape::Live;
 pub use shape::{BrokerShape, ClusterShape, Offsets, PartitionShape, TopicShape};

@@ -1,4 +1,5 @@
 //! The dashboard's forms: log in and out, stop and start brokers, create, grow and delete topics,
+//! change their configs,
 //! produce one record, reset a group's offsets. Every one passes the mutation guard first
 //! (`--read-only`, `--admin-token`, same-origin); destructive ones ask for confirmation on a page
 //! of their own (no JavaScript needed); errors come back as readable pages, never internals.
@@ -196,6 +197,38 @@ pub async fn add_partitions(
         .ok_or_else(|| bad_form(&back, "give the new partition count"))?;
     let cluster = state.managed(None)?;
     cluster.create_partitions(&topic, count, false).map_err(|e| WebError::from(e).back(&back))?;
+    done(&back)
+}
+
+/// Sets one config of a topic (`name`, `value`) or returns one to its default (`reset`).
+pub async fn alter_config(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+    form: Result<Form<Fields>, FormRejection>,
+) -> Result<Response, WebError> {
+    let back = format!("/topics/{}", urlencode(&topic));
+    let form = fields(form).map_err(|e| bad_form(&back, e))?;
+    let cluster = std::sync::Arc::clone(state.managed(None)?);
+    let mut overrides = cluster
+        .metadata()
+        .topics
+        .get(&topic)
+        .map(|t| t.config.clone())
+        .ok_or_else(|| WebError::not_found(format!("Topic '{topic}' does not exist.")).back("/topics"))?;
+    match (form.get("reset"), form.get("name"), form.get("value")) {
+        (Some(reset), _, _) => {
+            overrides.remove(reset.trim());
+        }
+        (None, Some(name), Some(value)) if !name.trim().is_empty() && !value.trim().is_empty() => {
+            overrides.insert(name.trim().to_string(), value.trim().to_string());
+        }
+        _ => return Err(bad_form(&back, "give a config name and a value, or the config to reset")),
+    }
+    let name = topic.clone();
+    tokio::task::spawn_blocking(move || cluster.alter_topic_config(&name, overrides, false))
+        .await
+        .map_err(|e| WebError::internal(e.to_string()))?
+        .map_err(|e| WebError::from(e).back(&back))?;
     done(&back)
 }
 

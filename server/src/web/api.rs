@@ -225,6 +225,64 @@ pub async fn create_topic(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// `PATCH /api/v1/topics/{topic}/configs`: `{"set": {"retention.ms": "60000"}, "delete":
+/// ["segment.ms"]}`, validated as a whole; answers the topic's effective configs.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlterTopicConfig {
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub delete: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct TopicConfigJson {
+    pub name: String,
+    pub value: String,
+    /// `topic` when set on the topic, `default` otherwise.
+    pub source: &'static str,
+}
+
+pub async fn alter_topic_config(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ClusterQuery>,
+    request: Result<Json<AlterTopicConfig>, JsonRejection>,
+) -> ApiResult<Vec<TopicConfigJson>> {
+    let cluster = std::sync::Arc::clone(state.managed(q.cluster.as_deref())?);
+    let request = body(request)?;
+    if request.set.is_empty() && request.delete.is_empty() {
+        return Err(WebError::bad_request("nothing to change: give \"set\" or \"delete\""));
+    }
+    let mut overrides = cluster
+        .metadata()
+        .topics
+        .get(&name)
+        .map(|t| t.config.clone())
+        .ok_or_else(|| WebError::not_found(format!("topic '{name}' does not exist")))?;
+    for key in &request.delete {
+        overrides.remove(key);
+    }
+    overrides.extend(request.set);
+    let altering = std::sync::Arc::clone(&cluster);
+    let topic = name.clone();
+    tokio::task::spawn_blocking(move || altering.alter_topic_config(&topic, overrides, false))
+        .await
+        .map_err(|e| WebError::internal(e.to_string()))??;
+    let settings = cluster.topic_settings(&name).unwrap_or_default();
+    Ok(Json(
+        settings
+            .into_iter()
+            .map(|(s, set)| TopicConfigJson {
+                name: s.name.to_string(),
+                value: s.value,
+                source: if set { "topic" } else { "default" },
+            })
+            .collect(),
+    ))
+}
+
 pub async fn delete_topic(
     State(state): State<AppState>,
     Path(name): Path<String>,

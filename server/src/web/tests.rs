@@ -422,3 +422,69 @@ async fn names_cannot_change_paths_and_foreign_hosts_are_refused() {
     assert_eq!(response.status(), StatusCode::CREATED, "the allowed names still work");
     f.shutdown().await;
 }
+
+/// A topic's configs: the page lists every effective one with its source and, for an admin, a
+/// form that sets one and a button that resets it; the JSON API changes several at once; a bad
+/// value is a 400 naming the key and changes nothing; read-only refuses both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_configs_show_and_change_from_the_page_and_the_api() {
+    let f = Fixture::new(false, None).await;
+    let cluster = Arc::clone(f.cluster());
+    cluster
+        .create_topic(&NewTopic { name: "tuned".into(), partitions: Some(1), ..NewTopic::default() }, false)
+        .expect("topic");
+    f.tick().await;
+    let (status, html) = f.get("/topics/tuned").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<tr data-config="retention.ms"><td><code>retention.ms</code></td><td><code>604800000</code></td><td><span class="muted">default</span>"#), "{html}");
+    assert!(html.contains(r#"id="config-form""#));
+
+    let (status, _) = f.post("/topics/tuned/configs", "name=retention.ms&value=60000").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(cluster.metadata().topics["tuned"].config.get("retention.ms").map(String::as_str), Some("60000"));
+    let (_, html) = f.get("/topics/tuned").await;
+    assert!(html.contains(r#"<td><code>60000</code></td><td>set on this topic</td>"#), "{html}");
+    assert!(html.contains(r#"name="reset" value="retention.ms""#));
+    let (status, html) = f.post("/topics/tuned/configs", "name=segment.bytes&value=12").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("segment.bytes: must be at least 65536"), "{html}");
+    let (status, _) = f.post("/topics/tuned/configs", "reset=retention.ms").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(cluster.metadata().topics["tuned"].config.is_empty());
+
+    let patch = |body: &'static str| {
+        let state = f.state.clone();
+        async move {
+            let request = Request::builder()
+                .method(Method::PATCH)
+                .uri("/api/v1/topics/tuned/configs")
+                .header(header::HOST, "127.0.0.1:8080")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .expect("request");
+            let response = router(state).oneshot(request).await.expect("response");
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    let (status, json) = patch(r#"{"set": {"max.message.bytes": "5000", "cleanup.policy": "compact,delete"}}"#).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let configs: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let find = |name: &str| configs.as_array().expect("array").iter().find(|c| c["name"] == name).cloned().expect(name);
+    assert_eq!(find("max.message.bytes")["value"], "5000");
+    assert_eq!(find("max.message.bytes")["source"], "topic");
+    assert_eq!(find("retention.ms")["source"], "default");
+    let (status, json) = patch(r#"{"set": {"min.insync.replicas": "0"}, "delete": ["max.message.bytes"]}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json.contains("min.insync.replicas: must be at least 1"), "{json}");
+    assert_eq!(cluster.metadata().topics["tuned"].config.get("max.message.bytes").map(String::as_str), Some("5000"));
+    let (status, _) = patch(r#"{"set": {}}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    f.shutdown().await;
+
+    let f = Fixture::new(true, None).await;
+    let (status, _) = f.post("/topics/__consumer_offsets/configs", "name=retention.ms&value=1").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    f.shutdown().await;
+}

@@ -14,7 +14,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
 use super::str_bytes;
-use crate::cluster::config::TopicConfig;
+use crate::cluster::config::{SettingKind, TopicConfig};
 use crate::cluster::{AdminError, Cluster};
 use crate::net::dispatch::Ctx;
 
@@ -37,35 +37,14 @@ const OP_DELETE: i8 = 1;
 const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
 
-/// One described setting: Kafka's topic name, its broker-level synonym, its type.
-struct Described {
-    name: &'static str,
-    broker_name: &'static str,
-    value: String,
-    config_type: i8,
-}
-
-/// A topic's effective settings under their Kafka names, with their broker synonyms and types.
-fn topic_settings(c: &TopicConfig) -> Vec<Described> {
-    let ms = |d: Option<std::time::Duration>| d.map_or("-1".to_string(), |d| d.as_millis().to_string());
-    let d = |name, broker_name, value: String, config_type| Described { name, broker_name, value, config_type };
-    vec![
-        d("cleanup.policy", "log.cleanup.policy", c.cleanup_policy.clone(), TYPE_LIST),
-        d("retention.ms", "log.retention.ms", ms(c.log.retention), TYPE_LONG),
-        d(
-            "retention.bytes",
-            "log.retention.bytes",
-            c.log.retention_bytes.map_or("-1".into(), |b| b.to_string()),
-            TYPE_LONG,
-        ),
-        d("segment.bytes", "log.segment.bytes", c.log.segment_bytes.to_string(), TYPE_INT),
-        d("segment.ms", "log.roll.ms", c.log.segment_age.as_millis().to_string(), TYPE_LONG),
-        d("min.insync.replicas", "min.insync.replicas", c.min_insync_replicas.to_string(), TYPE_INT),
-        d("max.message.bytes", "message.max.bytes", c.log.max_message_bytes.to_string(), TYPE_INT),
-        d("compression.type", "compression.type", "producer".into(), TYPE_STRING),
-        d("message.timestamp.type", "log.message.timestamp.type", "CreateTime".into(), TYPE_STRING),
-        d("unclean.leader.election.enable", "unclean.leader.election.enable", "false".into(), TYPE_BOOLEAN),
-    ]
+fn wire_type(kind: SettingKind) -> i8 {
+    match kind {
+        SettingKind::Boolean => TYPE_BOOLEAN,
+        SettingKind::String => TYPE_STRING,
+        SettingKind::Int => TYPE_INT,
+        SettingKind::Long => TYPE_LONG,
+        SettingKind::List => TYPE_LIST,
+    }
 }
 
 pub async fn describe_configs(ctx: &Ctx<'_>, request: DescribeConfigsRequest) -> DescribeConfigsResponse {
@@ -98,8 +77,10 @@ pub async fn describe_configs(ctx: &Ctx<'_>, request: DescribeConfigsRequest) ->
                                 r.resource_name.as_str()
                             ))));
                     };
-                    let default_values = topic_settings(&defaults);
-                    topic_settings(&ctx.cluster.topic_config(&topic.config))
+                    let default_values = defaults.settings();
+                    ctx.cluster
+                        .topic_config(&topic.config)
+                        .settings()
                         .into_iter()
                         .zip(default_values)
                         .filter(|(d, _)| wanted(d.name))
@@ -113,7 +94,7 @@ pub async fn describe_configs(ctx: &Ctx<'_>, request: DescribeConfigsRequest) ->
                                 }
                                 synonyms.push(synonym(d.broker_name, default.value, SOURCE_STATIC_BROKER));
                             }
-                            entry(d.name, d.value, source, d.config_type, false).with_synonyms(synonyms)
+                            entry(d.name, d.value, source, wire_type(d.kind), false).with_synonyms(synonyms)
                         })
                         .collect()
                 }

@@ -106,6 +106,17 @@ pub struct TopicPage {
     pub partition_count: usize,
     /// `None` when the history could not be read.
     pub timeline: Option<Vec<TimelineRow>>,
+    /// The topic's configs: every effective one for the embedded cluster, the overrides
+    /// the source tells for an external one.
+    pub settings: Vec<SettingRow>,
+}
+
+/// One config of a topic.
+pub struct SettingRow {
+    pub name: String,
+    pub value: String,
+    /// Set on this topic (not a default).
+    pub overridden: bool,
 }
 
 /// The period the topic page's replication timeline covers.
@@ -209,7 +220,19 @@ pub async fn page_topic(
     let (layout, view) = page_view(&state, &headers, &name, q.cluster.as_deref())?;
     let data = topic_data(&view, &name).ok_or_else(|| no_such_topic(&name, &layout))?;
     let timeline = timeline(&state, &view.name, &name, layout.now_ms).await;
-    Ok(render(&TopicPage { partition_count: data.partitions.len(), layout, data, timeline }))
+    let embedded = state.cluster.as_ref().filter(|c| c.config.name == view.name);
+    let settings = match embedded.and_then(|c| c.topic_settings(&name)) {
+        Some(settings) => settings
+            .into_iter()
+            .map(|(s, overridden)| SettingRow { name: s.name.to_string(), value: s.value, overridden })
+            .collect(),
+        None => data
+            .config
+            .iter()
+            .map(|(k, v)| SettingRow { name: k.clone(), value: v.clone(), overridden: true })
+            .collect(),
+    };
+    Ok(render(&TopicPage { partition_count: data.partitions.len(), layout, data, timeline, settings }))
 }
 
 pub async fn partial_topic(
