@@ -18,6 +18,7 @@ mod partition;
 mod protocol;
 pub mod security;
 mod stats;
+mod txn;
 
 /// Kafka's byte formats: record batches, the `__consumer_offsets` keys and values, and request
 /// framing. Pure functions over bytes, every count and size bounded.
@@ -43,6 +44,7 @@ pub use group::coordinator::{Committer, OffsetCommit};
 pub use group::{JoinRequest, ResetTo};
 pub use net::{start_broker, MAX_UNAUTHENTICATED_BYTES};
 pub use stats::LATENCY_BUCKETS;
+pub use txn::{TxnDescription, TxnState, TRANSACTION_STATE};
 
 /// A running embedded cluster: the brokers' listeners plus the background tasks.
 pub struct Embedded {

@@ -20,4 +20,5 @@ mod replication;
 mod security;
 mod shape;
 mod support;
+mod transactions;
 mod wire;

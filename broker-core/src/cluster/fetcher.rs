@@ -31,6 +31,7 @@ impl Cluster {
         }
         tasks.extend(self.spawn_maintenance());
         tasks.push(tokio::spawn(Arc::clone(self).run_group_ticker()));
+        tasks.push(tokio::spawn(Arc::clone(self).run_transaction_ticker()));
         tasks
     }
 

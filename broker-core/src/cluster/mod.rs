@@ -92,6 +92,8 @@ pub struct Cluster {
     next_producer_id: AtomicI64,
     /// Consumer groups and their committed offsets (see `crate::group`).
     pub(crate) groups: Groups,
+    /// Transactional ids and their transactions (see `crate::txn`).
+    pub(crate) transactions: crate::txn::Transactions,
     /// Request and traffic statistics (for `/metrics`).
     pub stats: crate::stats::Stats,
     /// Open client connections, bounded by `limits.max_connections` (and per address).
@@ -134,6 +136,7 @@ impl Cluster {
             activity: Arc::new(Notify::new()),
             next_producer_id: AtomicI64::new(maintenance::now_ms().saturating_mul(1024)),
             groups: Groups::default(),
+            transactions: crate::txn::Transactions::default(),
             stats,
             connections: Arc::default(),
             storage_errors: Mutex::default(),
@@ -149,6 +152,10 @@ impl Cluster {
             skipped = report.skipped,
             "loaded consumer groups from __consumer_offsets"
         );
+        let loaded = cluster.load_transactions();
+        if loaded > 0 {
+            tracing::info!(transactional_ids = loaded, "loaded transactions from __transaction_state");
+        }
         Ok(cluster)
     }
 
@@ -505,7 +512,7 @@ impl Cluster {
     ) -> Result<TopicMeta, AdminError> {
         metadata::validate_topic_name(&request.name)
             .map_err(|m| AdminError::new(ResponseError::InvalidTopicException, m))?;
-        let internal = request.name == CONSUMER_OFFSETS;
+        let internal = request.name == CONSUMER_OFFSETS || request.name == crate::txn::TRANSACTION_STATE;
         let partitions = request.partitions.unwrap_or(self.config.default_partitions);
         self.check_new_partitions(partitions, total_partitions)?;
         let topic_config = TopicConfig::resolve(&self.config, &request.config)

@@ -620,6 +620,17 @@ impl Cluster {
     /// them. Returns the offset of the first record. Errors are mapped as Kafka's coordinator maps
     /// them, so clients retry or look the coordinator up again.
     async fn store(&self, group_id: &str, batch: &[(Bytes, Option<Bytes>)]) -> Result<i64, ResponseError> {
+        self.store_as(group_id, batch, None).await
+    }
+
+    /// [`Cluster::store`] on behalf of a transactional producer (TxnOffsetCommit): the batch is
+    /// part of its transaction, so the partition checks its epoch and the marker settles it.
+    pub(super) async fn store_as(
+        &self,
+        group_id: &str,
+        batch: &[(Bytes, Option<Bytes>)],
+        producer: Option<batch::ProducerTag>,
+    ) -> Result<i64, ResponseError> {
         let partition = records::partition_for(group_id, OFFSETS_PARTITIONS);
         let replica = self.leader_replica(CONSUMER_OFFSETS, partition).ok_or(ResponseError::NotCoordinator)?;
         let plain = batch.iter().map(|(key, value)| PlainRecord {
@@ -627,7 +638,7 @@ impl Cluster {
             value: value.clone(),
             headers: Vec::new(),
         });
-        let bytes = batch::encode_plain(plain, now_ms()).map_err(|_| ResponseError::UnknownServerError)?;
+        let bytes = batch::encode_as(plain, now_ms(), producer).map_err(|_| ResponseError::UnknownServerError)?;
         let coordinator_error = |e: ResponseError| match e {
             ResponseError::UnknownTopicOrPartition
             | ResponseError::NotEnoughReplicas

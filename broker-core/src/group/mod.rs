@@ -12,6 +12,7 @@ pub mod records;
 pub mod state;
 #[cfg(test)]
 mod tests;
+pub mod txn_offsets;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -63,11 +64,18 @@ impl Default for GroupConfig {
 #[derive(Debug, Default)]
 pub struct Groups {
     groups: Mutex<HashMap<String, Group>>,
+    /// Offsets committed in transactions not yet ended, by producer id: they take effect at the
+    /// transaction's commit marker and go at its abort marker.
+    pending_txn: Mutex<HashMap<i64, Vec<txn_offsets::PendingOffset>>>,
 }
 
 impl Groups {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
         self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_pending(&self) -> MutexGuard<'_, HashMap<i64, Vec<txn_offsets::PendingOffset>>> {
+        self.pending_txn.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

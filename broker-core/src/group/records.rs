@@ -225,7 +225,7 @@ pub fn assignment_partitions(bytes: &[u8]) -> Vec<(String, Vec<i32>)> {
     parse(&mut r).unwrap_or_default()
 }
 
-fn put_string(buf: &mut BytesMut, s: &str) {
+pub(crate) fn put_string(buf: &mut BytesMut, s: &str) {
     let len = s.len().min(i16::MAX as usize);
     buf.put_i16(len as i16);
     buf.put_slice(&s.as_bytes()[..len]);
@@ -238,18 +238,18 @@ fn put_nullable_string(buf: &mut BytesMut, s: Option<&str>) {
     }
 }
 
-fn put_bytes(buf: &mut BytesMut, b: &[u8]) {
+pub(crate) fn put_bytes(buf: &mut BytesMut, b: &[u8]) {
     buf.put_i32(b.len() as i32);
     buf.put_slice(b);
 }
 
 /// A bounds-checked big-endian reader.
-struct Reader<'a> {
-    buf: &'a [u8],
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
 }
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&[u8], RecordError> {
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&[u8], RecordError> {
         if self.buf.len() < n {
             return Err(RecordError::Truncated(what));
         }
@@ -258,24 +258,28 @@ impl Reader<'_> {
         Ok(head)
     }
 
-    fn i16(&mut self, what: &'static str) -> Result<i16, RecordError> {
+    pub(crate) fn i8(&mut self, what: &'static str) -> Result<i8, RecordError> {
+        Ok(self.take(1, what)?[0] as i8)
+    }
+
+    pub(crate) fn i16(&mut self, what: &'static str) -> Result<i16, RecordError> {
         let b = self.take(2, what)?;
         Ok(i16::from_be_bytes([b[0], b[1]]))
     }
 
-    fn i32(&mut self, what: &'static str) -> Result<i32, RecordError> {
+    pub(crate) fn i32(&mut self, what: &'static str) -> Result<i32, RecordError> {
         let b = self.take(4, what)?;
         Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn i64(&mut self, what: &'static str) -> Result<i64, RecordError> {
+    pub(crate) fn i64(&mut self, what: &'static str) -> Result<i64, RecordError> {
         let b = self.take(8, what)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(i64::from_be_bytes(a))
     }
 
-    fn nullable_string(&mut self, what: &'static str) -> Result<Option<String>, RecordError> {
+    pub(crate) fn nullable_string(&mut self, what: &'static str) -> Result<Option<String>, RecordError> {
         let len = self.i16(what)?;
         if len < 0 {
             return Ok(None);
@@ -284,11 +288,11 @@ impl Reader<'_> {
         String::from_utf8(b.to_vec()).map(Some).map_err(|_| RecordError::Utf8(what))
     }
 
-    fn string(&mut self, what: &'static str) -> Result<String, RecordError> {
+    pub(crate) fn string(&mut self, what: &'static str) -> Result<String, RecordError> {
         self.nullable_string(what)?.ok_or(RecordError::Null(what))
     }
 
-    fn bytes(&mut self, what: &'static str) -> Result<Bytes, RecordError> {
+    pub(crate) fn bytes(&mut self, what: &'static str) -> Result<Bytes, RecordError> {
         let len = self.i32(what)?;
         if len < 0 {
             return Ok(Bytes::new());

@@ -325,6 +325,29 @@ impl Group {
                 .any(|(name, _)| self.members.values().all(|m| m.protocols.iter().any(|(n, _)| n == name)))
     }
 
+    /// TxnOffsetCommit's checks (Kafka's): a named member must belong to the group, a given
+    /// generation must be the group's; an unnamed, generation-less commit (v0-2) passes.
+    pub fn check_txn_commit(
+        &self,
+        member_id: &str,
+        instance: Option<&str>,
+        generation_id: i32,
+    ) -> Result<(), ResponseError> {
+        if self.state == GroupState::Dead {
+            return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        if self.fenced(member_id, instance) {
+            return Err(ResponseError::FencedInstanceId);
+        }
+        if !member_id.is_empty() && !self.members.contains_key(member_id) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        if generation_id >= 0 && generation_id != self.generation_id {
+            return Err(ResponseError::IllegalGeneration);
+        }
+        Ok(())
+    }
+
     fn fenced(&self, member_id: &str, instance: Option<&str>) -> bool {
         instance.is_some_and(|i| self.static_members.get(i).is_some_and(|m| m != member_id))
     }

@@ -181,19 +181,38 @@ pub struct PlainRecord {
 /// One uncompressed v2 batch of records warren writes itself (the coordinator's commits, the
 /// dashboard's produce form), all stamped `timestamp`.
 pub fn encode_plain(records: impl IntoIterator<Item = PlainRecord>, timestamp: i64) -> Result<BytesMut, String> {
+    encode_as(records, timestamp, None)
+}
+
+/// A producer a broker-written batch speaks for (the group coordinator's transactional offset
+/// commits), with no sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerTag {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub transactional: bool,
+}
+
+/// Like [`encode_plain`], on behalf of `producer` when given.
+pub fn encode_as(
+    records: impl IntoIterator<Item = PlainRecord>,
+    timestamp: i64,
+    producer: Option<ProducerTag>,
+) -> Result<BytesMut, String> {
+    let tag = producer.unwrap_or(ProducerTag { producer_id: -1, producer_epoch: -1, transactional: false });
     let records: Vec<Record> = records
         .into_iter()
         .enumerate()
         .map(|(i, r)| Record {
-            transactional: false,
+            transactional: tag.transactional,
             control: false,
             partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id: tag.producer_id,
+            producer_epoch: tag.producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            // No producer id, so sequences mean nothing; kept in step with offsets so the
-            // encoder writes one batch (base sequence -1).
+            // No sequence: kept in step with offsets so the encoder writes one batch (base
+            // sequence -1).
             sequence: i as i32 - 1,
             timestamp,
             key: r.key,
@@ -206,6 +225,94 @@ pub fn encode_plain(records: impl IntoIterator<Item = PlainRecord>, timestamp: i
     RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
         .map_err(|e| e.to_string())?;
     Ok(buf)
+}
+
+/// A transaction marker as Kafka writes it: one control record in a transactional control batch
+/// of the producer, key `version 0, type` (0 abort, 1 commit), value `version 0, coordinator
+/// epoch`, no sequence.
+pub fn encode_marker(
+    producer_id: i64,
+    producer_epoch: i16,
+    coordinator_epoch: i32,
+    commit: bool,
+    timestamp: i64,
+) -> Result<BytesMut, String> {
+    let mut key = BytesMut::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&i16::from(commit).to_be_bytes());
+    let mut value = BytesMut::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    let record = Record {
+        transactional: true,
+        control: true,
+        partition_leader_epoch: 0,
+        producer_id,
+        producer_epoch,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp,
+        key: Some(key.freeze()),
+        value: Some(value.freeze()),
+        headers: Default::default(),
+        delete_horizon: false,
+    };
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &[record],
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(buf)
+}
+
+/// What a control batch marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlType {
+    Abort,
+    Commit,
+}
+
+/// The type of a control batch's record (`batch` is the whole batch), read without decoding
+/// the batch: `None` for anything that is not an uncompressed control batch with a version-0
+/// abort or commit key.
+pub fn control_type(batch: &[u8], header: &BatchHeader) -> Option<ControlType> {
+    if !header.is_control() || header.attributes & 0x07 != 0 || header.records_count < 1 {
+        return None;
+    }
+    let mut at = HEADER_LEN;
+    let _length = varint(batch, &mut at)?;
+    at += 1; // record attributes
+    let _timestamp_delta = varint(batch, &mut at)?;
+    let _offset_delta = varint(batch, &mut at)?;
+    let key_len = varint(batch, &mut at)?;
+    if key_len < 4 || batch.len() < at + 4 {
+        return None;
+    }
+    if i16_at(batch, at) != 0 {
+        return None;
+    }
+    match i16_at(batch, at + 2) {
+        0 => Some(ControlType::Abort),
+        1 => Some(ControlType::Commit),
+        _ => None,
+    }
+}
+
+/// A zigzag varint (at most 10 bytes), advancing `at`.
+fn varint(buf: &[u8], at: &mut usize) -> Option<i64> {
+    let mut value: u64 = 0;
+    for shift in (0..70).step_by(7) {
+        let byte = *buf.get(*at)?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(((value >> 1) as i64) ^ -((value & 1) as i64));
+        }
+    }
+    None
 }
 
 /// Splits batches read back from a log warren wrote (a leader's, for replication): lengths and

@@ -123,7 +123,7 @@ pub async fn handle(
         Request::DeleteTopics(r) => encode(&handlers::admin::delete_topics(&ctx, r).await)?,
         Request::CreatePartitions(r) => encode(&handlers::admin::create_partitions(&ctx, r).await)?,
         Request::DescribeConfigs(r) => encode(&handlers::configs::describe_configs(&ctx, r).await)?,
-        Request::InitProducerId(r) => encode(&handlers::admin::init_producer_id(&ctx, r).await)?,
+        Request::InitProducerId(r) => encode(&handlers::txn::init_producer_id(&ctx, r).await)?,
         Request::FindCoordinator(r) => encode(&handlers::group::find_coordinator(&ctx, r).await)?,
         Request::JoinGroup(r) => encode(&handlers::group::join_group(&ctx, r).await)?,
         Request::SyncGroup(r) => encode(&handlers::group::sync_group(&ctx, r).await)?,
@@ -142,6 +142,12 @@ pub async fn handle(
         Request::DescribeCluster(r) => encode(&handlers::admin::describe_cluster(&ctx, r).await)?,
         Request::OffsetForLeaderEpoch(r) => encode(&handlers::records::offset_for_leader_epoch(&ctx, r).await)?,
         Request::DescribeLogDirs(r) => encode(&handlers::records::describe_log_dirs(&ctx, r).await)?,
+        Request::AddPartitionsToTxn(r) => encode(&handlers::txn::add_partitions_to_txn(&ctx, r).await)?,
+        Request::AddOffsetsToTxn(r) => encode(&handlers::txn::add_offsets_to_txn(&ctx, r).await)?,
+        Request::EndTxn(r) => encode(&handlers::txn::end_txn(&ctx, r).await)?,
+        Request::TxnOffsetCommit(r) => encode(&handlers::txn::txn_offset_commit(&ctx, r).await)?,
+        Request::DescribeTransactions(r) => encode(&handlers::txn::describe_transactions(&ctx, r).await)?,
+        Request::ListTransactions(r) => encode(&handlers::txn::list_transactions(&ctx, r).await)?,
         Request::ElectLeaders(r) => encode(&handlers::admin::elect_leaders(&ctx, r).await)?,
     };
     cluster.stats.request(api as i16, started.elapsed());
@@ -176,6 +182,12 @@ fn api_name(api: ApiKey) -> &'static str {
         ApiKey::OffsetForLeaderEpoch => "OffsetForLeaderEpoch",
         ApiKey::DescribeLogDirs => "DescribeLogDirs",
         ApiKey::ElectLeaders => "ElectLeaders",
+        ApiKey::AddPartitionsToTxn => "AddPartitionsToTxn",
+        ApiKey::AddOffsetsToTxn => "AddOffsetsToTxn",
+        ApiKey::EndTxn => "EndTxn",
+        ApiKey::TxnOffsetCommit => "TxnOffsetCommit",
+        ApiKey::DescribeTransactions => "DescribeTransactions",
+        ApiKey::ListTransactions => "ListTransactions",
         _ => "request",
     }
 }

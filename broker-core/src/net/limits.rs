@@ -111,7 +111,13 @@ pub fn entries(request: &Request) -> usize {
         Request::OffsetForLeaderEpoch(r) => r.topics.iter().map(|t| t.partitions.len().max(1)).sum(),
         Request::DescribeLogDirs(r) => r.topics.iter().flatten().map(|t| t.partitions.len().max(1)).sum(),
         Request::ElectLeaders(r) => r.topic_partitions.iter().flatten().map(|t| t.partitions.len().max(1)).sum(),
+        Request::AddPartitionsToTxn(r) => r.v3_and_below_topics.iter().map(|t| t.partitions.len().max(1)).sum(),
+        Request::TxnOffsetCommit(r) => r.topics.iter().map(|t| t.partitions.len().max(1)).sum(),
+        Request::DescribeTransactions(r) => r.transactional_ids.len(),
+        Request::ListTransactions(r) => r.state_filters.len() + r.producer_id_filters.len(),
         Request::ApiVersions(_)
+        | Request::AddOffsetsToTxn(_)
+        | Request::EndTxn(_)
         | Request::DescribeCluster(_)
         | Request::InitProducerId(_)
         | Request::FindCoordinator(_)

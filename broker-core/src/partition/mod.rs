@@ -9,7 +9,7 @@
 pub mod producer;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -21,7 +21,8 @@ use tokio::sync::{watch, Notify};
 use crate::log::batch::{self, BatchHeader};
 use crate::log::records::RecordError;
 use crate::log::{Log, LogConfig, LogError, OpenState, ReadPlan, RecoveryReport};
-use producer::{ProducerStates, SequenceCheck};
+pub use producer::CompletedTxn;
+use producer::{MarkerCheck, ProducerStates, SequenceCheck};
 
 use crate::cluster::maintenance::now_ms;
 
@@ -75,7 +76,15 @@ struct Inner {
     /// Counts the times this replica became a follower (of a new leader, or again after being
     /// offline or leading): each is a new fetch session that starts with a divergence check.
     follower_sessions: u64,
+    /// The replica's directory (for the transactions flag).
+    dir: PathBuf,
+    /// The log has held transactional batches (the flag file exists): its transaction state is
+    /// rebuilt from the whole log at open and after a truncation.
+    has_transactions: bool,
 }
+
+/// Present in a replica's directory once its log has held a transactional batch.
+pub const TRANSACTIONS_FLAG: &str = "transactions";
 
 /// Which replica a `Partition` is: topic, partition index and the broker holding it.
 #[derive(Debug, Clone)]
@@ -136,6 +145,16 @@ pub struct Appended {
     pub leader_epoch: i32,
 }
 
+/// A consumer's read, planned under the replica lock with the offsets it was bounded by.
+#[derive(Debug)]
+pub struct ConsumerRead {
+    pub plan: Option<ReadPlan>,
+    pub high_watermark: i64,
+    pub last_stable_offset: i64,
+    /// read_committed only: the aborted transactions the read may hold, (producer id, first offset).
+    pub aborted: Option<Vec<(i64, i64)>>,
+}
+
 /// The leader changed its ISR: the controller must record it (`Cluster::record_isr` reads the
 /// new ISR from the leader).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,8 +191,8 @@ impl Partition {
         activity: Arc<Notify>,
     ) -> Result<(Partition, RecoveryReport), LogError> {
         let (log, report) = Log::open(dir, config, state)?;
-        let mut producers = ProducerStates::default();
-        rebuild_producer_state(&log, &mut producers)?;
+        let has_transactions = dir.join(TRANSACTIONS_FLAG).exists();
+        let producers = rebuild_producer_state(&log, has_transactions)?;
         let hw = high_watermark.clamp(log.log_start_offset(), log.log_end_offset());
         let ReplicaOf { topic, index, broker_id } = replica;
         let partition = Partition {
@@ -198,6 +217,8 @@ impl Partition {
                 compacted: false,
                 deletable: true,
                 follower_sessions: 0,
+                dir: dir.to_path_buf(),
+                has_transactions,
             }),
         };
         Ok((partition, report))
@@ -379,6 +400,9 @@ impl Partition {
                     ),
                 ));
             }
+            if header.is_control() {
+                return Err(Refusal::new(ResponseError::InvalidRecord, "clients may not write control batches"));
+            }
             if !header.is_sane_from_client() {
                 return Err(Refusal::new(
                     ResponseError::InvalidRecord,
@@ -438,7 +462,17 @@ impl Partition {
                         format!("producer epoch {got} is older than {current}"),
                     ))
                 }
+                SequenceCheck::InvalidTxnState => {
+                    return Err(Refusal::new(
+                        ResponseError::InvalidTxnState,
+                        "a non-transactional batch from a producer with a transaction open on this partition",
+                    ))
+                }
             }
+        }
+        if fresh.iter().any(|(_, h)| h.is_transactional()) {
+            Self::flag_transactions(&mut inner)
+                .map_err(|e| Refusal::new(ResponseError::KafkaStorageError, format!("the transactions flag: {e}")))?;
         }
         if fresh.is_empty() {
             let base_offset = duplicate_of.unwrap_or(-1);
@@ -479,18 +513,122 @@ impl Partition {
         })
     }
 
-    /// Plans a consumer read: whole batches from the one containing `offset`, below the HW.
-    pub fn plan_consumer_read(&self, offset: i64, max_bytes: usize) -> Result<Option<ReadPlan>, ResponseError> {
-        let inner = self.lock();
+    /// Creates the transactions flag (file and directory fsynced) before the first transactional
+    /// batch reaches this log, so a restart knows to rebuild the transaction state.
+    fn flag_transactions(inner: &mut Inner) -> std::io::Result<()> {
+        if inner.has_transactions {
+            return Ok(());
+        }
+        let path = inner.dir.join(TRANSACTIONS_FLAG);
+        std::fs::File::create(&path)?.sync_all()?;
+        crate::log::sync_dir(&inner.dir)?;
+        inner.has_transactions = true;
+        Ok(())
+    }
+
+    /// Leader side: appends a transaction marker (WriteTxnMarkers) for `producer_id`, closing its
+    /// open transaction here. A marker from an older producer epoch is INVALID_PRODUCER_EPOCH, from
+    /// an older coordinator TRANSACTION_COORDINATOR_FENCED. The marker's epoch becomes the
+    /// producer's: a bumped one (a fenced or timed-out producer) refuses the old epoch's batches.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        commit: bool,
+    ) -> Result<(Appended, Option<CompletedTxn>), Refusal> {
+        let mut inner = self.lock();
+        if inner.role != Role::Leader {
+            return Err(ResponseError::NotLeaderOrFollower.into());
+        }
+        match inner.producers.check_marker(producer_id, producer_epoch, coordinator_epoch) {
+            MarkerCheck::Ok => {}
+            MarkerCheck::StaleEpoch { current, got } => {
+                return Err(Refusal::new(
+                    ResponseError::InvalidProducerEpoch,
+                    format!("marker epoch {got} is older than {current}"),
+                ))
+            }
+            MarkerCheck::CoordinatorFenced { current, got } => {
+                return Err(Refusal::new(
+                    ResponseError::TransactionCoordinatorFenced,
+                    format!("coordinator epoch {got} is older than {current}"),
+                ))
+            }
+        }
+        Self::flag_transactions(&mut inner)
+            .map_err(|e| Refusal::new(ResponseError::KafkaStorageError, format!("the transactions flag: {e}")))?;
+        let mut buf = batch::encode_marker(producer_id, producer_epoch, coordinator_epoch, commit, now_ms())
+            .map_err(|e| Refusal::new(ResponseError::UnknownServerError, e))?;
+        let headers =
+            batch::split_batches(&buf).map_err(|e| Refusal::new(ResponseError::CorruptMessage, e.to_string()))?;
+        let epoch = inner.leader_epoch.max(0);
+        let info = inner.log.append_as_leader(&mut buf, &headers, epoch).map_err(|e| {
+            tracing::error!(topic = %self.topic, partition = self.index, error = %e, "marker append failed");
+            Refusal::new(ResponseError::KafkaStorageError, format!("the append failed: {e}"))
+        })?;
+        let completed = inner.producers.record_marker(
+            producer_id,
+            producer_epoch,
+            coordinator_epoch,
+            info.first_offset,
+            commit,
+            now_ms(),
+        );
+        self.log_end_offset.store(inner.log.log_end_offset(), Ordering::Release);
+        self.maybe_advance_hw(&mut inner);
+        self.activity.notify_waiters();
+        Ok((
+            Appended {
+                base_offset: info.first_offset,
+                next_offset: info.last_offset + 1,
+                log_start_offset: inner.log.log_start_offset(),
+                leader_epoch: inner.leader_epoch,
+            },
+            completed,
+        ))
+    }
+
+    /// The last stable offset: the high watermark, or the first offset of the oldest transaction
+    /// still open (or closed by a marker not yet replicated), whichever is lower.
+    pub fn last_stable_offset(&self) -> i64 {
+        let mut inner = self.lock();
+        Self::last_stable_locked(&mut inner, self.high_watermark())
+    }
+
+    fn last_stable_locked(inner: &mut Inner, hw: i64) -> i64 {
+        inner.producers.first_unstable_offset(hw).map_or(hw, |first| first.min(hw))
+    }
+
+    /// Open transactions on this replica: (producer id, first offset).
+    pub fn open_transactions(&self) -> Vec<(i64, i64)> {
+        self.lock().producers.open_transactions()
+    }
+
+    /// Plans a consumer read: whole batches from the one containing `offset`, below the high
+    /// watermark, or below the last stable offset for read_committed, which also gets the aborted
+    /// transactions the read may hold.
+    pub fn plan_consumer_read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        read_committed: bool,
+    ) -> Result<ConsumerRead, ResponseError> {
+        let mut inner = self.lock();
         if inner.role != Role::Leader {
             return Err(ResponseError::NotLeaderOrFollower);
         }
         let hw = self.high_watermark();
-        // Between HW and LEO there is nothing to see yet, but the offset is not out of range.
-        if offset > hw && offset <= inner.log.log_end_offset() {
-            return Ok(None);
+        let lso = Self::last_stable_locked(&mut inner, hw);
+        let bound = if read_committed { lso } else { hw };
+        let aborted = read_committed.then(|| inner.producers.aborted_between(offset, bound));
+        let mut read = ConsumerRead { plan: None, high_watermark: hw, last_stable_offset: lso, aborted };
+        // Between the bound and LEO there is nothing to see yet, but the offset is not out of range.
+        if offset > bound && offset <= inner.log.log_end_offset() {
+            return Ok(read);
         }
-        inner.log.plan_read(offset, max_bytes, hw).map_err(log_error_code)
+        read.plan = inner.log.plan_read(offset, max_bytes, bound).map_err(log_error_code)?;
+        Ok(read)
     }
 
     /// Plans a follower read and records the follower's position (its fetch offset is its log end
@@ -610,9 +748,13 @@ impl Partition {
         if !Self::still_following(&inner, following) {
             return Ok(());
         }
+        let headers = batch::split_trusted(records)?;
+        if headers.iter().any(|(_, h)| h.is_transactional()) {
+            Self::flag_transactions(&mut inner)?;
+        }
         if inner.log.append_replicated(records)?.is_some() {
-            for (_, header) in batch::split_trusted(records)? {
-                inner.producers.record(&header, now_ms());
+            for (pos, header) in headers {
+                track_batch(&mut inner.producers, &records[pos..pos + header.total_len()], &header);
             }
         }
         let leo = inner.log.log_end_offset();
@@ -632,7 +774,12 @@ impl Partition {
             return Ok(());
         }
         inner.log.truncate_to(offset)?;
-        inner.producers.truncate_from(offset);
+        if inner.has_transactions {
+            // A truncated marker reopens its transaction: rebuild from the log.
+            inner.producers = rebuild_producer_state(&inner.log, true)?;
+        } else {
+            inner.producers.truncate_from(offset);
+        }
         let leo = inner.log.log_end_offset();
         self.log_end_offset.store(leo, Ordering::Release);
         self.log_start_offset.store(inner.log.log_start_offset(), Ordering::Release);
@@ -681,6 +828,7 @@ impl Partition {
         }
         inner.log.advance_log_start(offset).map_err(|e| Refusal::new(log_error_code(e), "cannot delete segments"))?;
         let start = inner.log.log_start_offset();
+        inner.producers.forget_aborted_before(start);
         self.log_start_offset.store(start, Ordering::Release);
         drop(inner);
         self.activity.notify_waiters();
@@ -696,7 +844,9 @@ impl Partition {
             return Ok(false);
         }
         inner.log.advance_log_start(target)?;
-        self.log_start_offset.store(inner.log.log_start_offset(), Ordering::Release);
+        let start = inner.log.log_start_offset();
+        inner.producers.forget_aborted_before(start);
+        self.log_start_offset.store(start, Ordering::Release);
         Ok(true)
     }
 
@@ -773,7 +923,9 @@ impl Partition {
     pub fn apply_retention(&self, now_ms: i64) -> Result<usize, LogError> {
         let mut inner = self.lock();
         let deleted = inner.log.apply_retention(now_ms, self.high_watermark())?;
-        self.log_start_offset.store(inner.log.log_start_offset(), Ordering::Release);
+        let start = inner.log.log_start_offset();
+        inner.producers.forget_aborted_before(start);
+        self.log_start_offset.store(start, Ordering::Release);
         Ok(deleted)
     }
 
@@ -866,10 +1018,13 @@ impl Partition {
     }
 }
 
-fn rebuild_producer_state(log: &Log, producers: &mut ProducerStates) -> Result<(), LogError> {
-    // Kafka keeps producer snapshots; warren rebuilds from the active segment only, which holds
-    // the recent batches a retrying producer can still send again.
-    let mut offset = log.active_base_offset().max(log.log_start_offset());
+/// Rebuilds the producer state from the log: from the active segment (the recent batches a
+/// retrying producer can still send again; Kafka keeps snapshots instead), or from the log start
+/// when the log has held transactions, whose open transactions and aborted ones may lie anywhere.
+fn rebuild_producer_state(log: &Log, whole_log: bool) -> Result<ProducerStates, LogError> {
+    let mut producers = ProducerStates::default();
+    let mut offset =
+        if whole_log { log.log_start_offset() } else { log.active_base_offset().max(log.log_start_offset()) };
     let end = log.log_end_offset();
     while offset < end {
         let bytes = log.read(offset, 4 << 20, end)?;
@@ -878,12 +1033,40 @@ fn rebuild_producer_state(log: &Log, producers: &mut ProducerStates) -> Result<(
             break;
         };
         offset = last.next_offset();
-        for (_, h) in headers {
+        for (pos, h) in headers {
             // Rebuilt state counts as seen now: an idle producer expires one expiration after start.
-            producers.record(&h, now_ms());
+            track_batch(&mut producers, &bytes[pos..pos + h.total_len()], &h);
         }
     }
-    Ok(())
+    producers.forget_aborted_before(log.log_start_offset());
+    Ok(producers)
+}
+
+/// Records one batch now in the log: a marker closes its producer's transaction, anything else
+/// is a data batch.
+fn track_batch(producers: &mut ProducerStates, bytes: &[u8], header: &BatchHeader) {
+    if header.is_control() {
+        if let Some(kind) = batch::control_type(bytes, header) {
+            let coordinator_epoch = marker_coordinator_epoch(bytes).unwrap_or(0);
+            producers.record_marker(
+                header.producer_id,
+                header.producer_epoch,
+                coordinator_epoch,
+                header.base_offset,
+                kind == batch::ControlType::Commit,
+                now_ms(),
+            );
+        }
+        return;
+    }
+    producers.record(header, now_ms());
+}
+
+/// The coordinator epoch a marker carries (its value's bytes 2..6), when readable.
+fn marker_coordinator_epoch(bytes: &[u8]) -> Option<i32> {
+    let records = crate::log::records::decode_batch(&mut bytes::Bytes::copy_from_slice(bytes), 1 << 10).ok()?;
+    let value = records.records.first()?.value.clone()?;
+    (value.len() >= 6).then(|| i32::from_be_bytes([value[2], value[3], value[4], value[5]]))
 }
 
 pub fn log_error_code(e: LogError) -> ResponseError {

@@ -4,12 +4,18 @@
 //! with its original offset and not appended again. A gap gives OUT_OF_ORDER_SEQUENCE_NUMBER, an
 //! older epoch INVALID_PRODUCER_EPOCH. State is rebuilt from the log on open.
 //!
+//! Transactions (KIP-98): a transactional batch from a producer with no open transaction opens
+//! one at its offset; a marker (a control batch the coordinator writes) closes it, committed or
+//! aborted. Aborted transactions are kept as Kafka's `.txnindex` entries are, so read_committed
+//! fetches can list them; the first offset of the oldest open transaction bounds the last stable
+//! offset. A non-transactional batch from a producer with an open transaction is INVALID_TXN_STATE.
+//!
 //! State is bounded: a producer id unused for `producer_id_expiration` (Kafka's
 //! `producer.id.expiration.ms`, by the broker's clock) is forgotten, and a partition keeps at most
 //! [`MAX_PRODUCERS`] of them, the least recently used going first, so batches stamped with
 //! invented producer ids cannot grow the broker's memory without end.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::log::batch::BatchHeader;
 
@@ -33,6 +39,28 @@ struct ProducerEntry {
     batches: VecDeque<CachedBatch>,
     /// When this producer's last batch was recorded (broker clock, Unix ms).
     last_seen_ms: i64,
+    /// The first offset of this producer's open transaction on this partition.
+    txn_first_offset: Option<i64>,
+    /// The coordinator epoch of the last marker (older coordinators are fenced).
+    coordinator_epoch: i32,
+}
+
+/// A transaction closed by its marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    /// The marker's offset.
+    pub last_offset: i64,
+    pub aborted: bool,
+}
+
+/// Why a marker was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerCheck {
+    Ok,
+    StaleEpoch { current: i16, got: i16 },
+    CoordinatorFenced { current: i32, got: i32 },
 }
 
 /// The verdict on one incoming batch.
@@ -52,16 +80,25 @@ pub enum SequenceCheck {
         current: i16,
         got: i16,
     },
+    /// A non-transactional batch while this producer has a transaction open here.
+    InvalidTxnState,
 }
 
 #[derive(Debug, Default)]
 pub struct ProducerStates {
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions: first offset -> producer id.
+    ongoing: BTreeMap<i64, i64>,
+    /// Aborted transactions in marker order (Kafka's `.txnindex`), while their marker is in the log.
+    aborted: Vec<CompletedTxn>,
+    /// Transactions whose marker is not below the high watermark yet: they still hold the last
+    /// stable offset back.
+    unreplicated: Vec<CompletedTxn>,
 }
 
 impl ProducerStates {
     pub fn check(&self, header: &BatchHeader) -> SequenceCheck {
-        if header.producer_id < 0 || header.base_sequence < 0 {
+        if header.producer_id < 0 {
             return SequenceCheck::Append;
         }
         let Some(entry) = self.producers.get(&header.producer_id) else {
@@ -69,6 +106,12 @@ impl ProducerStates {
         };
         if header.producer_epoch < entry.epoch {
             return SequenceCheck::StaleEpoch { current: entry.epoch, got: header.producer_epoch };
+        }
+        if entry.txn_first_offset.is_some() && !header.is_transactional() && header.producer_epoch == entry.epoch {
+            return SequenceCheck::InvalidTxnState;
+        }
+        if header.base_sequence < 0 {
+            return SequenceCheck::Append;
         }
         if header.producer_epoch > entry.epoch {
             return if header.base_sequence == 0 {
@@ -94,9 +137,9 @@ impl ProducerStates {
         SequenceCheck::Append
     }
 
-    /// Records a batch that is now in the log (with its assigned base offset), at `now_ms`.
+    /// Records a data batch that is now in the log (with its assigned base offset), at `now_ms`.
     pub fn record(&mut self, header: &BatchHeader, now_ms: i64) {
-        if header.producer_id < 0 || header.base_sequence < 0 {
+        if header.producer_id < 0 || (header.base_sequence < 0 && !header.is_transactional()) {
             return;
         }
         if self.producers.len() >= MAX_PRODUCERS && !self.producers.contains_key(&header.producer_id) {
@@ -107,6 +150,13 @@ impl ProducerStates {
         if header.producer_epoch != entry.epoch {
             entry.epoch = header.producer_epoch;
             entry.batches.clear();
+        }
+        if header.is_transactional() && entry.txn_first_offset.is_none() {
+            entry.txn_first_offset = Some(header.base_offset);
+            self.ongoing.insert(header.base_offset, header.producer_id);
+        }
+        if header.base_sequence < 0 {
+            return;
         }
         if entry.batches.len() == CACHED_BATCHES {
             entry.batches.pop_front();
@@ -119,15 +169,91 @@ impl ProducerStates {
         });
     }
 
-    /// Forgets the least recently used tenth of the producers (at least one).
+    /// Whether a marker from `producer_id` at `epoch`, written by a coordinator at
+    /// `coordinator_epoch`, may be appended.
+    pub fn check_marker(&self, producer_id: i64, epoch: i16, coordinator_epoch: i32) -> MarkerCheck {
+        let Some(entry) = self.producers.get(&producer_id) else {
+            return MarkerCheck::Ok;
+        };
+        if epoch < entry.epoch {
+            return MarkerCheck::StaleEpoch { current: entry.epoch, got: epoch };
+        }
+        if coordinator_epoch < entry.coordinator_epoch {
+            return MarkerCheck::CoordinatorFenced { current: entry.coordinator_epoch, got: coordinator_epoch };
+        }
+        MarkerCheck::Ok
+    }
+
+    /// Records a marker now in the log at `offset`: the producer's open transaction here (if
+    /// any) closes. A higher epoch (a coordinator fencing a zombie) resets the sequences, so the
+    /// old epoch's batches are refused from here on.
+    pub fn record_marker(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        coordinator_epoch: i32,
+        offset: i64,
+        commit: bool,
+        now_ms: i64,
+    ) -> Option<CompletedTxn> {
+        let entry = self.producers.entry(producer_id).or_default();
+        entry.last_seen_ms = entry.last_seen_ms.max(now_ms);
+        if epoch != entry.epoch {
+            entry.epoch = epoch;
+            entry.batches.clear();
+        }
+        entry.coordinator_epoch = entry.coordinator_epoch.max(coordinator_epoch);
+        let first_offset = entry.txn_first_offset.take()?;
+        self.ongoing.remove(&first_offset);
+        let completed = CompletedTxn { producer_id, first_offset, last_offset: offset, aborted: !commit };
+        if !commit {
+            self.aborted.push(completed);
+        }
+        self.unreplicated.push(completed);
+        Some(completed)
+    }
+
+    /// The first offset of the oldest transaction that is open, or closed by a marker not yet
+    /// below `high_watermark`: the last stable offset is never past it.
+    pub fn first_unstable_offset(&mut self, high_watermark: i64) -> Option<i64> {
+        self.unreplicated.retain(|t| t.last_offset >= high_watermark);
+        let open = self.ongoing.keys().next().copied();
+        let closing = self.unreplicated.iter().map(|t| t.first_offset).min();
+        open.into_iter().chain(closing).min()
+    }
+
+    /// The aborted transactions a read_committed fetch of `[from, to)` must list: those whose
+    /// marker is at or after `from` and whose first record is before `to`, as
+    /// (producer id, first offset).
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
+        let start = self.aborted.partition_point(|t| t.last_offset < from);
+        self.aborted[start..].iter().filter(|t| t.first_offset < to).map(|t| (t.producer_id, t.first_offset)).collect()
+    }
+
+    /// Forgets aborted transactions whose marker is below the log start (retention, DeleteRecords).
+    pub fn forget_aborted_before(&mut self, log_start_offset: i64) {
+        self.aborted.retain(|t| t.last_offset >= log_start_offset);
+    }
+
+    /// Open transactions on this partition: (producer id, first offset).
+    pub fn open_transactions(&self) -> Vec<(i64, i64)> {
+        self.ongoing.iter().map(|(first, pid)| (*pid, *first)).collect()
+    }
+
+    /// Forgets the least recently used tenth of the producers (at least one). A producer with a
+    /// transaction open here is never forgotten: its marker must still find it.
     fn evict_least_recent(&mut self) {
-        let mut seen: Vec<i64> = self.producers.values().map(|e| e.last_seen_ms).collect();
+        let mut seen: Vec<i64> =
+            self.producers.values().filter(|e| e.txn_first_offset.is_none()).map(|e| e.last_seen_ms).collect();
+        if seen.is_empty() {
+            return;
+        }
         let cut = (seen.len() / 10).max(1);
         let (_, threshold, _) = seen.select_nth_unstable(cut - 1);
         let threshold = *threshold;
         let mut removed = 0;
         self.producers.retain(|_, e| {
-            let evict = removed < cut && e.last_seen_ms <= threshold;
+            let evict = removed < cut && e.last_seen_ms <= threshold && e.txn_first_offset.is_none();
             removed += usize::from(evict);
             !evict
         });
@@ -137,7 +263,8 @@ impl ProducerStates {
     /// many went.
     pub fn expire(&mut self, now_ms: i64, max_age_ms: i64) -> usize {
         let before = self.producers.len();
-        self.producers.retain(|_, e| now_ms.saturating_sub(e.last_seen_ms) < max_age_ms);
+        self.producers
+            .retain(|_, e| e.txn_first_offset.is_some() || now_ms.saturating_sub(e.last_seen_ms) < max_age_ms);
         before - self.producers.len()
     }
 
@@ -146,7 +273,7 @@ impl ProducerStates {
         for entry in self.producers.values_mut() {
             entry.batches.retain(|b| b.last_offset < offset);
         }
-        self.producers.retain(|_, e| !e.batches.is_empty());
+        self.producers.retain(|_, e| !e.batches.is_empty() || e.txn_first_offset.is_some());
     }
 }
 

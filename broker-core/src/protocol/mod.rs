@@ -9,13 +9,15 @@ pub mod versions;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    AlterConfigsRequest, AlterUserScramCredentialsRequest, ApiKey, ApiVersionsRequest, ApiVersionsResponse,
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
-    DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest, DescribeLogDirsRequest,
-    DescribeUserScramCredentialsRequest, ElectLeadersRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest,
-    IncrementalAlterConfigsRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
-    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, AlterConfigsRequest, AlterUserScramCredentialsRequest, ApiKey,
+    ApiVersionsRequest, ApiVersionsResponse, CreatePartitionsRequest, CreateTopicsRequest, DeleteGroupsRequest,
+    DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, DescribeGroupsRequest,
+    DescribeLogDirsRequest, DescribeTransactionsRequest, DescribeUserScramCredentialsRequest, ElectLeadersRequest,
+    EndTxnRequest, FetchRequest, FindCoordinatorRequest, HeartbeatRequest, IncrementalAlterConfigsRequest,
+    InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest, ListOffsetsRequest,
+    ListTransactionsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, OffsetForLeaderEpochRequest,
     ProduceRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslHandshakeRequest, SyncGroupRequest,
+    TxnOffsetCommitRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 use thiserror::Error;
@@ -105,6 +107,12 @@ pub enum Request {
     OffsetForLeaderEpoch(OffsetForLeaderEpochRequest),
     DescribeLogDirs(DescribeLogDirsRequest),
     ElectLeaders(ElectLeadersRequest),
+    AddPartitionsToTxn(AddPartitionsToTxnRequest),
+    AddOffsetsToTxn(AddOffsetsToTxnRequest),
+    EndTxn(EndTxnRequest),
+    TxnOffsetCommit(TxnOffsetCommitRequest),
+    DescribeTransactions(DescribeTransactionsRequest),
+    ListTransactions(ListTransactionsRequest),
 }
 
 /// What a frame decodes to: an ApiVersions version warren does not know (answered with error 35
@@ -171,6 +179,14 @@ pub fn decode_request(mut frame: Bytes) -> Result<Decoded, ProtocolError> {
         }
         ApiKey::DescribeLogDirs => Request::DescribeLogDirs(decode_body("DescribeLogDirs", body, version)?),
         ApiKey::ElectLeaders => Request::ElectLeaders(decode_body("ElectLeaders", body, version)?),
+        ApiKey::AddPartitionsToTxn => Request::AddPartitionsToTxn(decode_body("AddPartitionsToTxn", body, version)?),
+        ApiKey::AddOffsetsToTxn => Request::AddOffsetsToTxn(decode_body("AddOffsetsToTxn", body, version)?),
+        ApiKey::EndTxn => Request::EndTxn(decode_body("EndTxn", body, version)?),
+        ApiKey::TxnOffsetCommit => Request::TxnOffsetCommit(decode_body("TxnOffsetCommit", body, version)?),
+        ApiKey::DescribeTransactions => {
+            Request::DescribeTransactions(decode_body("DescribeTransactions", body, version)?)
+        }
+        ApiKey::ListTransactions => Request::ListTransactions(decode_body("ListTransactions", body, version)?),
         other => return Err(ProtocolError::UnsupportedVersion { api: other, version }),
     };
     Ok(Decoded::Request { api, version, header: Box::new(header), request: Box::new(request) })

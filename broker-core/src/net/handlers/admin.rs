@@ -1,5 +1,4 @@
-//! Admin APIs: CreateTopics, DeleteTopics, CreatePartitions, ElectLeaders, DescribeCluster,
-//! InitProducerId.
+//! Admin APIs: CreateTopics, DeleteTopics, CreatePartitions, ElectLeaders, DescribeCluster.
 //! Refusals carry Kafka's error code and, where the version has the field, a readable message.
 
 use std::collections::BTreeMap;
@@ -134,19 +133,6 @@ pub async fn create_partitions(ctx: &Ctx<'_>, request: CreatePartitionsRequest) 
     .await
     .unwrap_or_default();
     CreatePartitionsResponse::default().with_results(results)
-}
-
-pub async fn init_producer_id(ctx: &Ctx<'_>, request: InitProducerIdRequest) -> InitProducerIdResponse {
-    if request.transactional_id.is_some() {
-        // Transactions are not implemented; idempotence alone needs no transactional id.
-        return InitProducerIdResponse::default()
-            .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code())
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1);
-    }
-    InitProducerIdResponse::default()
-        .with_producer_id(ProducerId(ctx.cluster.next_producer_id()))
-        .with_producer_epoch(0)
 }
 
 /// ElectLeaders: preferred elections (type 0) for the partitions named, or every partition.

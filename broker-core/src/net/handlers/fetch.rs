@@ -1,6 +1,8 @@
-//! Fetch: whole batches from the one containing each fetch offset, below the high watermark,
-//! long-polling on `max_wait_ms`/`min_bytes`. Without transactions the last stable offset equals
-//! the high watermark, so `read_committed` consumers see the same records.
+//! Fetch: whole batches from the one containing each fetch offset, below the high watermark
+//! (read_uncommitted) or the last stable offset (read_committed, which also gets the aborted
+//! transactions the records may hold), long-polling on `max_wait_ms`/`min_bytes`. Every answer
+//! carries the last stable offset, whatever the isolation level (librdkafka's end of partition
+//! for read_committed consumers is there).
 //!
 //! A response carries at most `min(max_bytes, fetch_max_bytes)` of records (a `max_bytes` of 0 or
 //! less is 1: one batch, as KIP-74 allows), and each partition once however often the request
@@ -10,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
 use crate::net::dispatch::Ctx;
@@ -39,6 +41,7 @@ pub async fn handle(ctx: &Ctx<'_>, request: FetchRequest) -> FetchResponse {
 /// One pass over the requested partitions: the response, the record bytes in it, and whether
 /// any partition had an error (which ends the long poll).
 fn read_once(ctx: &Ctx<'_>, request: &FetchRequest, max_bytes: usize) -> (FetchResponse, usize, bool) {
+    let read_committed = request.isolation_level == 1;
     let mut total = 0usize;
     let mut errors = false;
     let mut topics = Vec::with_capacity(request.topics.len());
@@ -56,7 +59,7 @@ fn read_once(ctx: &Ctx<'_>, request: &FetchRequest, max_bytes: usize) -> (FetchR
                 .with_high_watermark(-1)
                 .with_last_stable_offset(-1)
                 .with_log_start_offset(-1)
-                .with_aborted_transactions(Some(Vec::new()));
+                .with_aborted_transactions(read_committed.then(Vec::new));
             let replica = match (known, ctx.broker.partition(name, p.partition)) {
                 (false, _) => Err(ResponseError::UnknownTopicOrPartition),
                 (true, None) => Err(ResponseError::NotLeaderOrFollower),
@@ -66,22 +69,29 @@ fn read_once(ctx: &Ctx<'_>, request: &FetchRequest, max_bytes: usize) -> (FetchR
                 // The first partition with data gets at least its first batch even past the budget
                 // (KIP-74); later ones only what is left.
                 let budget = (p.partition_max_bytes.max(0) as usize).min(max_bytes.saturating_sub(total));
-                let plan =
-                    if budget == 0 && total > 0 { None } else { r.plan_consumer_read(p.fetch_offset, budget.max(1))? };
-                let records = match plan {
+                let budget = if budget == 0 && total > 0 { 0 } else { budget.max(1) };
+                let read = r.plan_consumer_read(p.fetch_offset, budget, read_committed)?;
+                let records = match read.plan.as_ref().filter(|_| budget > 0) {
                     Some(plan) => plan.execute().map_err(|_| ResponseError::KafkaStorageError)?,
                     None => Bytes::new(),
                 };
-                Ok((r, records))
+                Ok((r, read, records))
             });
             match result {
-                Ok((r, records)) => {
-                    let hw = r.high_watermark();
+                Ok((r, read, records)) => {
                     total += records.len();
+                    let aborted = read.aborted.map(|list| {
+                        list.into_iter()
+                            .map(|(pid, first)| {
+                                AbortedTransaction::default().with_producer_id(ProducerId(pid)).with_first_offset(first)
+                            })
+                            .collect()
+                    });
                     data = data
-                        .with_high_watermark(hw)
-                        .with_last_stable_offset(hw)
+                        .with_high_watermark(read.high_watermark)
+                        .with_last_stable_offset(read.last_stable_offset)
                         .with_log_start_offset(r.log_start_offset())
+                        .with_aborted_transactions(aborted)
                         .with_records(Some(records));
                 }
                 Err(code) => {

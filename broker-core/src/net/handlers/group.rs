@@ -33,7 +33,8 @@ pub async fn find_coordinator(ctx: &Ctx<'_>, request: FindCoordinatorRequest) ->
             ResponseError::CoordinatorNotAvailable,
             format!("the __consumer_offsets partition of group '{key}' has no leader"),
         )),
-        _ => Err((ResponseError::CoordinatorNotAvailable, "warren has no transaction coordinator".to_string())),
+        1 => transaction_coordinator(ctx, &key).await,
+        other => Err((ResponseError::InvalidRequest, format!("unknown coordinator key type {other}"))),
     };
     match found {
         Ok(broker) => {
@@ -59,6 +60,31 @@ pub async fn find_coordinator(ctx: &Ctx<'_>, request: FindCoordinatorRequest) ->
             .with_error_message(response.error_message.clone())];
     }
     response
+}
+
+/// The transaction coordinator of `key`, creating `__transaction_state` on first use (as Kafka
+/// does; off the async workers, it fsyncs).
+async fn transaction_coordinator(
+    ctx: &Ctx<'_>,
+    key: &str,
+) -> Result<std::sync::Arc<crate::cluster::Broker>, (ResponseError, String)> {
+    if key.is_empty() {
+        return Err((ResponseError::InvalidRequest, "an empty transactional id".into()));
+    }
+    if !ctx.cluster.has_topic(crate::txn::TRANSACTION_STATE) {
+        let cluster = std::sync::Arc::clone(ctx.cluster);
+        let created = tokio::task::spawn_blocking(move || cluster.ensure_transaction_state()).await;
+        if let Ok(Err(e)) | Err(e) =
+            created.map_err(|e| crate::cluster::AdminError::new(ResponseError::UnknownServerError, e.to_string()))
+        {
+            tracing::warn!(error = %e, "cannot create __transaction_state");
+            return Err((ResponseError::CoordinatorNotAvailable, format!("cannot create __transaction_state: {e}")));
+        }
+    }
+    ctx.cluster.transaction_coordinator(key).and_then(|id| ctx.cluster.broker(id).cloned()).ok_or((
+        ResponseError::CoordinatorNotAvailable,
+        format!("the __transaction_state partition of transactional id '{key}' has no leader"),
+    ))
 }
 
 pub async fn join_group(ctx: &Ctx<'_>, request: JoinGroupRequest) -> JoinGroupResponse {

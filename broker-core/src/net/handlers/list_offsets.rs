@@ -23,6 +23,7 @@ pub fn lookup(
     topic: &str,
     partition: i32,
     timestamp: i64,
+    read_committed: bool,
 ) -> Result<(i64, i64, i32), ResponseError> {
     if !cluster.has_topic(topic) {
         return Err(ResponseError::UnknownTopicOrPartition);
@@ -33,6 +34,7 @@ pub fn lookup(
     }
     let epoch = replica.leader_epoch();
     match timestamp {
+        LATEST if read_committed => Ok((replica.last_stable_offset(), -1, epoch)),
         LATEST => Ok((replica.high_watermark(), -1, epoch)),
         EARLIEST => Ok((replica.log_start_offset(), -1, epoch)),
         MAX_TIMESTAMP => {
@@ -50,6 +52,7 @@ pub fn lookup(
 }
 
 pub async fn handle(ctx: &Ctx<'_>, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let read_committed = request.isolation_level == 1;
     let topics = request
         .topics
         .iter()
@@ -59,7 +62,14 @@ pub async fn handle(ctx: &Ctx<'_>, request: ListOffsetsRequest) -> ListOffsetsRe
                 .iter()
                 .map(|p| {
                     let resp = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-                    match lookup(ctx.cluster, ctx.broker, t.name.0.as_str(), p.partition_index, p.timestamp) {
+                    match lookup(
+                        ctx.cluster,
+                        ctx.broker,
+                        t.name.0.as_str(),
+                        p.partition_index,
+                        p.timestamp,
+                        read_committed,
+                    ) {
                         // leader_epoch exists from v4; the codec refuses it set on older versions.
                         Ok((offset, ts, epoch)) => resp
                             .with_offset(offset)
@@ -86,7 +96,7 @@ pub fn handle_v0(
         .map(|(topic, parts)| {
             let parts = parts
                 .into_iter()
-                .map(|p| match lookup(cluster, broker, &topic, p.partition, p.timestamp) {
+                .map(|p| match lookup(cluster, broker, &topic, p.partition, p.timestamp, false) {
                     Ok((offset, _, _)) => list_offsets_v0::PartitionResponse {
                         partition: p.partition,
                         error_code: 0,

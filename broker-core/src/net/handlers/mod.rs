@@ -9,6 +9,7 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
 pub mod records;
+pub mod txn;
 pub mod users;
 
 use kafka_protocol::messages::TopicName;

@@ -74,6 +74,13 @@ pub fn append(ctx: &Ctx<'_>, request: ProduceRequest) -> Appending {
                 )),
                 (Some(_), None, _) => Err(ResponseError::NotLeaderOrFollower.into()),
                 (Some(_), Some(_), None) => Err(Refusal::new(ResponseError::InvalidRecord, "no records")),
+                // Kafka: transactional batches come with the producer's transactional id.
+                (Some(_), Some(_), Some(records)) if request.transactional_id.is_none() && transactional(records) => {
+                    Err(Refusal::new(
+                        ResponseError::TransactionalIdAuthorizationFailed,
+                        "a transactional batch in a request without a transactional id",
+                    ))
+                }
                 (Some(_), Some(replica), Some(records)) => {
                     replica.append_as_leader(records, acks).map(|a| (replica, a))
                 }
@@ -110,6 +117,11 @@ pub fn append(ctx: &Ctx<'_>, request: ProduceRequest) -> Appending {
     }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
     Appending { response: ProduceResponse::default().with_responses(responses), pending, deadline }
+}
+
+/// Whether the first batch of `records` carries the transactional attribute.
+fn transactional(records: &[u8]) -> bool {
+    records.len() > 22 && i16::from_be_bytes([records[21], records[22]]) & crate::log::batch::ATTR_TRANSACTIONAL != 0
 }
 
 /// Counts the partition errors of a produce response.
