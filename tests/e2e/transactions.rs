@@ -134,5 +134,301 @@ async fn committed_and_aborted_transactions_as_each_isolation_level_sees_them() 
     assert_eq!(uncommitted, all, "read_uncommitted sees the aborted records too");
     let described = warren.cluster.describe_transaction("tx-1").expect("described");
     assert_eq!(described.state.name(), "CompleteCommit");
+    // `warren console-consumer --isolation-level` reads the same as librdkafka.
+    for (level, want) in [("read_committed", &want), ("read_uncommitted", &all)] {
+        let args = [
+            "console-consumer",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "tx",
+            "--from-beginning",
+            "--isolation-level",
+            level,
+            "--timeout-ms",
+            "3000",
+        ];
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = blocking(move || {
+            std::process::Command::new(warren_tests::warren_binary()).args(&args).output().expect("console-consumer")
+        })
+        .await;
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+        lines.sort();
+        assert_eq!(&lines, want, "console-consumer {level}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    warren.stop().await.expect("stop");
+}
+
+/// A second producer with the same transactional id fences the first: the first one's open
+/// transaction is aborted and its commit fails as fenced; the new one commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zombie_producer_is_fenced_by_its_successor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let warren = Warren::start(dir.path(), Options::brokers(3)).await.expect("start");
+    let b = warren.bootstrap();
+    create_topic(&b, "fence", 1).await;
+    let bb = b.clone();
+    blocking(move || {
+        let zombie = tx_producer(&bb, "fence-id", &[]);
+        zombie.init_transactions(T).expect("init");
+        zombie.begin_transaction().expect("begin");
+        for v in values("zombie", 3) {
+            zombie
+                .send(BaseRecord::<str, str>::to("fence").payload(&v).partition(0))
+                .map_err(|(e, _)| e)
+                .expect("send");
+        }
+        zombie.flush(T).expect("flush");
+        let successor = tx_producer(&bb, "fence-id", &[]);
+        successor.init_transactions(T).expect("the successor's init aborts the zombie's transaction");
+        transaction(&successor, "fence", 1, &values("successor", 4), true);
+        let refused = zombie.commit_transaction(T).expect_err("the zombie is fenced");
+        let fatal = matches!(&refused, KafkaError::Transaction(e) if e.is_fatal());
+        assert!(fatal && refused.to_string().contains("fenced"), "{refused:?}");
+        // Its records cannot reach the partition either.
+        zombie.send(BaseRecord::<str, str>::to("fence").payload("late").partition(0)).ok();
+        let _ = zombie.flush(Duration::from_secs(5));
+    })
+    .await;
+    let bb = b.clone();
+    let committed = blocking(move || read_all(&bb, "fence", 1, "read_committed")).await;
+    assert_eq!(committed, values("successor", 4));
+    let described = warren.cluster.describe_transaction("fence-id").expect("described");
+    assert_eq!(described.state.name(), "CompleteCommit");
+    assert!(described.producer_epoch >= 2, "the successor's epoch is bumped past the abort: {described:?}");
+    warren.stop().await.expect("stop");
+}
+
+/// A transaction left open past its timeout is aborted by the coordinator: the last stable
+/// offset moves past it, read_committed readers never see its records, its producer is fenced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_open_past_its_timeout_is_aborted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let warren = Warren::start(dir.path(), Options::brokers(3)).await.expect("start");
+    let b = warren.bootstrap();
+    create_topic(&b, "slow", 1).await;
+    let bb = b.clone();
+    let producer = blocking(move || {
+        let producer = tx_producer(&bb, "slow-id", &[("transaction.timeout.ms", "2000")]);
+        producer.init_transactions(T).expect("init");
+        producer.begin_transaction().expect("begin");
+        for v in values("stale", 3) {
+            producer
+                .send(BaseRecord::<str, str>::to("slow").payload(&v).partition(0))
+                .map_err(|(e, _)| e)
+                .expect("send");
+        }
+        producer.flush(T).expect("flush");
+        producer
+    })
+    .await;
+    let leader = warren.cluster.leader_replica("slow", 0).expect("leader");
+    assert_eq!(leader.last_stable_offset(), 0, "the open transaction holds the last stable offset");
+    let deadline = Instant::now() + T;
+    while warren.cluster.describe_transaction("slow-id").is_none_or(|d| d.state.name() != "CompleteAbort") {
+        assert!(Instant::now() < deadline, "not aborted: {:?}", warren.cluster.describe_transaction("slow-id"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(leader.last_stable_offset(), leader.high_watermark(), "the abort marker released it");
+    assert_eq!(leader.high_watermark(), 4, "three records and the abort marker");
+    let refused = blocking(move || producer.commit_transaction(T)).await;
+    assert!(refused.is_err(), "the timed-out producer cannot commit: {refused:?}");
+    let bb = b.clone();
+    let committed = blocking(move || read_all(&bb, "slow", 1, "read_committed")).await;
+    assert!(committed.is_empty(), "{committed:?}");
+    warren.stop().await.expect("stop");
+}
+
+/// The leader of a partition in an open transaction stops: the transaction commits through the
+/// new leader, whole; and a restart keeps the aborted transactions hidden (the state is rebuilt
+/// from the log).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_failover_in_an_open_transaction_and_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let warren = Warren::start(dir.path(), Options::brokers(3)).await.expect("start");
+    let b = warren.bootstrap();
+    create_topic(&b, "fail", 2).await;
+    let bb = b.clone();
+    let producer = blocking(move || {
+        let producer = tx_producer(&bb, "fail-id", &[]);
+        producer.init_transactions(T).expect("init");
+        transaction(&producer, "fail", 2, &values("aborted", 6), false);
+        producer.begin_transaction().expect("begin");
+        for (i, v) in values("first", 6).iter().enumerate() {
+            producer
+                .send(BaseRecord::<str, str>::to("fail").payload(v).partition(i as i32 % 2))
+                .map_err(|(e, _)| e)
+                .expect("send");
+        }
+        producer.flush(T).expect("flush");
+        producer
+    })
+    .await;
+    let leader = warren.cluster.metadata().partition("fail", 0).expect("p").leader;
+    let stopping = std::sync::Arc::clone(&warren.cluster);
+    blocking(move || stopping.stop_broker(leader)).await.expect("stop the leader");
+    let committed_producer = blocking(move || {
+        for (i, v) in values("second", 6).iter().enumerate() {
+            producer
+                .send(BaseRecord::<str, str>::to("fail").payload(v).partition(i as i32 % 2))
+                .map_err(|(e, _)| e)
+                .expect("send");
+        }
+        producer.commit_transaction(T).expect("commit through the new leader");
+        producer
+    })
+    .await;
+    drop(committed_producer);
+    let mut want: Vec<String> = values("first", 6).into_iter().chain(values("second", 6)).collect();
+    want.sort();
+    let bb = b.clone();
+    assert_eq!(blocking(move || read_all(&bb, "fail", 2, "read_committed")).await, want);
+    let restarting = std::sync::Arc::clone(&warren.cluster);
+    blocking(move || restarting.start_broker(leader)).await.expect("start");
+    warren.stop().await.expect("stop");
+
+    let warren = Warren::start(dir.path(), Options::brokers(3)).await.expect("restart");
+    let b = warren.bootstrap();
+    let bb = b.clone();
+    assert_eq!(blocking(move || read_all(&bb, "fail", 2, "read_committed")).await, want, "after a restart");
+    let bb = b.clone();
+    assert_eq!(blocking(move || read_all(&bb, "fail", 2, "read_uncommitted")).await.len(), 18);
+    warren.stop().await.expect("stop");
+}
+
+/// Exactly once: a consume-transform-produce loop (`txn-loop`: offsets sent to each
+/// transaction) is killed with SIGKILL halfway and started again; read_committed readers of
+/// its output see every input exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consume_transform_produce_killed_halfway_outputs_each_input_once() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let warren = Warren::start(dir.path(), Options::brokers(3)).await.expect("start");
+    let b = warren.bootstrap();
+    create_topic(&b, "ctp-in", 2).await;
+    create_topic(&b, "ctp-out", 2).await;
+    let inputs = values("in", 300);
+    let producer = crate::support::producer(&b, &[("acks", "all")]);
+    for v in &inputs {
+        producer.send(rdkafka::producer::FutureRecord::to("ctp-in").payload(v).key(v), T).await.expect("input");
+    }
+    let bin = warren_tests::warren_binary().with_file_name("txn-loop");
+    let spawn = |b: &str| {
+        std::process::Command::new(&bin)
+            .args([b, "ctp-in", "ctp-out", "ctp-group", "ctp-txn"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("spawn txn-loop")
+    };
+    let mut first = spawn(&b);
+    let stdout = first.stdout.take().expect("stdout");
+    let progressed = blocking(move || {
+        let mut last = 0usize;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            last = line.trim_start_matches("committed ").parse().unwrap_or(last);
+            if last >= 100 {
+                break;
+            }
+        }
+        last
+    })
+    .await;
+    assert!(progressed >= 100, "the loop committed {progressed} records before the kill");
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    let mut second = spawn(&b);
+    let finished = blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            if let Some(status) = second.try_wait().expect("wait") {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = second.kill();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await;
+    assert!(finished, "the restarted loop finished the input");
+    let bb = b.clone();
+    let output = blocking(move || read_all(&bb, "ctp-out", 2, "read_committed")).await;
+    let mut want: Vec<String> = inputs.iter().map(|v| format!("out:{v}")).collect();
+    want.sort();
+    assert_eq!(output.len(), want.len(), "every input once: {} outputs for {} inputs", output.len(), want.len());
+    assert_eq!(output, want);
+    let committed = warren.cluster.committed_offsets("ctp-group").expect("group offsets");
+    let total: i64 = committed.values().map(|c| c.offset).sum();
+    assert_eq!(total, 300, "the group's offsets, committed in the transactions, cover the input");
+    warren.stop().await.expect("stop");
+}
+
+/// Burrow's long-standing complaint (linkedin/Burrow#591): a group that consumed everything of
+/// a transactional partition and committed just past its last record sits before the commit
+/// marker. warren shows lag 0 and status OK, and says the lag of a read_committed group is
+/// measured against the last stable offset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_at_the_end_of_a_transactional_partition_has_lag_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = "[monitor]\nsample_interval = \"1s\"\n[groups]\ninitial_rebalance_delay = \"0s\"";
+    let warren = Warren::start(dir.path(), Options::brokers(3).with_toml(toml)).await.expect("start");
+    let b = warren.bootstrap();
+    create_topic(&b, "eot", 1).await;
+    let bb = b.clone();
+    blocking(move || {
+        let producer = tx_producer(&bb, "eot-id", &[]);
+        producer.init_transactions(T).expect("init");
+        transaction(&producer, "eot", 1, &values("v", 10), true);
+    })
+    .await;
+    let leader = warren.cluster.leader_replica("eot", 0).expect("leader");
+    assert_eq!(leader.high_watermark(), 11, "ten records and the commit marker");
+    // A consumer that commits the last record's offset + 1 (as the Java client's commitSync of
+    // a record does): 10, one before the high watermark.
+    let bb = b.clone();
+    let consumer = blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bb)
+            .set("group.id", "eot-group")
+            .set("isolation.level", "read_committed")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&["eot"]).expect("subscribe");
+        let mut last = -1;
+        let deadline = Instant::now() + T;
+        while last < 9 {
+            assert!(Instant::now() < deadline, "consumed up to {last}");
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                last = m.offset();
+            }
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset("eot", 0, Offset::Offset(last + 1)).expect("tpl");
+        consumer.commit(&tpl, rdkafka::consumer::CommitMode::Sync).expect("commit");
+        consumer
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let group = loop {
+        let (status, _, body) =
+            warren_tests::http(warren.http, "GET", "/api/v1/groups/eot-group", None, &[]).await.expect("http");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let committed = json["partitions"][0]["committed_offset"].as_i64();
+        if status == 200 && committed == Some(10) && json["status"] == "OK" {
+            break json;
+        }
+        assert!(Instant::now() < deadline, "group never settled: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(group["total_lag"], 0, "{group}");
+    assert_eq!(group["partitions"][0]["lag"], 0, "{group}");
+    assert_eq!(group["lag_measured_against"], "last_stable_offset", "{group}");
+    drop(consumer);
     warren.stop().await.expect("stop");
 }

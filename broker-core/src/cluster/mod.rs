@@ -94,6 +94,9 @@ pub struct Cluster {
     pub(crate) groups: Groups,
     /// Transactional ids and their transactions (see `crate::txn`).
     pub(crate) transactions: crate::txn::Transactions,
+    /// The isolation level each client id last fetched with (true: read_committed), so the
+    /// monitor can measure a group's lag against what its consumers can read.
+    fetch_isolation: Mutex<std::collections::HashMap<String, bool>>,
     /// Request and traffic statistics (for `/metrics`).
     pub stats: crate::stats::Stats,
     /// Open client connections, bounded by `limits.max_connections` (and per address).
@@ -137,6 +140,7 @@ impl Cluster {
             next_producer_id: AtomicI64::new(maintenance::now_ms().saturating_mul(1024)),
             groups: Groups::default(),
             transactions: crate::txn::Transactions::default(),
+            fetch_isolation: Mutex::default(),
             stats,
             connections: Arc::default(),
             storage_errors: Mutex::default(),
@@ -299,6 +303,24 @@ impl Cluster {
     /// Woken on every append and high-watermark move anywhere in the cluster.
     pub fn activity(&self) -> &Arc<Notify> {
         &self.activity
+    }
+
+    /// Notes the isolation level a client fetched with (bounded: the map starts over past
+    /// 10,000 client ids).
+    pub(crate) fn note_fetch_isolation(&self, client_id: &str, read_committed: bool) {
+        let mut seen = self.fetch_isolation.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.get(client_id) == Some(&read_committed) {
+            return;
+        }
+        if seen.len() >= 10_000 {
+            seen.clear();
+        }
+        seen.insert(client_id.to_string(), read_committed);
+    }
+
+    /// Whether `client_id` last fetched read_committed (`None`: it has not fetched).
+    pub fn client_reads_committed(&self, client_id: &str) -> Option<bool> {
+        self.fetch_isolation.lock().unwrap_or_else(|e| e.into_inner()).get(client_id).copied()
     }
 
     /// The effective settings of a topic: cluster defaults overlaid with its overrides.

@@ -27,6 +27,10 @@ pub struct Offsets {
     pub log_start_offset: i64,
     pub high_watermark: i64,
     pub log_end_offset: i64,
+    /// The high watermark, or the first offset of the oldest open transaction.
+    pub last_stable_offset: i64,
+    /// Just past the last data batch (transaction markers may follow).
+    pub data_end: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,10 +135,15 @@ impl Cluster {
                             replicas: meta.replicas.clone(),
                             isr: live.isr,
                             offline_replicas: live.offline_replicas,
-                            offsets: leader.as_ref().map(|r| Offsets {
-                                log_start_offset: r.log_start_offset(),
-                                high_watermark: r.high_watermark(),
-                                log_end_offset: r.log_end_offset(),
+                            offsets: leader.as_ref().map(|r| {
+                                let (last_stable_offset, data_end) = r.stable_offsets();
+                                Offsets {
+                                    log_start_offset: r.log_start_offset(),
+                                    high_watermark: r.high_watermark(),
+                                    log_end_offset: r.log_end_offset(),
+                                    last_stable_offset,
+                                    data_end,
+                                }
                             }),
                             size_bytes: leader.as_ref().map(|r| r.size_bytes()),
                             follower_end_offsets,

@@ -605,6 +605,14 @@ impl Partition {
         self.lock().producers.open_transactions()
     }
 
+    /// (last stable offset, end of the last data batch): a consumer at or past the latter has
+    /// only transaction markers left to read, so its lag is 0 (Burrow's lag-1 complaint).
+    pub fn stable_offsets(&self) -> (i64, i64) {
+        let mut inner = self.lock();
+        let lso = Self::last_stable_locked(&mut inner, self.high_watermark());
+        (lso, inner.producers.data_end.min(inner.log.log_end_offset()))
+    }
+
     /// Plans a consumer read: whole batches from the one containing `offset`, below the high
     /// watermark, or below the last stable offset for read_committed, which also gets the aborted
     /// transactions the read may hold.
@@ -779,6 +787,7 @@ impl Partition {
             inner.producers = rebuild_producer_state(&inner.log, true)?;
         } else {
             inner.producers.truncate_from(offset);
+            inner.producers.data_end = inner.producers.data_end.min(inner.log.log_end_offset());
         }
         let leo = inner.log.log_end_offset();
         self.log_end_offset.store(leo, Ordering::Release);
@@ -798,6 +807,7 @@ impl Partition {
         }
         inner.log.truncate_fully_and_start_at(offset)?;
         inner.producers = ProducerStates::default();
+        inner.producers.data_end = offset;
         self.log_end_offset.store(offset, Ordering::Release);
         self.log_start_offset.store(offset, Ordering::Release);
         self.set_high_watermark(offset);
@@ -1025,6 +1035,8 @@ fn rebuild_producer_state(log: &Log, whole_log: bool) -> Result<ProducerStates, 
     let mut producers = ProducerStates::default();
     let mut offset =
         if whole_log { log.log_start_offset() } else { log.active_base_offset().max(log.log_start_offset()) };
+    // A log without transactions holds data only: its data ends where the scan starts at least.
+    producers.data_end = if whole_log { log.log_start_offset() } else { offset };
     let end = log.log_end_offset();
     while offset < end {
         let bytes = log.read(offset, 4 << 20, end)?;

@@ -94,6 +94,9 @@ pub struct ProducerStates {
     /// Transactions whose marker is not below the high watermark yet: they still hold the last
     /// stable offset back.
     unreplicated: Vec<CompletedTxn>,
+    /// Just past the last data (non-control) batch: what follows are markers only, which a
+    /// consumer at this offset has nothing more to read in.
+    pub data_end: i64,
 }
 
 impl ProducerStates {
@@ -139,6 +142,7 @@ impl ProducerStates {
 
     /// Records a data batch that is now in the log (with its assigned base offset), at `now_ms`.
     pub fn record(&mut self, header: &BatchHeader, now_ms: i64) {
+        self.data_end = self.data_end.max(header.next_offset());
         if header.producer_id < 0 || (header.base_sequence < 0 && !header.is_transactional()) {
             return;
         }

@@ -39,6 +39,9 @@ pub struct ClientConfig {
     /// Partitions per ListOffsets, Produce or Fetch request: brokers bound a request's entries
     /// (warren at `max_partitions_per_request`), so a leader of more gets several requests.
     pub partitions_per_request: usize,
+    /// Fetch read_committed (Kafka's `isolation.level`): up to the last stable offset, without
+    /// the records of aborted transactions.
+    pub read_committed: bool,
 }
 
 impl ClientConfig {
@@ -53,6 +56,7 @@ impl ClientConfig {
             retry_timeout: Duration::from_secs(30),
             security: Arc::default(),
             partitions_per_request: 1000,
+            read_committed: false,
         }
     }
 

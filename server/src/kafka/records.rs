@@ -117,7 +117,28 @@ pub fn encode_batch(records: &[ProduceRecord], compression: Compression) -> Resu
 /// The records of every whole batch in `bytes` at or above `from_offset`, control records
 /// skipped, and the offset after the last whole batch (`from_offset` when there is none). A
 /// trailing partial batch is ignored; a corrupt one is an error.
-pub fn decode_batches(mut bytes: Bytes, from_offset: i64) -> std::result::Result<(Vec<ConsumedRecord>, i64), String> {
+pub fn decode_batches(bytes: Bytes, from_offset: i64) -> std::result::Result<(Vec<ConsumedRecord>, i64), String> {
+    decode_committed(bytes, from_offset, &[])
+}
+
+/// [`decode_batches`] for a read_committed fetch: the records of the `aborted` transactions
+/// ((producer id, first offset), from the fetch response) are dropped as Kafka's consumers drop
+/// them: a producer's transactional records from an aborted transaction's first offset on, up to
+/// its abort marker.
+pub fn decode_committed(
+    mut bytes: Bytes,
+    from_offset: i64,
+    aborted: &[(i64, i64)],
+) -> std::result::Result<(Vec<ConsumedRecord>, i64), String> {
+    // Per producer, the first offsets of its aborted transactions, in order; and the producers
+    // inside one now.
+    let mut starts: BTreeMap<i64, std::collections::VecDeque<i64>> = BTreeMap::new();
+    let mut sorted = aborted.to_vec();
+    sorted.sort_unstable_by_key(|(_, first)| *first);
+    for (pid, first) in sorted {
+        starts.entry(pid).or_default().push_back(first);
+    }
+    let mut aborting = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     let mut next_offset = from_offset;
     // baseOffset i64, batchLength i32, partitionLeaderEpoch i32, magic i8, crc u32,
@@ -136,7 +157,25 @@ pub fn decode_batches(mut bytes: Bytes, from_offset: i64) -> std::result::Result
         let set = broker_core::formats::decode_batch(&mut batch, broker_core::formats::DEFAULT_MAX_UNCOMPRESSED)
             .map_err(|e| format!("record batch: {e}"))?;
         for r in set.records {
-            if r.control || r.offset < from_offset {
+            if r.control {
+                // An abort marker ends its producer's aborted transaction.
+                let abort = r.key.as_ref().is_some_and(|k| k.len() >= 4 && k[0..4] == [0, 0, 0, 0]);
+                if abort && aborting.remove(&r.producer_id) {
+                    if let Some(queue) = starts.get_mut(&r.producer_id) {
+                        queue.pop_front();
+                    }
+                }
+                continue;
+            }
+            if r.transactional {
+                if starts.get(&r.producer_id).and_then(|q| q.front()).is_some_and(|first| *first <= r.offset) {
+                    aborting.insert(r.producer_id);
+                }
+                if aborting.contains(&r.producer_id) {
+                    continue;
+                }
+            }
+            if r.offset < from_offset {
                 continue;
             }
             out.push(ConsumedRecord {
@@ -348,7 +387,7 @@ impl Client {
                 .with_max_wait_ms(max_wait_ms)
                 .with_min_bytes(1)
                 .with_max_bytes(partition_max_bytes.saturating_mul(wanted.len().max(1) as i32))
-                .with_isolation_level(0)
+                .with_isolation_level(i8::from(self.config().read_committed))
                 .with_session_id(0)
                 .with_session_epoch(-1)
                 .with_topics(
@@ -365,8 +404,10 @@ impl Client {
             let topic = t.topic.0.to_string();
             for p in t.partitions {
                 let from = wanted.get(&(topic.clone(), p.partition_index)).copied().unwrap_or(0);
+                let aborted: Vec<(i64, i64)> =
+                    p.aborted_transactions.iter().flatten().map(|a| (a.producer_id.0, a.first_offset)).collect();
                 let (records, next_offset) = match p.records {
-                    Some(bytes) if p.error_code == 0 => decode_batches(bytes, from).map_err(|reason| {
+                    Some(bytes) if p.error_code == 0 => decode_committed(bytes, from, &aborted).map_err(|reason| {
                         Error::Malformed { api: "Fetch", addr: format!("broker {leader}"), reason }
                     })?,
                     _ => (Vec::new(), from),

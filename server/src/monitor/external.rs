@@ -126,6 +126,8 @@ impl External {
                         log_start_offset: *log_start_offset,
                         high_watermark: *high_watermark,
                         log_end_offset: None,
+                        last_stable_offset: None,
+                        data_end: None,
                     }),
                     (Some(Err(e)), _) | (_, Some(Err(e))) => {
                         problems.push(problem("ListOffsets", format!("{} partition {}", t.name, p.partition), e));
@@ -271,7 +273,13 @@ impl External {
                     partitions: m.assignment,
                 })
                 .collect();
-            groups.push(GroupSnapshot { group_id: d.group_id, state: d.state, members, offsets: commits });
+            groups.push(GroupSnapshot {
+                group_id: d.group_id,
+                state: d.state,
+                members,
+                offsets: commits,
+                read_committed: None,
+            });
         }
         // Groups of a broker whose ListGroups failed keep their last sample too, until it answers.
         for (group_id, coordinator) in &memory.coordinators {

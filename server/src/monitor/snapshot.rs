@@ -45,6 +45,23 @@ pub struct Offsets {
     pub high_watermark: i64,
     /// Where the source can tell (external clusters show the high watermark only).
     pub log_end_offset: Option<i64>,
+    /// The high watermark, or the first offset of the oldest open transaction, where the source
+    /// can tell.
+    pub last_stable_offset: Option<i64>,
+    /// Just past the last data batch (only transaction markers follow), where the source can tell.
+    #[serde(skip)]
+    pub data_end: Option<i64>,
+}
+
+impl Offsets {
+    /// Where lag is measured from for a consumer reading up to `bound` (the high watermark, or
+    /// the last stable offset for read_committed): a consumer past the last data batch has only
+    /// markers left, so lag 0 (a transactional partition's commit marker is not lag).
+    pub fn lag_end(&self, read_committed: bool) -> i64 {
+        let bound =
+            if read_committed { self.last_stable_offset.unwrap_or(self.high_watermark) } else { self.high_watermark };
+        self.data_end.map_or(bound, |d| d.min(bound))
+    }
 }
 
 /// Where a replica stands, as the topic page's layout grid shows it.
@@ -147,6 +164,9 @@ pub struct GroupSnapshot {
     pub state: String,
     pub members: Vec<MemberSnapshot>,
     pub offsets: Vec<CommitSnapshot>,
+    /// Whether its consumers read read_committed, where the source can tell (the embedded
+    /// cluster sees their fetches): lag is then measured against the last stable offset.
+    pub read_committed: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +266,8 @@ pub fn embedded_shape(cluster: &Cluster) -> Shape {
                     log_start_offset: o.log_start_offset,
                     high_watermark: o.high_watermark,
                     log_end_offset: Some(o.log_end_offset),
+                    last_stable_offset: Some(o.last_stable_offset),
+                    data_end: Some(o.data_end),
                 }),
                 size_bytes: p.size_bytes,
                 follower_lag: end.map_or_else(Vec::new, |end| {
@@ -265,7 +287,12 @@ fn embedded_snapshot(cluster: &Cluster, now_ms: i64) -> Snapshot {
         .filter_map(|listing| {
             let description = cluster.describe_group(&listing.group_id)?;
             let offsets = cluster.committed_offsets(&listing.group_id).unwrap_or_default();
+            // read_committed when every member whose fetches were seen reads it.
+            let seen: Vec<bool> =
+                description.members.iter().filter_map(|m| cluster.client_reads_committed(&m.client_id)).collect();
+            let read_committed = (!seen.is_empty()).then(|| seen.iter().all(|c| *c));
             Some(GroupSnapshot {
+                read_committed,
                 group_id: listing.group_id,
                 state: description.state.name().to_string(),
                 members: description

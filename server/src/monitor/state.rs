@@ -180,9 +180,12 @@ impl ClusterState {
                 partitions.push(PartitionView { shape: p, produce_rate: 0.0 });
                 continue;
             };
+            // Burrow's rings see the end a consumer can reach: trailing transaction markers are
+            // not lag (a group at the end of a transactional partition is at lag 0, not 1).
+            let end = offsets.lag_end(false);
             broker_window(&mut self.brokers, &p.topic, p.partition)
-                .push(BrokerSample { offset: offsets.high_watermark, timestamp_ms: now }, &self.config);
-            self.history.entry((p.topic.clone(), p.partition)).or_default().push(now, offsets.high_watermark);
+                .push(BrokerSample { offset: end, timestamp_ms: now }, &self.config);
+            self.history.entry((p.topic.clone(), p.partition)).or_default().push(now, end);
             tick.partitions.push(PartitionSample {
                 topic: p.topic.clone(),
                 partition: p.partition,
@@ -200,8 +203,8 @@ impl ClusterState {
             partitions.push(PartitionView { shape: p, produce_rate });
         }
         partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-        let high_watermark: HashMap<(&str, i32), i64> =
-            partitions.iter().filter_map(|p| Some(((p.topic.as_str(), p.partition), p.high_watermark()?))).collect();
+        let offsets_of: HashMap<(&str, i32), super::snapshot::Offsets> =
+            partitions.iter().filter_map(|p| Some(((p.topic.as_str(), p.partition), p.offsets?))).collect();
 
         let mut groups = BTreeMap::new();
         let mut problems = snapshot.problems;
@@ -241,11 +244,14 @@ impl ClusterState {
             }
 
             let evaluation = evaluate_group(&state.windows, &self.brokers, now, &self.config);
+            let read_committed = g.read_committed == Some(true);
             let committed: HashMap<(&str, i32), (i64, i64)> =
                 g.offsets.iter().map(|c| ((c.topic.as_str(), c.partition), (c.offset, c.commit_ts_ms))).collect();
             let mut views = Vec::with_capacity(evaluation.partitions.len());
             for ps in &evaluation.partitions {
-                let end = high_watermark.get(&(ps.topic.as_str(), ps.partition)).copied().unwrap_or(-1);
+                let offsets = offsets_of.get(&(ps.topic.as_str(), ps.partition));
+                let end = offsets.map_or(-1, |o| o.high_watermark);
+                let lag_end = offsets.map_or(-1, |o| o.lag_end(read_committed));
                 let commit = committed.get(&(ps.topic.as_str(), ps.partition)).copied();
                 let lag = match commit {
                     Some((offset, _)) if end >= 0 => {
@@ -260,13 +266,13 @@ impl ClusterState {
                                 ),
                             });
                         }
-                        (end - offset).max(0)
+                        (lag_end - offset).max(0)
                     }
                     _ => ps.current_lag,
                 };
                 let lag_seconds = commit.and_then(|(offset, _)| {
                     let key = (ps.topic.clone(), ps.partition);
-                    self.lag_seconds(&key, offset, end, now, &mut timestamp)
+                    self.lag_seconds(&key, offset, lag_end, now, &mut timestamp)
                 });
                 let (owner, client_id) = owners.get(&(ps.topic.as_str(), ps.partition)).copied().unwrap_or(("", ""));
                 let view = GroupPartitionView {
@@ -354,6 +360,7 @@ impl ClusterState {
                         })
                         .collect(),
                     kafka_state: g.state.clone(),
+                    against_last_stable: read_committed,
                     partitions: views,
                     diagnosis,
                     consume_rate,
@@ -477,7 +484,13 @@ mod tests {
             replicas: vec![1, 2],
             isr: isr.to_vec(),
             offline_replicas: Vec::new(),
-            offsets: high_watermark.map(|hw| Offsets { log_start_offset: 0, high_watermark: hw, log_end_offset: None }),
+            offsets: high_watermark.map(|hw| Offsets {
+                log_start_offset: 0,
+                high_watermark: hw,
+                log_end_offset: None,
+                last_stable_offset: None,
+                data_end: None,
+            }),
             size_bytes: None,
             follower_lag: Vec::new(),
         }
@@ -507,6 +520,7 @@ mod tests {
                 state: "Empty".into(),
                 members: Vec::new(),
                 offsets: vec![CommitSnapshot { topic: "t".into(), partition: 0, offset: commit, commit_ts_ms: ts_ms }],
+                read_committed: None,
             }],
             problems: Vec::new(),
         }
@@ -544,5 +558,47 @@ mod tests {
             "{:?}",
             view.problems
         );
+    }
+
+    /// A transactional partition: a consumer that committed just past the last record has only
+    /// the commit marker left, so lag 0 (Burrow's lag-1 complaint, linkedin/Burrow#591), in the
+    /// view and in Burrow's rings; a read_committed group is measured against the last stable
+    /// offset, an open transaction's records not counted; others against the high watermark.
+    #[test]
+    fn trailing_markers_are_not_lag_and_read_committed_groups_stop_at_the_last_stable_offset() {
+        let mut state = ClusterState::new("c", EvalConfig::default());
+        let transactional = |hw: i64, lso: i64, data_end: i64| {
+            let mut p = partition(0, &[1, 2], Some(hw));
+            p.offsets = Some(Offsets {
+                log_start_offset: 0,
+                high_watermark: hw,
+                log_end_offset: Some(hw),
+                last_stable_offset: Some(lso),
+                data_end: Some(data_end),
+            });
+            p
+        };
+        let with_group = |mut snap: Snapshot, read_committed: Option<bool>| {
+            snap.groups[0].read_committed = read_committed;
+            snap
+        };
+        // Ten records and a commit marker at offset 10; the group committed 10.
+        for ts in [1_000, 2_000, 3_000] {
+            let (view, _) =
+                state.apply(with_group(snapshot(ts, vec![transactional(11, 11, 10)], true, 10), None), |_, _, _| None);
+            assert_eq!(view.groups["g"].partitions[0].lag, 0, "the marker is not lag");
+            assert!(view.problems.is_empty(), "{:?}", view.problems);
+        }
+        assert_eq!(state.brokers["t"][0].newest().map(|s| s.offset), Some(10), "Burrow's ring ends at the data");
+        // Then an open transaction of five records (11..16): read_committed readers cannot see
+        // them yet, read_uncommitted ones can.
+        let (view, _) = state
+            .apply(with_group(snapshot(4_000, vec![transactional(16, 11, 16)], true, 10), Some(true)), |_, _, _| None);
+        assert_eq!(view.groups["g"].partitions[0].lag, 1, "against the last stable offset 11");
+        assert!(view.groups["g"].against_last_stable);
+        let (view, _) = state
+            .apply(with_group(snapshot(5_000, vec![transactional(16, 11, 16)], true, 10), Some(false)), |_, _, _| None);
+        assert_eq!(view.groups["g"].partitions[0].lag, 6, "against the high watermark 16");
+        assert!(!view.groups["g"].against_last_stable);
     }
 }

@@ -76,6 +76,9 @@ pub struct GroupView {
     pub member_list: Vec<MemberView>,
     /// Kafka's group state (`Stable`, `Empty`, ...).
     pub kafka_state: String,
+    /// Lag is measured against the last stable offset (its consumers read read_committed, as
+    /// the embedded cluster saw in their fetches) rather than the high watermark.
+    pub against_last_stable: bool,
     pub partitions: Vec<GroupPartitionView>,
     /// One plain-English line for an unhealthy group.
     pub diagnosis: Option<String>,

@@ -61,9 +61,13 @@ pub struct ConsumerArgs {
     /// print.headers, print.value, key.separator, line.separator (repeatable).
     #[arg(long = "property", value_name = "KEY=VALUE")]
     pub properties: Vec<String>,
-    /// Consumer properties: group.id, auto.offset.reset (repeatable).
+    /// Consumer properties: group.id, auto.offset.reset, isolation.level (repeatable).
     #[arg(long = "consumer-property", value_name = "KEY=VALUE")]
     pub consumer_properties: Vec<String>,
+    /// read_committed: only records of committed transactions (and non-transactional ones), up
+    /// to the last stable offset; read_uncommitted (the default): everything.
+    #[arg(long, value_name = "LEVEL")]
+    pub isolation_level: Option<String>,
 }
 
 /// Kafka's `DefaultMessageFormatter`: optional timestamp, partition, offset, headers and key,
@@ -193,7 +197,16 @@ pub async fn run(args: ConsumerArgs) -> anyhow::Result<()> {
         Some(other) => bail!("auto.offset.reset must be earliest or latest, not '{other}'"),
     };
     let group = args.group.clone().or_else(|| consumer_properties.get("group.id").cloned());
-    let client = super::connect(&args.bootstrap_server, "console-consumer", args.command_config.as_deref()).await?;
+    let read_committed =
+        match args.isolation_level.as_deref().or(consumer_properties.get("isolation.level").map(String::as_str)) {
+            None | Some("read_uncommitted") => false,
+            Some("read_committed") => true,
+            Some(other) => bail!("isolation level must be read_committed or read_uncommitted, not '{other}'"),
+        };
+    let client = super::connect_with(&args.bootstrap_server, "console-consumer", args.command_config.as_deref(), |c| {
+        c.read_committed = read_committed;
+    })
+    .await?;
     let metadata = client.metadata(Some(&[args.topic.as_str()])).await?;
     let partitions: Vec<(String, i32)> = match metadata.topics.get(&args.topic) {
         Some(t) if t.error_code == 0 => t.partitions.iter().map(|p| (args.topic.clone(), p.partition)).collect(),

@@ -75,11 +75,22 @@ pub async fn connect(
     client_id: &str,
     command_config: Option<&std::path::Path>,
 ) -> anyhow::Result<Client> {
+    connect_with(bootstrap_server, client_id, command_config, |_| {}).await
+}
+
+/// [`connect`], with the client's settings adjusted first.
+pub async fn connect_with(
+    bootstrap_server: &str,
+    client_id: &str,
+    command_config: Option<&std::path::Path>,
+    adjust: impl FnOnce(&mut ClientConfig),
+) -> anyhow::Result<Client> {
     let mut config = ClientConfig::from_list(bootstrap_server);
     config.client_id = client_id.to_string();
     if let Some(path) = command_config {
         config.security = std::sync::Arc::new(crate::security::command_config(path)?);
     }
+    adjust(&mut config);
     Ok(Client::connect(config).await?)
 }
 

@@ -84,6 +84,7 @@ pub async fn get_group(
         "max_lag_seconds": g.max_lag_seconds,
         "members": g.members,
         "state": g.kafka_state,
+        "lag_measured_against": if g.against_last_stable { "last_stable_offset" } else { "high_watermark" },
         "diagnosis": g.diagnosis,
         "partitions": g.partitions,
     })))

@@ -42,6 +42,9 @@ pub async fn handle(ctx: &Ctx<'_>, request: FetchRequest) -> FetchResponse {
 /// any partition had an error (which ends the long poll).
 fn read_once(ctx: &Ctx<'_>, request: &FetchRequest, max_bytes: usize) -> (FetchResponse, usize, bool) {
     let read_committed = request.isolation_level == 1;
+    if request.replica_id.0 < 0 {
+        ctx.cluster.note_fetch_isolation(ctx.client_id, read_committed);
+    }
     let mut total = 0usize;
     let mut errors = false;
     let mut topics = Vec::with_capacity(request.topics.len());

@@ -134,6 +134,8 @@ pub struct GroupData {
     pub group: String,
     pub status: &'static str,
     pub kafka_state: String,
+    /// What lag is measured against, in words.
+    pub lag_against: &'static str,
     pub total_lag: String,
     pub max_lag: String,
     pub lag_seconds: String,
@@ -200,6 +202,11 @@ async fn group_data(state: &AppState, layout: &Layout, name: &str, range: &str) 
         group: g.group.clone(),
         status: g.status.as_str(),
         kafka_state: g.kafka_state.clone(),
+        lag_against: if g.against_last_stable {
+            "against the last stable offset (its consumers read committed records only)"
+        } else {
+            "against the high watermark"
+        },
         total_lag: format::thousands(g.total_lag),
         max_lag: format::thousands(g.max_lag),
         lag_seconds: format::lag_seconds(g.max_lag_seconds),
