@@ -44,6 +44,7 @@ fn snapshot(args: &Args, t: i64, ts_ms: i64) -> Snapshot {
     }
     add("big".into(), 1000);
     let group = |name: String, topic: String, n: i32, behind: i64| GroupSnapshot {
+        read_committed: None,
         group_id: name.clone(),
         state: "Stable".into(),
         members: vec![MemberSnapshot {

@@ -55,6 +55,7 @@ fn snapshot(args: &Args, t: usize, ts_ms: i64) -> Snapshot {
         .map(|g| {
             let topic = format!("topic-{:05}", g % topics);
             GroupSnapshot {
+                read_committed: None,
                 group_id: format!("group-{g:05}"),
                 state: "Stable".into(),
                 members: vec![MemberSnapshot {

@@ -36,7 +36,13 @@ pub fn partition(topic: &str, partition: i32, high_watermark: i64) -> PartitionS
         isr,
         replicas,
         offline_replicas: Vec::new(),
-        offsets: Some(Offsets { log_start_offset: 0, high_watermark, log_end_offset: None }),
+        offsets: Some(Offsets {
+            log_start_offset: 0,
+            high_watermark,
+            log_end_offset: None,
+            last_stable_offset: None,
+            data_end: None,
+        }),
         size_bytes: None,
         follower_lag: Vec::new(),
     }
