@@ -32,6 +32,8 @@ use crate::log::batch::{self, PlainRecord};
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The pause between attempts to write a marker or a completion that failed.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// How long EndTxn waits for the markers and the completion before it answers anyway.
+const END_TXN_WAIT: Duration = Duration::from_secs(5);
 
 /// What `check_epoch` found wrong with a request's producer id and epoch.
 fn producer_mismatch(meta: &TxnMetadata, producer_id: i64, epoch: i16) -> Option<ResponseError> {
@@ -270,7 +272,11 @@ impl Cluster {
         };
         let next = planned.next.clone();
         self.store_transition(planned).await?;
-        tokio::spawn(Arc::clone(self).complete_transaction(next));
+        // The decision is stored: the transaction completes whatever happens to this request.
+        // Answering once it has (within a bound) spares the client's next transaction the
+        // CONCURRENT_TRANSACTIONS retries Kafka's early answer causes.
+        let completing = tokio::spawn(Arc::clone(self).complete_transaction(next));
+        let _ = tokio::time::timeout(END_TXN_WAIT, completing).await;
         Ok(())
     }
 
@@ -335,29 +341,33 @@ impl Cluster {
         let state_partition = partition_for(&id, STATE_PARTITIONS);
         let coordinator_epoch =
             self.metadata().partition(TRANSACTION_STATE, state_partition).map_or(0, |p| p.leader_epoch);
-        for (topic, index) in &prepared.partitions {
-            loop {
-                let target = (topic.as_str(), *index);
-                match self
-                    .write_marker(target, prepared.producer_id, prepared.producer_epoch, coordinator_epoch, commit)
-                    .await
-                {
-                    Ok(()) => break,
-                    Err(ResponseError::UnknownTopicOrPartition) => {
-                        tracing::info!(transactional_id = %id, topic, partition = index, "no marker for a deleted partition");
-                        break;
-                    }
-                    Err(e @ (ResponseError::InvalidProducerEpoch | ResponseError::TransactionCoordinatorFenced)) => {
-                        tracing::warn!(transactional_id = %id, topic, partition = index, error = %e, "marker refused; not sent again");
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::debug!(transactional_id = %id, topic, partition = index, error = %e, "marker not written yet; retrying");
-                        tokio::time::sleep(RETRY_BACKOFF).await;
+        // Every partition's marker at once; each is retried until it is written.
+        let mut markers = tokio::task::JoinSet::new();
+        for (topic, index) in prepared.partitions.clone() {
+            let cluster = Arc::clone(&self);
+            let id = id.clone();
+            let (pid, epoch) = (prepared.producer_id, prepared.producer_epoch);
+            markers.spawn(async move {
+                loop {
+                    match cluster.write_marker((topic.as_str(), index), pid, epoch, coordinator_epoch, commit).await {
+                        Ok(()) => break,
+                        Err(ResponseError::UnknownTopicOrPartition) => {
+                            tracing::info!(transactional_id = %id, topic, partition = index, "no marker for a deleted partition");
+                            break;
+                        }
+                        Err(e @ (ResponseError::InvalidProducerEpoch | ResponseError::TransactionCoordinatorFenced)) => {
+                            tracing::warn!(transactional_id = %id, topic, partition = index, error = %e, "marker refused; not sent again");
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::debug!(transactional_id = %id, topic, partition = index, error = %e, "marker not written yet; retrying");
+                            tokio::time::sleep(RETRY_BACKOFF).await;
+                        }
                     }
                 }
-            }
+            });
         }
+        while markers.join_next().await.is_some() {}
         let mut complete = prepared;
         complete.state = if commit { TxnState::CompleteCommit } else { TxnState::CompleteAbort };
         complete.partitions.clear();
