@@ -432,3 +432,127 @@ async fn a_group_at_the_end_of_a_transactional_partition_has_lag_zero() {
     drop(consumer);
     warren.stop().await.expect("stop");
 }
+
+/// A record batch with the given flags, as a hand-built client would send it.
+fn flagged_batch(pid: i64, transactional: bool, control: bool) -> bytes::Bytes {
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let record = Record {
+        transactional,
+        control,
+        partition_leader_epoch: 0,
+        producer_id: pid,
+        producer_epoch: 0,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: 0,
+        timestamp: 1_700_000_000_000,
+        // A forged commit marker's key and value when `control`.
+        key: Some(bytes::Bytes::from_static(&[0, 0, 0, 1])),
+        value: Some(bytes::Bytes::from_static(&[0, 0, 0, 0, 0, 0])),
+        headers: Default::default(),
+        delete_horizon: false,
+    };
+    let mut buf = bytes::BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &[record],
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .expect("encode");
+    buf.freeze()
+}
+
+/// Bad transactional requests get Kafka's answers and change nothing: a forged marker from a
+/// client, a transactional batch without a transactional id, transaction APIs for an unknown id
+/// or partition, a timeout past the maximum; Describe/ListTransactions answer for real ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_transactional_requests_get_kafkas_errors() {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::StrBytes;
+    use kafka_protocol::ResponseError as E;
+    use std::net::TcpStream;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let warren = Warren::start(dir.path(), Options::brokers(1)).await.expect("start");
+    let b = warren.bootstrap();
+    warren
+        .cluster
+        .create_topic(&broker_core::NewTopic { name: "hostile".into(), ..Default::default() }, false)
+        .expect("topic");
+    let bb = b.clone();
+    blocking(move || {
+        let producer = tx_producer(&bb, "real-id", &[]);
+        producer.init_transactions(T).expect("init");
+        transaction(&producer, "hostile", 1, &values("ok", 2), true);
+    })
+    .await;
+    let mut s = TcpStream::connect(warren.kafka[0]).expect("connect");
+    s.set_read_timeout(Some(T)).expect("timeout");
+    let produce = |records: bytes::Bytes, txid: Option<&str>| {
+        crate::wire::produce("hostile", -1, records)
+            .with_transactional_id(txid.map(|t| TransactionalId(StrBytes::from_string(t.to_string()))))
+    };
+    let code = |r: &ProduceResponse| r.responses[0].partition_responses[0].error_code;
+    let end = warren.cluster.leader_replica("hostile", 0).expect("leader").log_end_offset();
+    let r: ProduceResponse =
+        crate::wire::call(&mut s, ApiKey::Produce, 9, &produce(flagged_batch(5, true, true), Some("real-id")));
+    assert_eq!(code(&r), E::InvalidRecord.code(), "a client's control batch (a forged marker)");
+    let r: ProduceResponse =
+        crate::wire::call(&mut s, ApiKey::Produce, 9, &produce(flagged_batch(5, true, false), None));
+    assert_eq!(code(&r), E::TransactionalIdAuthorizationFailed.code(), "transactional without an id");
+    assert_eq!(warren.cluster.leader_replica("hostile", 0).expect("leader").log_end_offset(), end, "nothing appended");
+
+    let add = |id: &str, topic: &str, partition: i32| {
+        AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(TransactionalId(StrBytes::from_string(id.to_string())))
+            .with_v3_and_below_producer_id(ProducerId(12345))
+            .with_v3_and_below_producer_epoch(0)
+            .with_v3_and_below_topics(vec![AddPartitionsToTxnTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partitions(vec![0, partition])])
+    };
+    let r: AddPartitionsToTxnResponse =
+        crate::wire::call(&mut s, ApiKey::AddPartitionsToTxn, 0, &add("real-id", "hostile", 0));
+    assert_eq!(
+        r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        E::InvalidProducerIdMapping.code()
+    );
+    let r: AddPartitionsToTxnResponse =
+        crate::wire::call(&mut s, ApiKey::AddPartitionsToTxn, 0, &add("real-id", "hostile", 7));
+    let codes: Vec<i16> =
+        r.results_by_topic_v3_and_below[0].results_by_partition.iter().map(|p| p.partition_error_code).collect();
+    assert_eq!(codes, vec![E::OperationNotAttempted.code(), E::UnknownTopicOrPartition.code()]);
+    let end_txn = EndTxnRequest::default()
+        .with_transactional_id(TransactionalId(StrBytes::from_static_str("never-seen")))
+        .with_producer_id(ProducerId(1))
+        .with_producer_epoch(0)
+        .with_committed(true);
+    let r: EndTxnResponse = crate::wire::call(&mut s, ApiKey::EndTxn, 1, &end_txn);
+    assert!(
+        [E::InvalidProducerIdMapping.code(), E::NotCoordinator.code()].contains(&r.error_code),
+        "unknown id: {}",
+        r.error_code
+    );
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("real-id"))))
+        .with_transaction_timeout_ms(3_600_000);
+    let r: InitProducerIdResponse = crate::wire::call(&mut s, ApiKey::InitProducerId, 2, &init);
+    assert_eq!(r.error_code, E::InvalidTransactionTimeout.code());
+
+    let describe = DescribeTransactionsRequest::default().with_transactional_ids(vec![
+        TransactionalId(StrBytes::from_static_str("real-id")),
+        TransactionalId(StrBytes::from_static_str("never-seen")),
+    ]);
+    let r: DescribeTransactionsResponse = crate::wire::call(&mut s, ApiKey::DescribeTransactions, 0, &describe);
+    assert_eq!(r.transaction_states[0].error_code, 0);
+    assert_eq!(r.transaction_states[0].transaction_state.as_str(), "CompleteCommit");
+    assert!(r.transaction_states[0].producer_epoch >= 0);
+    assert!([E::TransactionalIdNotFound.code(), E::NotCoordinator.code()].contains(&r.transaction_states[1].error_code));
+    let list = ListTransactionsRequest::default()
+        .with_state_filters(vec![StrBytes::from_static_str("CompleteCommit"), StrBytes::from_static_str("Bogus")]);
+    let r: ListTransactionsResponse = crate::wire::call(&mut s, ApiKey::ListTransactions, 1, &list);
+    assert_eq!(r.unknown_state_filters.iter().map(|f| f.as_str()).collect::<Vec<_>>(), vec!["Bogus"]);
+    assert_eq!(r.transaction_states.len(), 1);
+    assert_eq!(r.transaction_states[0].transactional_id.as_str(), "real-id");
+    warren.stop().await.expect("stop");
+}

@@ -466,4 +466,34 @@ pub(crate) mod tests {
             assert!(!gap.is_sane_from_client());
         }
     }
+
+    /// Markers are Kafka's control batches: one record, key `0, type`, value `0, coordinator
+    /// epoch`, transactional and control attributes, no sequence; the type reads back, and bytes
+    /// that are not a marker read as none.
+    #[test]
+    fn markers_round_trip_and_garbage_is_no_marker() {
+        for (commit, kind) in [(true, ControlType::Commit), (false, ControlType::Abort)] {
+            let bytes = encode_marker(42, 3, 7, commit, 1_000).expect("encode");
+            let header = BatchHeader::validate(&bytes).expect("a valid batch");
+            assert_eq!(header.attributes, ATTR_TRANSACTIONAL | ATTR_CONTROL);
+            assert_eq!((header.producer_id, header.producer_epoch, header.base_sequence), (42, 3, -1));
+            assert_eq!(header.records_count, 1);
+            assert_eq!(control_type(&bytes, &header), Some(kind));
+            let mut b = Bytes::copy_from_slice(&bytes);
+            let records = crate::log::records::decode_batch(&mut b, 1 << 10).expect("decode");
+            let value = records.records[0].value.clone().expect("value");
+            assert_eq!(&value[..], &[0, 0, 0, 0, 0, 7]);
+        }
+        let bytes = encode_marker(1, 0, 0, true, 0).expect("encode");
+        let header = BatchHeader::validate(&bytes).expect("valid");
+        for cut in HEADER_LEN..bytes.len() {
+            let _ = control_type(&bytes[..cut], &header);
+        }
+        let data = encode_plain([PlainRecord { key: None, value: None, headers: Vec::new() }], 0).expect("encode");
+        assert_eq!(control_type(&data, &BatchHeader::validate(&data).expect("valid")), None);
+        let mut odd = bytes.to_vec();
+        let at = odd.len() - 10;
+        odd[at] = 0x7f;
+        let _ = control_type(&odd, &header);
+    }
 }

@@ -340,4 +340,69 @@ mod tests {
         let last = 9 + 3 * MAX_PRODUCERS as i64;
         assert_eq!(states.check(&header(last, 0, 0, 1, 0)), SequenceCheck::Duplicate { first_offset: last });
     }
+
+    fn transactional(pid: i64, epoch: i16, seq: i32, count: i32, base_offset: i64) -> BatchHeader {
+        BatchHeader { attributes: crate::log::batch::ATTR_TRANSACTIONAL, ..header(pid, epoch, seq, count, base_offset) }
+    }
+
+    /// Open transactions hold the last stable offset at their first offset; markers close them;
+    /// aborted ones are listed for the fetches that may hold their records, and only those.
+    #[test]
+    fn transactions_open_close_and_bound_the_last_stable_offset() {
+        let mut states = ProducerStates::default();
+        // Producer 1 opens at 10 (two batches), producer 2 at 15, then plain data at 20.
+        for h in [transactional(1, 0, 0, 3, 10), transactional(2, 0, 0, 2, 13), transactional(1, 0, 3, 2, 15)] {
+            assert_eq!(states.check(&h), SequenceCheck::Append);
+            states.record(&h, 0);
+        }
+        states.record(&header(-1, -1, -1, 3, 17), 0);
+        assert_eq!(states.data_end, 20);
+        assert_eq!(states.first_unstable_offset(20), Some(10));
+        assert_eq!(states.open_transactions(), vec![(1, 10), (2, 13)]);
+        // A non-transactional batch from producer 1 now: INVALID_TXN_STATE.
+        assert_eq!(states.check(&header(1, 0, 5, 1, 0)), SequenceCheck::InvalidTxnState);
+        // Producer 1 aborts (marker at 20); producer 2 is still open.
+        let done = states.record_marker(1, 0, 0, 20, false, 0).expect("closes");
+        assert_eq!(done, CompletedTxn { producer_id: 1, first_offset: 10, last_offset: 20, aborted: true });
+        assert_eq!(
+            states.first_unstable_offset(20),
+            Some(10),
+            "the abort's marker is not below the high watermark yet"
+        );
+        assert_eq!(states.first_unstable_offset(21), Some(13), "producer 2's open transaction starts at 13");
+        // Producer 2 commits at 21; everything is stable once the marker is replicated.
+        states.record_marker(2, 0, 0, 21, true, 0).expect("closes");
+        assert_eq!(states.first_unstable_offset(21), Some(13), "the commit marker is not below the high watermark yet");
+        assert_eq!(states.first_unstable_offset(22), None);
+        assert_eq!(states.data_end, 20, "markers are not data");
+        // Aborted transactions for fetches: only producer 1's, and only when its marker is at or
+        // after the fetch offset and its first record before the read's end.
+        assert_eq!(states.aborted_between(0, 22), vec![(1, 10)]);
+        assert_eq!(states.aborted_between(20, 22), vec![(1, 10)]);
+        assert_eq!(states.aborted_between(21, 30), Vec::<(i64, i64)>::new());
+        assert_eq!(states.aborted_between(0, 10), Vec::<(i64, i64)>::new());
+        // A marker with no open transaction closes nothing; an older epoch's marker is refused,
+        // a newer one bumps the producer's epoch (its old batches are fenced).
+        assert_eq!(states.record_marker(1, 0, 0, 22, true, 0), None);
+        assert_eq!(states.check_marker(1, 0, 0), MarkerCheck::Ok);
+        states.record_marker(1, 1, 0, 23, false, 0);
+        assert_eq!(states.check_marker(1, 0, 0), MarkerCheck::StaleEpoch { current: 1, got: 0 });
+        assert_eq!(states.check(&transactional(1, 0, 5, 1, 0)), SequenceCheck::StaleEpoch { current: 1, got: 0 });
+        assert_eq!(states.check_marker(1, 1, -1), MarkerCheck::CoordinatorFenced { current: 0, got: -1 });
+        states.forget_aborted_before(21);
+        assert!(states.aborted_between(0, 100).is_empty(), "retention took the aborted transaction's marker");
+    }
+
+    /// A producer with a transaction open is neither expired nor evicted: its marker must find it.
+    #[test]
+    fn open_transactions_survive_expiry_and_eviction() {
+        let mut states = ProducerStates::default();
+        states.record(&transactional(1, 0, 0, 1, 0), 0);
+        assert_eq!(states.expire(1_000_000, 10), 0);
+        for pid in 10..(10 + 2 * MAX_PRODUCERS as i64) {
+            states.record(&header(pid, 0, 0, 1, pid), pid);
+        }
+        assert_eq!(states.open_transactions(), vec![(1, 0)]);
+        assert!(states.record_marker(1, 0, 0, 99, true, 0).is_some());
+    }
 }
