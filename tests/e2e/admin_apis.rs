@@ -357,3 +357,133 @@ async fn cluster_epoch_log_dir_and_election_requests() {
     assert_eq!(result.error_code, kafka_protocol::ResponseError::ElectionNotNeeded.code(), "{result:?}");
     warren.stop().await.expect("stop");
 }
+
+/// The broker configs warren changes at run time, cluster-wide (`--entity-default`): they become
+/// the defaults of every topic that does not override them, at once (a raised
+/// `min.insync.replicas` refuses acks=all with too few replicas), survive a restart and are
+/// described with their source; the static ones are refused with the key named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_broker_defaults_apply_to_every_topic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let warren = Warren::start(dir.path(), Options::brokers(3)).await.expect("start");
+    let b = warren.bootstrap();
+    let created = admin(&b)
+        .create_topics(
+            &[
+                NewTopic::new("plain", 1, TopicReplication::Fixed(3)),
+                NewTopic::new("own", 1, TopicReplication::Fixed(3)).set("retention.ms", "60000"),
+            ],
+            &opts(),
+        )
+        .await
+        .expect("create");
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    let (code, stdout, stderr) = tool(args(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--entity-type",
+        "brokers",
+        "--entity-default",
+        "--alter",
+        "--add-config",
+        "log.retention.ms=3600000,min.insync.replicas=3",
+    ]))
+    .await;
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "Completed updating default config for brokers in the cluster.\n"),
+        "{stderr}"
+    );
+    let (code, stdout, _) = tool(args(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--entity-type",
+        "brokers",
+        "--entity-default",
+        "--describe",
+    ]))
+    .await;
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("Default configs for brokers in the cluster are:\n"), "{stdout}");
+    assert!(stdout.contains("  log.retention.ms=3600000 sensitive=false"), "{stdout}");
+    let described = admin(&b)
+        .describe_configs(&[ResourceSpecifier::Topic("plain"), ResourceSpecifier::Topic("own")], &opts())
+        .await
+        .expect("describe");
+    let plain = described[0].as_ref().expect("plain");
+    let own = described[1].as_ref().expect("own");
+    assert_eq!(plain.get("retention.ms").and_then(|e| e.value.as_deref()), Some("3600000"));
+    assert_eq!(plain.get("retention.ms").map(|e| &e.source), Some(&rdkafka::admin::ConfigSource::DynamicDefaultBroker));
+    assert_eq!(own.get("retention.ms").and_then(|e| e.value.as_deref()), Some("60000"), "the topic's own value wins");
+    // min.insync.replicas 3 is in force: with a broker stopped, acks=all is refused.
+    let stopping = std::sync::Arc::clone(&warren.cluster);
+    let leader = warren.cluster.metadata().partition("plain", 0).expect("p").leader;
+    // Not broker 1: the tools below bootstrap through it.
+    let other = (2..=3).find(|id| *id != leader).expect("another broker");
+    tokio::task::spawn_blocking(move || stopping.stop_broker(other)).await.expect("join").expect("stop");
+    let record = broker_core::formats::PlainRecord { key: None, value: Some("x".into()), headers: Vec::new() };
+    let batch = broker_core::formats::encode_plain([record], 1).expect("encode");
+    let replica = warren.cluster.leader_replica("plain", 0).expect("leader");
+    let refused = replica.append_as_leader(&batch, -1).expect_err("two in-sync replicas of three");
+    assert_eq!(refused.code, kafka_protocol::ResponseError::NotEnoughReplicas, "{refused}");
+    let starting = std::sync::Arc::clone(&warren.cluster);
+    tokio::task::spawn_blocking(move || starting.start_broker(other)).await.expect("join").expect("start");
+    // Static broker configs and other brokers' entities are refused with the reason.
+    let (code, _, stderr) = tool(args(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--entity-type",
+        "brokers",
+        "--entity-default",
+        "--alter",
+        "--add-config",
+        "num.partitions=3",
+    ]))
+    .await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("num.partitions cannot be changed while warren runs"), "{stderr}");
+    let (code, _, stderr) = tool(args(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--broker",
+        "1",
+        "--alter",
+        "--add-config",
+        "log.retention.ms=1",
+    ]))
+    .await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--entity-default"), "{stderr}");
+    let (code, _, stderr) = tool(args(&[
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--entity-type",
+        "brokers",
+        "--entity-default",
+        "--alter",
+        "--add-config",
+        "log.segment.bytes=10",
+    ]))
+    .await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("log.segment.bytes: must be at least 65536"), "{stderr}");
+    warren.stop().await.expect("stop");
+
+    let warren = Warren::start(dir.path(), Options::brokers(3)).await.expect("restart");
+    assert_eq!(warren.cluster.broker_config().get("log.retention.ms").map(String::as_str), Some("3600000"));
+    let described =
+        admin(&warren.bootstrap()).describe_configs(&[ResourceSpecifier::Broker(1)], &opts()).await.expect("describe");
+    let broker = described[0].as_ref().expect("broker 1");
+    let entry = broker.get("log.retention.ms").expect("log.retention.ms");
+    assert_eq!(
+        (entry.value.as_deref(), &entry.source),
+        (Some("3600000"), &rdkafka::admin::ConfigSource::DynamicDefaultBroker)
+    );
+    assert!(broker.get("num.partitions").expect("num.partitions").is_read_only);
+    warren.stop().await.expect("stop");
+}

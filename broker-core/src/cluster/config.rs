@@ -135,6 +135,41 @@ impl ClusterConfig {
     }
 }
 
+/// The broker configs warren changes while it runs, cluster-wide (Kafka's dynamic default broker
+/// configs, `kafka-configs.sh --entity-type brokers --entity-default`), each with the topic config
+/// it is the default of. Everything else of `[cluster]` and `[log]` is static.
+pub const DYNAMIC_BROKER_CONFIGS: &[(&str, &str)] = &[
+    ("log.cleanup.policy", "cleanup.policy"),
+    ("log.retention.ms", "retention.ms"),
+    ("log.retention.bytes", "retention.bytes"),
+    ("log.segment.bytes", "segment.bytes"),
+    ("log.roll.ms", "segment.ms"),
+    ("min.insync.replicas", "min.insync.replicas"),
+    ("message.max.bytes", "max.message.bytes"),
+];
+
+/// The topic config a dynamic broker config sets the default of.
+pub fn topic_name_of(broker_name: &str) -> Option<&'static str> {
+    DYNAMIC_BROKER_CONFIGS.iter().find(|(b, _)| *b == broker_name).map(|(_, t)| *t)
+}
+
+/// Checks dynamic broker configs: each name must be one warren changes at run time and each
+/// value one its topic counterpart accepts; the error names the broker key.
+pub fn validate_broker_config(cluster: &ClusterConfig, values: &BTreeMap<String, String>) -> Result<(), String> {
+    for (name, value) in values {
+        let Some(topic_name) = topic_name_of(name) else {
+            let changeable: Vec<&str> = DYNAMIC_BROKER_CONFIGS.iter().map(|(b, _)| *b).collect();
+            return Err(format!(
+                "{name} cannot be changed while warren runs (set it in warren.toml); these can: {}",
+                changeable.join(", ")
+            ));
+        };
+        let single = BTreeMap::from([(topic_name.to_string(), value.clone())]);
+        TopicConfig::resolve(cluster, &single).map_err(|e| e.replacen(topic_name, name, 1))?;
+    }
+    Ok(())
+}
+
 /// The smallest `segment.bytes` warren accepts: smaller segments only multiply files.
 pub const MIN_SEGMENT_BYTES: u64 = 64 * 1024;
 
@@ -195,6 +230,21 @@ impl TopicConfig {
             min_insync_replicas: cluster.min_insync_replicas,
             cleanup_policy: "delete".into(),
         }
+    }
+
+    /// Overlays the dynamic broker defaults (Kafka names, see [`DYNAMIC_BROKER_CONFIGS`]), then
+    /// the topic's own overrides, on the cluster defaults.
+    pub fn resolve_with(
+        cluster: &ClusterConfig,
+        broker_defaults: &BTreeMap<String, String>,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<TopicConfig, String> {
+        let mut merged: BTreeMap<String, String> = broker_defaults
+            .iter()
+            .filter_map(|(name, value)| Some((topic_name_of(name)?.to_string(), value.clone())))
+            .collect();
+        merged.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+        TopicConfig::resolve(cluster, &merged)
     }
 
     /// Overlays `overrides` on the cluster defaults; an unknown name or a bad value is an error

@@ -33,7 +33,7 @@ impl Cluster {
                 format!("topic '{name}' is internal; warren manages its config"),
             ));
         }
-        let config = TopicConfig::resolve(&self.config, &overrides)
+        let config = TopicConfig::resolve_with(&self.config, &md.broker_config, &overrides)
             .map_err(|m| AdminError::new(ResponseError::InvalidConfig, m))?;
         if validate_only || topic.config == overrides {
             return Ok(());
@@ -50,6 +50,44 @@ impl Cluster {
         }
         tracing::info!(topic = name, config = ?md.topics[name].config, "topic config changed");
         Ok(())
+    }
+
+    /// Replaces the dynamic broker configs (cluster-wide defaults of every topic that does not
+    /// override them): validated (the error names the key), persisted, then applied to every
+    /// replica at once.
+    pub fn alter_broker_config(&self, values: BTreeMap<String, String>, validate_only: bool) -> Result<(), AdminError> {
+        super::config::validate_broker_config(&self.config, &values)
+            .map_err(|m| AdminError::new(ResponseError::InvalidConfig, m))?;
+        let mut md = self.lock_metadata();
+        for topic in md.topics.values() {
+            TopicConfig::resolve_with(&self.config, &values, &topic.config).map_err(|m| {
+                AdminError::new(ResponseError::InvalidConfig, format!("topic '{}' would not be valid: {m}", topic.name))
+            })?;
+        }
+        if validate_only || md.broker_config == values {
+            return Ok(());
+        }
+        let previous = std::mem::replace(&mut md.broker_config, values);
+        if let Err(e) = self.persist(&md) {
+            md.broker_config = previous;
+            return Err(e);
+        }
+        for topic in md.topics.values() {
+            let config = TopicConfig::resolve_with(&self.config, &md.broker_config, &topic.config)
+                .unwrap_or_else(|_| TopicConfig::defaults(&self.config));
+            for broker in &self.brokers {
+                for replica in broker.partitions().iter().filter(|p| *p.topic == *topic.name) {
+                    apply_topic_config(replica, &config);
+                }
+            }
+        }
+        tracing::info!(config = ?md.broker_config, "dynamic broker configs changed");
+        Ok(())
+    }
+
+    /// The dynamic broker configs now in force (Kafka names).
+    pub fn broker_config(&self) -> BTreeMap<String, String> {
+        self.metadata().broker_config.clone()
     }
 
     /// A topic's effective settings, each with whether the topic overrides it (`None`: no such

@@ -42,6 +42,9 @@ pub struct ClusterMetadata {
     /// Counter feeding topic ids and assignment start points.
     #[serde(default)]
     pub topics_created: u64,
+    /// Dynamic broker configs, cluster-wide (Kafka names: `log.retention.ms`, ...).
+    #[serde(default)]
+    pub broker_config: BTreeMap<String, String>,
 }
 
 impl ClusterMetadata {

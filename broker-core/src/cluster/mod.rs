@@ -325,7 +325,8 @@ impl Cluster {
 
     /// The effective settings of a topic: cluster defaults overlaid with its overrides.
     pub fn topic_config(&self, overrides: &BTreeMap<String, String>) -> TopicConfig {
-        TopicConfig::resolve(&self.config, overrides).unwrap_or_else(|_| TopicConfig::defaults(&self.config))
+        TopicConfig::resolve_with(&self.config, &self.metadata().broker_config, overrides)
+            .unwrap_or_else(|_| TopicConfig::defaults(&self.config))
     }
 
     /// The replica of `topic`/`index` on `broker`, when that broker hosts one.
@@ -537,7 +538,7 @@ impl Cluster {
         let internal = request.name == CONSUMER_OFFSETS || request.name == crate::txn::TRANSACTION_STATE;
         let partitions = request.partitions.unwrap_or(self.config.default_partitions);
         self.check_new_partitions(partitions, total_partitions)?;
-        let topic_config = TopicConfig::resolve(&self.config, &request.config)
+        let topic_config = TopicConfig::resolve_with(&self.config, &md.broker_config, &request.config)
             .map_err(|m| AdminError::new(ResponseError::InvalidConfig, m))?;
         let rf =
             request.replication_factor.unwrap_or(self.config.default_replication_factor.min(up.len() as i32).max(1));

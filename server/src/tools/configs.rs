@@ -34,6 +34,10 @@ pub struct ConfigsArgs {
     /// Shorthand for --entity-type brokers --entity-name ID.
     #[arg(long, conflicts_with = "entity_type")]
     pub broker: Option<String>,
+    /// With --entity-type brokers: the cluster-wide default (the broker configs warren changes
+    /// at run time are set here).
+    #[arg(long, conflicts_with_all = ["entity_name", "broker", "topic"])]
+    pub entity_default: bool,
     /// With --describe: every config, defaults included (not only the ones set).
     #[arg(long)]
     pub all: bool,
@@ -52,6 +56,12 @@ fn entity(args: &ConfigsArgs) -> anyhow::Result<(&'static str, i8, String)> {
     }
     if let Some(broker) = &args.broker {
         return Ok(("broker", BROKER_RESOURCE, broker.clone()));
+    }
+    if args.entity_default {
+        return match args.entity_type.as_deref() {
+            Some("brokers") => Ok(("default", BROKER_RESOURCE, String::new())),
+            _ => anyhow::bail!("--entity-default needs --entity-type brokers"),
+        };
     }
     let name =
         args.entity_name.clone().ok_or_else(|| anyhow::anyhow!("--entity-name (or --topic, --broker) is required"))?;
@@ -107,7 +117,11 @@ pub async fn run(args: ConfigsArgs) -> anyhow::Result<()> {
             anyhow::bail!("--alter needs --add-config or --delete-config");
         }
         client.alter_configs(resource_type, &name, &ops).await?;
-        println!("Completed updating config for {kind} {name}.");
+        if kind == "default" {
+            println!("Completed updating default config for brokers in the cluster.");
+        } else {
+            println!("Completed updating config for {kind} {name}.");
+        }
         return Ok(());
     }
     let entries = client.describe_configs(resource_type, &name).await?;
@@ -123,7 +137,11 @@ pub fn describe_text(kind: &str, name: &str, entries: &[ConfigEntry], all: bool)
             ConfigSource::DynamicTopic | ConfigSource::DynamicBroker | ConfigSource::DynamicDefaultBroker
         )
     };
-    let mut out = format!("{} configs for {kind} {name} are:\n", if all { "All" } else { "Dynamic" });
+    let mut out = if kind == "default" {
+        "Default configs for brokers in the cluster are:\n".to_string()
+    } else {
+        format!("{} configs for {kind} {name} are:\n", if all { "All" } else { "Dynamic" })
+    };
     for e in entries.iter().filter(|e| all || dynamic(e)) {
         let synonyms: Vec<String> =
             e.synonyms.iter().map(|(n, v, s)| format!("{}:{n}={}", s.name(), v.as_deref().unwrap_or("null"))).collect();

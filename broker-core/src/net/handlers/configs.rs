@@ -1,5 +1,7 @@
-//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (and warren's broker
-//! settings, which are static: read from its config file, described here, never altered).
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics and for the broker
+//! configs warren changes at run time (cluster-wide, the `--entity-default` broker entity: the
+//! defaults of retention, segments, `min.insync.replicas`, `message.max.bytes`, cleanup policy);
+//! the rest of its broker settings are static, described read-only.
 //! Changes are validated as a whole with Kafka's error codes, persisted with the cluster
 //! metadata and applied live to every replica.
 
@@ -14,13 +16,14 @@ use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
 use super::str_bytes;
-use crate::cluster::config::{SettingKind, TopicConfig};
+use crate::cluster::config::{topic_name_of, SettingKind, TopicConfig};
 use crate::cluster::{AdminError, Cluster};
 use crate::net::dispatch::Ctx;
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
 const SOURCE_DYNAMIC_TOPIC: i8 = 1;
+const SOURCE_DYNAMIC_DEFAULT_BROKER: i8 = 3;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
@@ -86,11 +89,19 @@ pub async fn describe_configs(ctx: &Ctx<'_>, request: DescribeConfigsRequest) ->
                         .filter(|(d, _)| wanted(d.name))
                         .map(|(d, default)| {
                             let overridden = topic.config.contains_key(d.name);
-                            let source = if overridden { SOURCE_DYNAMIC_TOPIC } else { SOURCE_DEFAULT };
+                            let dynamic_default = md.broker_config.get(d.broker_name);
+                            let source = match (overridden, dynamic_default) {
+                                (true, _) => SOURCE_DYNAMIC_TOPIC,
+                                (false, Some(_)) => SOURCE_DYNAMIC_DEFAULT_BROKER,
+                                (false, None) => SOURCE_DEFAULT,
+                            };
                             let mut synonyms = Vec::new();
                             if request.include_synonyms {
                                 if overridden {
                                     synonyms.push(synonym(d.name, d.value.clone(), SOURCE_DYNAMIC_TOPIC));
+                                }
+                                if let Some(v) = dynamic_default {
+                                    synonyms.push(synonym(d.broker_name, v.clone(), SOURCE_DYNAMIC_DEFAULT_BROKER));
                                 }
                                 synonyms.push(synonym(d.broker_name, default.value, SOURCE_STATIC_BROKER));
                             }
@@ -98,10 +109,32 @@ pub async fn describe_configs(ctx: &Ctx<'_>, request: DescribeConfigsRequest) ->
                         })
                         .collect()
                 }
+                // The default entity (`--entity-default`): the dynamic configs set cluster-wide.
+                RESOURCE_BROKER if r.resource_name.is_empty() => md
+                    .broker_config
+                    .iter()
+                    .filter(|(k, _)| wanted(k))
+                    .map(|(k, v)| entry(k, v.clone(), SOURCE_DYNAMIC_DEFAULT_BROKER, TYPE_STRING, false))
+                    .collect(),
                 RESOURCE_BROKER => broker_settings(ctx.cluster, r.resource_name.as_str())
                     .into_iter()
                     .filter(|(k, _, _)| wanted(k))
-                    .map(|(k, v, t)| entry(k, v, SOURCE_STATIC_BROKER, t, true))
+                    .map(|(k, v, t)| {
+                        let dynamic = topic_name_of(k).is_some();
+                        match md.broker_config.get(k) {
+                            Some(set) => {
+                                let mut e = entry(k, set.clone(), SOURCE_DYNAMIC_DEFAULT_BROKER, t, false);
+                                if request.include_synonyms {
+                                    e.synonyms = vec![
+                                        synonym(k, set.clone(), SOURCE_DYNAMIC_DEFAULT_BROKER),
+                                        synonym(k, v, SOURCE_STATIC_BROKER),
+                                    ];
+                                }
+                                e
+                            }
+                            None => entry(k, v, SOURCE_STATIC_BROKER, t, !dynamic),
+                        }
+                    })
                     .collect(),
                 other => {
                     return result
@@ -135,6 +168,7 @@ fn broker_settings(cluster: &Cluster, broker: &str) -> Vec<(&'static str, String
         ("log.retention.bytes", c.log.retention_bytes.map_or("-1".into(), |b| b.to_string()), TYPE_LONG),
         ("log.segment.bytes", c.log.segment_bytes.to_string(), TYPE_INT),
         ("log.roll.ms", c.log.segment_age.as_millis().to_string(), TYPE_LONG),
+        ("log.cleanup.policy", "delete".into(), TYPE_LIST),
         ("message.max.bytes", c.log.max_message_bytes.to_string(), TYPE_INT),
         ("log.flush.interval.ms", c.flush_interval.as_millis().to_string(), TYPE_LONG),
         ("offsets.topic.num.partitions", "50".into(), TYPE_INT),
@@ -158,37 +192,59 @@ fn response(
     }
 }
 
-/// Whom a change is refused to, and the refusal for resources warren does not alter.
-fn may_alter(ctx: &Ctx<'_>, resource_type: i8) -> Outcome {
+/// What one alteration changes: a topic's overrides, or the cluster-wide broker configs.
+enum Target {
+    Topic(String),
+    BrokerDefault,
+}
+
+/// Whom a change is refused to, and the resource it changes.
+fn target(ctx: &Ctx<'_>, resource_type: i8, name: &str) -> Result<Target, AdminError> {
     match resource_type {
         RESOURCE_TOPIC if !ctx.principal.may_administer() => Err(AdminError::new(
             ResponseError::TopicAuthorizationFailed,
             format!("user '{}' may not alter topic configs (super users only)", ctx.principal.name()),
         )),
-        RESOURCE_TOPIC => Ok(()),
+        RESOURCE_TOPIC => Ok(Target::Topic(name.to_string())),
         RESOURCE_BROKER if !ctx.principal.may_administer() => Err(AdminError::new(
             ResponseError::ClusterAuthorizationFailed,
             format!("user '{}' may not alter broker configs (super users only)", ctx.principal.name()),
         )),
+        RESOURCE_BROKER if name.is_empty() => Ok(Target::BrokerDefault),
         RESOURCE_BROKER => Err(AdminError::new(
             ResponseError::InvalidRequest,
-            "warren's broker configs are static: set them in warren.toml ([cluster], [log], [broker]) and restart",
+            "warren's dynamic broker configs are cluster-wide: alter the default entity (kafka-configs.sh \
+             --entity-type brokers --entity-default)",
         )),
         other => Err(AdminError::new(ResponseError::InvalidRequest, format!("resource type {other} is not supported"))),
     }
 }
 
-/// Applies each topic's new overrides off the async workers (the metadata write fsyncs).
+/// The current configs of a target.
+fn current(cluster: &Cluster, target: &Target) -> Result<BTreeMap<String, String>, AdminError> {
+    match target {
+        Target::Topic(topic) => current_overrides(cluster, topic),
+        Target::BrokerDefault => Ok(cluster.broker_config()),
+    }
+}
+
+/// Applies each target's new configs off the async workers (the metadata write fsyncs).
 async fn apply(
     cluster: &Arc<Cluster>,
-    changes: Vec<(usize, String, BTreeMap<String, String>)>,
+    changes: Vec<(usize, Target, BTreeMap<String, String>)>,
     validate_only: bool,
 ) -> Vec<(usize, Outcome)> {
     let cluster = Arc::clone(cluster);
     tokio::task::spawn_blocking(move || {
         changes
             .into_iter()
-            .map(|(at, topic, overrides)| (at, cluster.alter_topic_config(&topic, overrides, validate_only)))
+            .map(|(at, target, values)| {
+                let outcome = match target {
+                    Target::Topic(topic) => cluster.alter_topic_config(&topic, values, validate_only),
+                    Target::BrokerDefault => cluster.alter_broker_config(values, validate_only),
+                };
+                (at, outcome)
+            })
             .collect()
     })
     .await
@@ -207,8 +263,8 @@ pub async fn alter_configs(ctx: &Ctx<'_>, request: AlterConfigsRequest) -> Alter
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(request.resources.len());
     let mut changes = Vec::new();
     for r in &request.resources {
-        let planned = may_alter(ctx, r.resource_type).and_then(|()| {
-            current_overrides(ctx.cluster, r.resource_name.as_str())?;
+        let planned = target(ctx, r.resource_type, r.resource_name.as_str()).and_then(|target| {
+            current(ctx.cluster, &target)?;
             let mut overrides = BTreeMap::new();
             for c in &r.configs {
                 let Some(value) = &c.value else {
@@ -221,11 +277,11 @@ pub async fn alter_configs(ctx: &Ctx<'_>, request: AlterConfigsRequest) -> Alter
                     return Err(duplicate(c.name.as_str()));
                 }
             }
-            Ok(overrides)
+            Ok((target, overrides))
         });
         match planned {
-            Ok(overrides) => {
-                changes.push((outcomes.len(), r.resource_name.to_string(), overrides));
+            Ok((target, overrides)) => {
+                changes.push((outcomes.len(), target, overrides));
                 outcomes.push(Ok(()));
             }
             Err(e) => outcomes.push(Err(e)),
@@ -252,9 +308,13 @@ pub async fn incremental_alter_configs(
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(request.resources.len());
     let mut changes = Vec::new();
     for r in &request.resources {
-        let planned = may_alter(ctx, r.resource_type).and_then(|()| {
-            let mut overrides = current_overrides(ctx.cluster, r.resource_name.as_str())?;
-            let defaults = TopicConfig::defaults(&ctx.cluster.config);
+        let planned = target(ctx, r.resource_type, r.resource_name.as_str()).and_then(|target| {
+            let mut overrides = current(ctx.cluster, &target)?;
+            let list_name = match target {
+                Target::Topic(_) => "cleanup.policy",
+                Target::BrokerDefault => "log.cleanup.policy",
+            };
+            let default_policy = ctx.cluster.topic_config(&BTreeMap::new()).cleanup_policy;
             let mut seen = std::collections::BTreeSet::new();
             for c in &r.configs {
                 let name = c.name.as_str();
@@ -273,13 +333,13 @@ pub async fn incremental_alter_configs(
                         overrides.remove(name);
                     }
                     (op @ (OP_APPEND | OP_SUBTRACT), Some(value)) => {
-                        if name != "cleanup.policy" {
+                        if name != list_name {
                             return Err(AdminError::new(
                                 ResponseError::InvalidConfig,
                                 format!("{name} is not a list: APPEND and SUBTRACT apply to list configs only"),
                             ));
                         }
-                        let current = overrides.get(name).cloned().unwrap_or_else(|| defaults.cleanup_policy.clone());
+                        let current = overrides.get(name).cloned().unwrap_or_else(|| default_policy.clone());
                         let mut items: Vec<String> =
                             current.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
                         for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -299,11 +359,11 @@ pub async fn incremental_alter_configs(
                     }
                 }
             }
-            Ok(overrides)
+            Ok((target, overrides))
         });
         match planned {
-            Ok(overrides) => {
-                changes.push((outcomes.len(), r.resource_name.to_string(), overrides));
+            Ok((target, overrides)) => {
+                changes.push((outcomes.len(), target, overrides));
                 outcomes.push(Ok(()));
             }
             Err(e) => outcomes.push(Err(e)),
