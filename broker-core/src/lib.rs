@@ -20,15 +20,21 @@ pub mod security;
 mod stats;
 mod txn;
 
-/// Kafka's byte formats: record batches, the `__consumer_offsets` keys and values, and request
-/// framing. Pure functions over bytes, every count and size bounded.
+/// Kafka's byte formats: record batches and transaction markers, the `__consumer_offsets` and
+/// `__transaction_state` keys and values, and request framing. Pure functions over bytes, every
+/// count and size bounded.
 pub mod formats {
     pub use crate::group::records::{
         decode_key, decode_offset_value, group_key, offset_key, offset_value, OffsetValue, RecordKey,
     };
-    pub use crate::log::batch::{encode_plain, split_batches, BatchHeader, PlainRecord};
+    pub use crate::log::batch::{
+        control_type, encode_marker, encode_plain, split_batches, BatchHeader, ControlType, PlainRecord,
+    };
     pub use crate::log::records::{decode_batch, decode_batches, validate_records, DEFAULT_MAX_UNCOMPRESSED};
     pub use crate::protocol::decode_request;
+    pub use crate::txn::records::{
+        decode_key as decode_txn_key, decode_value as decode_txn_value, key as txn_key, value as txn_value, TxnValue,
+    };
 }
 
 use std::net::SocketAddr;

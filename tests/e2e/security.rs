@@ -731,3 +731,78 @@ async fn sasl_on_a_plaintext_listener_is_illegal_sasl_state() {
     .expect("plaintext SASL");
     warren.stop().await.expect("stop");
 }
+
+/// `warren configs --entity-type users`, as kafka-configs.sh: adds a SCRAM credential (salted by
+/// the tool, never sent in clear), describes users, deletes a mechanism; the new user logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warren_configs_manages_scram_users() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pki, warren) = start_secured(dir.path(), "SASL_SSL", false, None).await;
+    let b = warren.bootstrap();
+    let admin = sasl_properties(&pki, "SCRAM-SHA-512", "admin", ADMIN_PASSWORD);
+    let run = |args: Vec<String>| {
+        let (dir, admin) = (dir.path().to_path_buf(), admin.clone());
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            warren_tool(&dir, "admin", &admin, &args)
+        })
+    };
+    let add = [
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--entity-type",
+        "users",
+        "--entity-name",
+        "dave",
+        "--alter",
+        "--add-config",
+        "SCRAM-SHA-512=[iterations=8192,password=dave-secret],SCRAM-SHA-256=[password=dave-256]",
+    ];
+    let out = run(add.iter().map(|s| s.to_string()).collect()).await.expect("join");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Completed updating config for user dave.\n");
+    let describe =
+        ["configs", "--bootstrap-server", &b, "--entity-type", "users", "--entity-name", "dave", "--describe"];
+    let out = run(describe.iter().map(|s| s.to_string()).collect()).await.expect("join");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "SCRAM credential configs for user-principal 'dave' are SCRAM-SHA-256=iterations=4096, SCRAM-SHA-512=iterations=8192\n"
+    );
+    let timeout = Duration::from_secs(10);
+    Connection::open(&b, "test", timeout, &client_security(&pki, "dave", "dave-secret")).await.expect("dave logs in");
+    let delete = [
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--entity-type",
+        "users",
+        "--entity-name",
+        "dave",
+        "--alter",
+        "--delete-config",
+        "SCRAM-SHA-512",
+    ];
+    let out = run(delete.iter().map(|s| s.to_string()).collect()).await.expect("join");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let refused = Connection::open(&b, "test", timeout, &client_security(&pki, "dave", "dave-secret")).await;
+    assert!(refused.is_err(), "dave's SCRAM-SHA-512 credential is gone");
+    let bad = [
+        "configs",
+        "--bootstrap-server",
+        &b,
+        "--entity-type",
+        "users",
+        "--entity-name",
+        "dave",
+        "--alter",
+        "--add-config",
+        "SCRAM-SHA-1=[password=x]",
+    ];
+    let out = run(bad.iter().map(|s| s.to_string()).collect()).await.expect("join");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a SCRAM mechanism"));
+    let store = std::fs::read_to_string(dir.path().join("data/security/users.json")).expect("store");
+    assert!(!store.contains("dave-secret") && !store.contains("dave-256"));
+    warren.stop().await.expect("stop");
+}

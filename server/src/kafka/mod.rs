@@ -20,6 +20,7 @@ pub mod membership;
 pub mod metadata;
 pub mod records;
 pub mod security;
+pub mod users;
 pub mod versions;
 
 pub use admin::NewTopic;

@@ -1,11 +1,16 @@
-//! `warren configs`: `kafka-configs.sh` for topics and brokers of any Kafka-compatible cluster.
+//! `warren configs`: `kafka-configs.sh` for topics, brokers and users of any Kafka-compatible
+//! cluster.
 //! `--describe` prints Kafka's layout (`Dynamic configs for topic t are:` then one indented
 //! `name=value sensitive=false synonyms={...}` line each; `--all` for every config), `--alter`
-//! applies `--add-config` and `--delete-config` with IncrementalAlterConfigs.
+//! applies `--add-config` and `--delete-config` with IncrementalAlterConfigs. `--entity-type
+//! users` manages SCRAM credentials (Describe/AlterUserScramCredentials).
 
 use clap::{ArgGroup, Args};
 
+use broker_core::security::scram::ScramHash;
+
 use crate::kafka::admin::{ConfigEntry, ConfigOp, ConfigSource, BROKER_RESOURCE, TOPIC_RESOURCE};
+use crate::kafka::users::{UserChange, DEFAULT_ITERATIONS};
 
 #[derive(Args, Debug, Clone)]
 #[command(group(ArgGroup::new("action").required(true).args(["describe", "alter"])))]
@@ -22,7 +27,7 @@ pub struct ConfigsArgs {
     /// Change the configs (--add-config, --delete-config).
     #[arg(long)]
     pub alter: bool,
-    /// `topics` or `brokers`.
+    /// `topics`, `brokers` or `users`.
     #[arg(long, value_name = "TYPE")]
     pub entity_type: Option<String>,
     /// The topic name or broker id.
@@ -68,7 +73,7 @@ fn entity(args: &ConfigsArgs) -> anyhow::Result<(&'static str, i8, String)> {
     match args.entity_type.as_deref() {
         Some("topics") => Ok(("topic", TOPIC_RESOURCE, name)),
         Some("brokers") => Ok(("broker", BROKER_RESOURCE, name)),
-        Some(other) => anyhow::bail!("--entity-type {other} is not supported (topics or brokers)"),
+        Some(other) => anyhow::bail!("--entity-type {other} is not supported (topics, brokers or users)"),
         None => anyhow::bail!("--entity-type is required with --entity-name"),
     }
 }
@@ -103,6 +108,9 @@ pub fn parse_add_config(text: &str) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 pub async fn run(args: ConfigsArgs) -> anyhow::Result<()> {
+    if args.entity_type.as_deref() == Some("users") {
+        return users(&args).await;
+    }
     let (kind, resource_type, name) = entity(&args)?;
     let client = super::connect(&args.bootstrap_server, "warren-configs", args.command_config.as_deref()).await?;
     if args.alter {
@@ -127,6 +135,69 @@ pub async fn run(args: ConfigsArgs) -> anyhow::Result<()> {
     let entries = client.describe_configs(resource_type, &name).await?;
     print!("{}", describe_text(kind, &name, &entries, args.all));
     Ok(())
+}
+
+/// `--entity-type users`: SCRAM credentials (`--add-config
+/// 'SCRAM-SHA-256=[iterations=8192,password=secret]'`, `--delete-config SCRAM-SHA-512`), salted
+/// here as Kafka's tool does; `--describe` lists each user's mechanisms and iterations.
+async fn users(args: &ConfigsArgs) -> anyhow::Result<()> {
+    let client = super::connect(&args.bootstrap_server, "warren-configs", args.command_config.as_deref()).await?;
+    if !args.alter {
+        let names = args.entity_name.clone().map(|n| vec![n]);
+        let described = client.describe_scram_users(names.as_deref()).await?;
+        print!("{}", users_text(&described));
+        return Ok(());
+    }
+    let user = args.entity_name.clone().ok_or_else(|| anyhow::anyhow!("--entity-name is required to alter a user"))?;
+    let mut changes = Vec::new();
+    if let Some(add) = &args.add_config {
+        for (mechanism, settings) in parse_add_config(add)? {
+            let hash = scram_hash(&mechanism)?;
+            let mut iterations = DEFAULT_ITERATIONS;
+            let mut password = None;
+            for part in settings.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match part.split_once('=') {
+                    Some(("iterations", n)) => {
+                        iterations =
+                            n.parse().map_err(|_| anyhow::anyhow!("{mechanism}: iterations '{n}' is not a number"))?;
+                    }
+                    Some(("password", p)) => password = Some(p.to_string()),
+                    _ => anyhow::bail!("{mechanism}: '{part}' is not iterations=N or password=P"),
+                }
+            }
+            let password = password.ok_or_else(|| anyhow::anyhow!("{mechanism}: a password is required"))?;
+            changes.push(UserChange::Set { user: user.clone(), hash, iterations, password });
+        }
+    }
+    if let Some(delete) = &args.delete_config {
+        for mechanism in delete.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+            changes.push(UserChange::Delete { user: user.clone(), hash: scram_hash(mechanism)? });
+        }
+    }
+    if changes.is_empty() {
+        anyhow::bail!("--alter needs --add-config or --delete-config");
+    }
+    client.alter_scram_users(&changes).await?;
+    println!("Completed updating config for user {user}.");
+    Ok(())
+}
+
+fn scram_hash(mechanism: &str) -> anyhow::Result<ScramHash> {
+    ScramHash::from_mechanism(mechanism)
+        .ok_or_else(|| anyhow::anyhow!("'{mechanism}' is not a SCRAM mechanism (SCRAM-SHA-256, SCRAM-SHA-512)"))
+}
+
+/// Kafka's text for users: `SCRAM credential configs for user-principal 'alice' are
+/// SCRAM-SHA-256=iterations=8192`.
+pub fn users_text(users: &[(String, Vec<(ScramHash, i32)>)]) -> String {
+    users
+        .iter()
+        .map(|(user, infos)| {
+            let infos: Vec<String> =
+                infos.iter().map(|(h, iterations)| format!("{}=iterations={iterations}", h.mechanism())).collect();
+            format!("SCRAM credential configs for user-principal '{user}' are {}\n", infos.join(", "))
+        })
+        .collect()
 }
 
 /// Kafka's `--describe` text: only the dynamically set configs, or every one with `--all`.
