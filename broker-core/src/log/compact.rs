@@ -46,11 +46,14 @@ impl Log {
             return Ok(report);
         }
         // The latest offset of every key in the whole log, the active segment included, so a
-        // key rewritten there supersedes its older copies.
+        // key rewritten there supersedes its older copies. Transactional records and markers are
+        // neither removed nor counted: whether a transactional record counts depends on its
+        // transaction's marker, so a later aborted write must not cost an earlier committed one
+        // (Kafka's cleaner removes aborted data first; warren keeps transactions whole instead).
         let mut latest: HashMap<Bytes, i64> = HashMap::new();
         for segment in &self.segments {
             for_each_batch(segment, limit, |batch| {
-                for r in batch.records.iter().filter(|r| !r.control) {
+                for r in batch.records.iter().filter(|r| !r.control && !r.transactional) {
                     if let Some(key) = &r.key {
                         latest.insert(key.clone(), r.offset);
                     }
@@ -59,7 +62,7 @@ impl Log {
             })?;
         }
         let keep = |r: &Record| match &r.key {
-            _ if r.control => true,
+            _ if r.control || r.transactional => true,
             None => true,
             Some(key) => {
                 latest.get(key) == Some(&r.offset)

@@ -464,3 +464,36 @@ fn advancing_the_log_start_deletes_below_it() {
     let (log, _) = Log::open(dir.path(), config(), state).expect("reopen");
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (60, 60));
 }
+
+/// Compaction keeps transactions whole: a committed transactional write is not removed because a
+/// later write of the same key belongs to a transaction that aborted, and markers stay.
+#[test]
+fn compaction_keeps_transactional_records_and_markers() {
+    use super::batch::{encode_as, encode_marker, PlainRecord, ProducerTag};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig { segment_bytes: 1024, retention: None, ..LogConfig::default() };
+    let (mut log, _) = Log::open(dir.path(), config, OpenState::default()).expect("open");
+    let put = |log: &mut Log, mut bytes: bytes::BytesMut| {
+        let headers = split_batches(&bytes).expect("valid");
+        log.append_as_leader(&mut bytes, &headers, 0).expect("append");
+    };
+    let tag = ProducerTag { producer_id: 9, producer_epoch: 0, transactional: true };
+    let record =
+        |v: &str| PlainRecord { key: Some("k".into()), value: Some(v.to_string().into()), headers: Vec::new() };
+    put(&mut log, encode_as([record("committed")], 1, Some(tag)).expect("encode"));
+    put(&mut log, encode_marker(9, 0, 0, true, 1).expect("marker"));
+    put(&mut log, encode_as([record("aborted")], 1, Some(tag)).expect("encode"));
+    put(&mut log, encode_marker(9, 0, 0, false, 1).expect("marker"));
+    for i in 0..30 {
+        append_keyed(&mut log, &[("other", Some(&format!("{i}")))], 1);
+    }
+    log.roll().expect("roll");
+    let end = log.log_end_offset();
+    log.compact(10, 1, end).expect("compact");
+    let kept = records(&log);
+    let values: Vec<Option<String>> = kept.iter().filter(|(o, _, _)| *o < 4).map(|r| r.2.clone()).collect();
+    assert_eq!(values.len(), 4, "both transactional records and both markers: {kept:?}");
+    assert_eq!(values[0].as_deref(), Some("committed"));
+    assert_eq!(values[2].as_deref(), Some("aborted"));
+    assert_eq!(kept.iter().filter(|(_, k, _)| k == "other").count(), 1, "plain records still compact");
+}
