@@ -379,6 +379,13 @@ async fn consume_transform_produce_killed_halfway_outputs_each_input_once() {
     let total: i64 = committed.values().map(|c| c.offset).sum();
     assert_eq!(total, 300, "the group's offsets, committed in the transactions, cover the input");
     warren.stop().await.expect("stop");
+    // After a restart, `__consumer_offsets` replays them: transactional commits count from their
+    // commit marker, the killed loop's aborted ones do not.
+    let warren = Warren::start(dir.path(), Options::brokers(3)).await.expect("restart");
+    let committed = warren.cluster.committed_offsets("ctp-group").expect("group offsets after the restart");
+    assert_eq!(committed.values().map(|c| c.offset).sum::<i64>(), 300);
+    assert!(!warren.cluster.has_pending_txn_offsets("ctp-group"), "no offset waits for a marker");
+    warren.stop().await.expect("stop");
 }
 
 /// Burrow's long-standing complaint (linkedin/Burrow#591): a group that consumed everything of
