@@ -234,18 +234,7 @@ impl Cluster {
         if let Err(e) = self.check_coordinator(broker, group_id) {
             return fail_all(e);
         }
-        let mut results: Vec<Result<(), ResponseError>> = commits
-            .iter()
-            .map(|c| {
-                if c.metadata.as_ref().is_some_and(|m| m.len() > MAX_METADATA_BYTES) {
-                    Err(ResponseError::OffsetMetadataTooLarge)
-                } else if self.partition_count(&c.topic).is_none_or(|n| c.partition < 0 || c.partition >= n) {
-                    Err(ResponseError::UnknownTopicOrPartition)
-                } else {
-                    Ok(())
-                }
-            })
-            .collect();
+        let mut results = self.check_commits(&commits);
         let allowed = {
             let groups = self.groups.lock();
             match groups.get(group_id) {
@@ -261,53 +250,16 @@ impl Cluster {
         if let Err(e) = allowed {
             return fail_all(e);
         }
-        let timestamp = now_ms();
-        let accepted: Vec<(String, i32, OffsetValue)> = commits
-            .into_iter()
-            .zip(&results)
-            .filter(|(_, r)| r.is_ok())
-            .map(|(c, _)| {
-                let value = OffsetValue {
-                    offset: c.offset,
-                    leader_epoch: c.leader_epoch,
-                    metadata: c.metadata.unwrap_or_default(),
-                    commit_timestamp_ms: timestamp,
-                    expire_timestamp_ms: None,
-                };
-                (c.topic, c.partition, value)
-            })
-            .collect();
+        let accepted = accepted_values(commits, &results, now_ms());
         if accepted.is_empty() {
             return results;
         }
-        let batch: Vec<(Bytes, Option<Bytes>)> = accepted
-            .iter()
-            .map(|(t, p, v)| (records::offset_key(group_id, t, *p), Some(records::offset_value(v))))
-            .collect();
-        match self.store(group_id, &batch).await {
+        match self.store(group_id, &offset_batch(group_id, &accepted)).await {
             Ok(base) => {
                 let mut groups = self.groups.lock();
-                let group = groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, timestamp));
+                let group = groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, now_ms()));
                 for (i, (topic, partition, v)) in accepted.into_iter().enumerate() {
-                    let committed = CommittedOffset {
-                        offset: v.offset,
-                        leader_epoch: v.leader_epoch,
-                        metadata: v.metadata,
-                        commit_timestamp_ms: v.commit_timestamp_ms,
-                        expire_timestamp_ms: None,
-                        record_offset: base + i as i64,
-                    };
-                    let entry = group.offsets.entry((topic, partition));
-                    match entry {
-                        std::collections::btree_map::Entry::Occupied(mut o) => {
-                            if o.get().record_offset < committed.record_offset {
-                                o.insert(committed);
-                            }
-                        }
-                        std::collections::btree_map::Entry::Vacant(v) => {
-                            v.insert(committed);
-                        }
-                    }
+                    group.record_commit(topic, partition, committed_at(v, base + i as i64));
                 }
             }
             Err(e) => {
@@ -659,6 +611,65 @@ impl Cluster {
             None => Ok(appended.base_offset),
             Some(e) => Err(coordinator_error(e)),
         }
+    }
+}
+
+impl Cluster {
+    /// Each commit's own checks: metadata within `offset.metadata.max.bytes`, a partition that
+    /// exists.
+    pub(super) fn check_commits(&self, commits: &[OffsetCommit]) -> Vec<Result<(), ResponseError>> {
+        commits
+            .iter()
+            .map(|c| {
+                if c.metadata.as_ref().is_some_and(|m| m.len() > MAX_METADATA_BYTES) {
+                    Err(ResponseError::OffsetMetadataTooLarge)
+                } else if self.partition_count(&c.topic).is_none_or(|n| c.partition < 0 || c.partition >= n) {
+                    Err(ResponseError::UnknownTopicOrPartition)
+                } else {
+                    Ok(())
+                }
+            })
+            .collect()
+    }
+}
+
+/// The commits that passed their checks, as the values to store at `timestamp`.
+pub(super) fn accepted_values(
+    commits: Vec<OffsetCommit>,
+    results: &[Result<(), ResponseError>],
+    timestamp: i64,
+) -> Vec<(String, i32, OffsetValue)> {
+    commits
+        .into_iter()
+        .zip(results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(c, _)| {
+            let value = OffsetValue {
+                offset: c.offset,
+                leader_epoch: c.leader_epoch,
+                metadata: c.metadata.unwrap_or_default(),
+                commit_timestamp_ms: timestamp,
+                expire_timestamp_ms: None,
+            };
+            (c.topic, c.partition, value)
+        })
+        .collect()
+}
+
+/// The `__consumer_offsets` records of a group's commits.
+pub(super) fn offset_batch(group_id: &str, accepted: &[(String, i32, OffsetValue)]) -> Vec<(Bytes, Option<Bytes>)> {
+    accepted.iter().map(|(t, p, v)| (records::offset_key(group_id, t, *p), Some(records::offset_value(v)))).collect()
+}
+
+/// A stored commit, at `record_offset` in `__consumer_offsets`.
+pub(super) fn committed_at(v: OffsetValue, record_offset: i64) -> CommittedOffset {
+    CommittedOffset {
+        offset: v.offset,
+        leader_epoch: v.leader_epoch,
+        metadata: v.metadata,
+        commit_timestamp_ms: v.commit_timestamp_ms,
+        expire_timestamp_ms: None,
+        record_offset,
     }
 }
 

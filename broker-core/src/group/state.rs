@@ -325,6 +325,21 @@ impl Group {
                 .any(|(name, _)| self.members.values().all(|m| m.protocols.iter().any(|(n, _)| n == name)))
     }
 
+    /// Takes a stored commit unless the offset it has was written later (a commit never
+    /// replaces one with a later record offset).
+    pub fn record_commit(&mut self, topic: String, partition: i32, committed: CommittedOffset) {
+        match self.offsets.entry((topic, partition)) {
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                if o.get().record_offset < committed.record_offset {
+                    o.insert(committed);
+                }
+            }
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(committed);
+            }
+        }
+    }
+
     /// TxnOffsetCommit's checks (Kafka's): a named member must belong to the group, a given
     /// generation must be the group's; an unnamed, generation-less commit (v0-2) passes.
     pub fn check_txn_commit(

@@ -5,10 +5,10 @@
 
 use kafka_protocol::ResponseError;
 
-use super::coordinator::OffsetCommit;
-use super::records::{self, OffsetValue};
+use super::coordinator::{accepted_values, committed_at, offset_batch, OffsetCommit};
+use super::records;
 use super::state::{CommittedOffset, Group};
-use super::{valid_group_id, MAX_METADATA_BYTES, OFFSETS_PARTITIONS};
+use super::{valid_group_id, OFFSETS_PARTITIONS};
 use crate::cluster::maintenance::now_ms;
 use crate::cluster::Cluster;
 use crate::log::batch::ProducerTag;
@@ -66,46 +66,12 @@ impl Cluster {
         if let Err(e) = checked {
             return fail_all(e);
         }
-        let mut results: Vec<Result<(), ResponseError>> = commits
-            .iter()
-            .map(|c| {
-                if c.metadata.as_ref().is_some_and(|m| m.len() > MAX_METADATA_BYTES) {
-                    Err(ResponseError::OffsetMetadataTooLarge)
-                } else if self
-                    .metadata()
-                    .topics
-                    .get(&c.topic)
-                    .is_none_or(|t| c.partition < 0 || c.partition as usize >= t.partitions.len())
-                {
-                    Err(ResponseError::UnknownTopicOrPartition)
-                } else {
-                    Ok(())
-                }
-            })
-            .collect();
-        let timestamp = now_ms();
-        let accepted: Vec<(String, i32, OffsetValue)> = commits
-            .into_iter()
-            .zip(&results)
-            .filter(|(_, r)| r.is_ok())
-            .map(|(c, _)| {
-                let value = OffsetValue {
-                    offset: c.offset,
-                    leader_epoch: c.leader_epoch,
-                    metadata: c.metadata.unwrap_or_default(),
-                    commit_timestamp_ms: timestamp,
-                    expire_timestamp_ms: None,
-                };
-                (c.topic, c.partition, value)
-            })
-            .collect();
+        let mut results = self.check_commits(&commits);
+        let accepted = accepted_values(commits, &results, now_ms());
         if accepted.is_empty() {
             return results;
         }
-        let batch: Vec<(bytes::Bytes, Option<bytes::Bytes>)> = accepted
-            .iter()
-            .map(|(t, p, v)| (records::offset_key(group_id, t, *p), Some(records::offset_value(v))))
-            .collect();
+        let batch = offset_batch(group_id, &accepted);
         let producer = ProducerTag {
             producer_id: committer.producer_id,
             producer_epoch: committer.producer_epoch,
@@ -116,19 +82,8 @@ impl Cluster {
                 let mut pending = self.groups.lock_pending();
                 let entries = pending.entry(committer.producer_id).or_default();
                 for (i, (topic, partition, v)) in accepted.into_iter().enumerate() {
-                    entries.push(PendingOffset {
-                        group_id: group_id.to_string(),
-                        topic,
-                        partition,
-                        offset: CommittedOffset {
-                            offset: v.offset,
-                            leader_epoch: v.leader_epoch,
-                            metadata: v.metadata,
-                            commit_timestamp_ms: v.commit_timestamp_ms,
-                            expire_timestamp_ms: None,
-                            record_offset: base + i as i64,
-                        },
-                    });
+                    let offset = committed_at(v, base + i as i64);
+                    entries.push(PendingOffset { group_id: group_id.to_string(), topic, partition, offset });
                 }
             }
             Err(e) => {
@@ -175,15 +130,6 @@ impl Cluster {
 pub(super) fn apply_committed(groups: &mut std::collections::HashMap<String, Group>, settled: Vec<PendingOffset>) {
     for p in settled {
         let group = groups.entry(p.group_id.clone()).or_insert_with(|| Group::new(&p.group_id, now_ms()));
-        match group.offsets.entry((p.topic, p.partition)) {
-            std::collections::btree_map::Entry::Occupied(mut o) => {
-                if o.get().record_offset < p.offset.record_offset {
-                    o.insert(p.offset);
-                }
-            }
-            std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(p.offset);
-            }
-        }
+        group.record_commit(p.topic, p.partition, p.offset);
     }
 }

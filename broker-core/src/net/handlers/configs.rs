@@ -228,27 +228,25 @@ fn current(cluster: &Cluster, target: &Target) -> Result<BTreeMap<String, String
     }
 }
 
-/// Applies each target's new configs off the async workers (the metadata write fsyncs).
-async fn apply(
-    cluster: &Arc<Cluster>,
-    changes: Vec<(usize, Target, BTreeMap<String, String>)>,
-    validate_only: bool,
-) -> Vec<(usize, Outcome)> {
+/// A resource's planned change: its target and new configs, or why it is refused.
+type Planned = Result<(Target, BTreeMap<String, String>), AdminError>;
+
+/// Applies each planned change off the async workers (the metadata write fsyncs); one outcome
+/// per resource, in order.
+async fn apply(cluster: &Arc<Cluster>, planned: Vec<Planned>, validate_only: bool) -> Vec<Outcome> {
+    let count = planned.len();
     let cluster = Arc::clone(cluster);
     tokio::task::spawn_blocking(move || {
-        changes
+        planned
             .into_iter()
-            .map(|(at, target, values)| {
-                let outcome = match target {
-                    Target::Topic(topic) => cluster.alter_topic_config(&topic, values, validate_only),
-                    Target::BrokerDefault => cluster.alter_broker_config(values, validate_only),
-                };
-                (at, outcome)
+            .map(|plan| match plan? {
+                (Target::Topic(topic), values) => cluster.alter_topic_config(&topic, values, validate_only),
+                (Target::BrokerDefault, values) => cluster.alter_broker_config(values, validate_only),
             })
             .collect()
     })
     .await
-    .unwrap_or_default()
+    .unwrap_or_else(|e| vec![Err(AdminError::new(ResponseError::UnknownServerError, e.to_string())); count])
 }
 
 fn current_overrides(cluster: &Cluster, topic: &str) -> Result<BTreeMap<String, String>, AdminError> {
@@ -260,10 +258,11 @@ fn current_overrides(cluster: &Cluster, topic: &str) -> Result<BTreeMap<String, 
 /// AlterConfigs: the given set replaces a topic's overrides (what is not named goes back to the
 /// default).
 pub async fn alter_configs(ctx: &Ctx<'_>, request: AlterConfigsRequest) -> AlterConfigsResponse {
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(request.resources.len());
-    let mut changes = Vec::new();
-    for r in &request.resources {
-        let planned = target(ctx, r.resource_type, r.resource_name.as_str()).and_then(|target| {
+    let planned = request
+        .resources
+        .iter()
+        .map(|r| {
+            let target = target(ctx, r.resource_type, r.resource_name.as_str())?;
             current(ctx.cluster, &target)?;
             let mut overrides = BTreeMap::new();
             for c in &r.configs {
@@ -278,18 +277,9 @@ pub async fn alter_configs(ctx: &Ctx<'_>, request: AlterConfigsRequest) -> Alter
                 }
             }
             Ok((target, overrides))
-        });
-        match planned {
-            Ok((target, overrides)) => {
-                changes.push((outcomes.len(), target, overrides));
-                outcomes.push(Ok(()));
-            }
-            Err(e) => outcomes.push(Err(e)),
-        }
-    }
-    for (at, outcome) in apply(ctx.cluster, changes, request.validate_only).await {
-        outcomes[at] = outcome;
-    }
+        })
+        .collect();
+    let outcomes = apply(ctx.cluster, planned, request.validate_only).await;
     let responses = request
         .resources
         .iter()
@@ -305,10 +295,11 @@ pub async fn incremental_alter_configs(
     ctx: &Ctx<'_>,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(request.resources.len());
-    let mut changes = Vec::new();
-    for r in &request.resources {
-        let planned = target(ctx, r.resource_type, r.resource_name.as_str()).and_then(|target| {
+    let planned = request
+        .resources
+        .iter()
+        .map(|r| {
+            let target = target(ctx, r.resource_type, r.resource_name.as_str())?;
             let mut overrides = current(ctx.cluster, &target)?;
             let list_name = match target {
                 Target::Topic(_) => "cleanup.policy",
@@ -360,18 +351,9 @@ pub async fn incremental_alter_configs(
                 }
             }
             Ok((target, overrides))
-        });
-        match planned {
-            Ok((target, overrides)) => {
-                changes.push((outcomes.len(), target, overrides));
-                outcomes.push(Ok(()));
-            }
-            Err(e) => outcomes.push(Err(e)),
-        }
-    }
-    for (at, outcome) in apply(ctx.cluster, changes, request.validate_only).await {
-        outcomes[at] = outcome;
-    }
+        })
+        .collect();
+    let outcomes = apply(ctx.cluster, planned, request.validate_only).await;
     let responses = request
         .resources
         .iter()
