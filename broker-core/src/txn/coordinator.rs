@@ -32,6 +32,10 @@ use crate::log::batch::{self, PlainRecord};
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The pause between attempts to write a marker or a completion that failed.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// Kafka's `transactional.id.expiration.ms`: an id with no transaction for this long is forgotten.
+const ID_EXPIRATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often idle ids are looked for.
+const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 /// How long EndTxn waits for the markers and the completion before it answers anyway.
 const END_TXN_WAIT: Duration = Duration::from_secs(5);
 
@@ -326,6 +330,10 @@ impl Cluster {
         if let Some(meta) = txns.get_mut(&id) {
             match &result {
                 Ok(()) => *meta = TxnMetadata { pending: false, ..planned.next },
+                // An id first seen by this request and never stored is forgotten again.
+                Err(_) if meta.producer_epoch < 0 => {
+                    txns.remove(&id);
+                }
                 Err(_) => meta.pending = false,
             }
         }
@@ -507,9 +515,14 @@ impl Cluster {
         }
         let mut interval = tokio::time::interval(ABORT_CHECK_INTERVAL);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_expiry = Instant::now();
         loop {
             interval.tick().await;
             let now = now_ms();
+            if last_expiry.elapsed() >= EXPIRY_CHECK_INTERVAL {
+                last_expiry = Instant::now();
+                self.expire_transactional_ids(now).await;
+            }
             let expired: Vec<String> = {
                 let txns = self.transactions.lock();
                 txns.values()
@@ -526,6 +539,41 @@ impl Cluster {
                 tracing::info!(transactional_id = %id, "transaction timed out");
                 if let Err(e) = self.begin_abort(&id, true).await {
                     tracing::warn!(transactional_id = %id, error = %e, "cannot abort a timed-out transaction yet");
+                }
+            }
+        }
+    }
+
+    /// Forgets transactional ids idle (no transaction open) for `transactional.id.expiration.ms`,
+    /// with a tombstone each, as Kafka does: ids cost memory and a key in the log only while used.
+    pub(crate) async fn expire_transactional_ids(&self, now: i64) {
+        let expired: Vec<String> = {
+            let mut txns = self.transactions.lock();
+            txns.values_mut()
+                .filter(|m| {
+                    !m.pending
+                        && m.state.is_complete_or_empty()
+                        && m.last_update_ms.saturating_add(ID_EXPIRATION.as_millis() as i64) <= now
+                })
+                .map(|m| {
+                    m.pending = true;
+                    m.transactional_id.clone()
+                })
+                .collect()
+        };
+        for id in expired {
+            let stored = self.store_txn_state(&id, None).await;
+            let mut txns = self.transactions.lock();
+            match stored {
+                Ok(()) => {
+                    txns.remove(&id);
+                    tracing::info!(transactional_id = %id, "transactional id expired");
+                }
+                Err(e) => {
+                    if let Some(meta) = txns.get_mut(&id) {
+                        meta.pending = false;
+                    }
+                    tracing::debug!(transactional_id = %id, error = %e, "cannot expire a transactional id yet");
                 }
             }
         }
