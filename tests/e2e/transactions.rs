@@ -521,7 +521,20 @@ async fn bad_transactional_requests_get_kafkas_errors() {
     let r: ProduceResponse =
         crate::wire::call(&mut s, ApiKey::Produce, 9, &produce(flagged_batch(5, true, false), None));
     assert_eq!(code(&r), E::TransactionalIdAuthorizationFailed.code(), "transactional without an id");
+    // A late write of a real producer whose transaction is over (a retry after its commit):
+    // refused, so it cannot open a transaction nobody will end.
+    let real = warren.cluster.describe_transaction("real-id").expect("real-id");
+    assert_eq!(real.producer_epoch, 0);
+    let r: ProduceResponse = crate::wire::call(
+        &mut s,
+        ApiKey::Produce,
+        9,
+        &produce(flagged_batch(real.producer_id, true, false), Some("real-id")),
+    );
+    assert_eq!(code(&r), E::InvalidTxnState.code(), "no open transaction holds hostile-0");
     assert_eq!(warren.cluster.leader_replica("hostile", 0).expect("leader").log_end_offset(), end, "nothing appended");
+    let leader = warren.cluster.leader_replica("hostile", 0).expect("leader");
+    assert_eq!(leader.last_stable_offset(), leader.high_watermark(), "nothing holds the last stable offset");
 
     let add = |id: &str, topic: &str, partition: i32| {
         AddPartitionsToTxnRequest::default()

@@ -583,6 +583,18 @@ impl Cluster {
         batch: &[(Bytes, Option<Bytes>)],
         producer: Option<batch::ProducerTag>,
     ) -> Result<i64, ResponseError> {
+        let (replica, appended) = self.append_offsets(group_id, batch, producer)?;
+        self.await_offsets(&replica, &appended).await
+    }
+
+    /// The append half of [`Cluster::store_as`]: synchronous, so a caller may record what it
+    /// appended before anything else can follow it in the log.
+    pub(super) fn append_offsets(
+        &self,
+        group_id: &str,
+        batch: &[(Bytes, Option<Bytes>)],
+        producer: Option<batch::ProducerTag>,
+    ) -> Result<(std::sync::Arc<crate::partition::Partition>, crate::partition::Appended), ResponseError> {
         let partition = records::partition_for(group_id, OFFSETS_PARTITIONS);
         let replica = self.leader_replica(CONSUMER_OFFSETS, partition).ok_or(ResponseError::NotCoordinator)?;
         let plain = batch.iter().map(|(key, value)| PlainRecord {
@@ -591,26 +603,39 @@ impl Cluster {
             headers: Vec::new(),
         });
         let bytes = batch::encode_as(plain, now_ms(), producer).map_err(|_| ResponseError::UnknownServerError)?;
-        let coordinator_error = |e: ResponseError| match e {
-            ResponseError::UnknownTopicOrPartition
-            | ResponseError::NotEnoughReplicas
-            | ResponseError::NotEnoughReplicasAfterAppend
-            | ResponseError::RequestTimedOut => ResponseError::CoordinatorNotAvailable,
-            ResponseError::NotLeaderOrFollower | ResponseError::KafkaStorageError => ResponseError::NotCoordinator,
-            ResponseError::MessageTooLarge | ResponseError::RecordListTooLarge => {
-                ResponseError::InvalidCommitOffsetSize
-            }
-            other => other,
-        };
         let appended = replica.append_as_leader(&bytes, -1).map_err(|r| coordinator_error(r.code))?;
+        Ok((replica, appended))
+    }
+
+    /// The replication half of [`Cluster::store_as`]: the offset of the first record once the
+    /// ISR has it.
+    pub(super) async fn await_offsets(
+        &self,
+        replica: &crate::partition::Partition,
+        appended: &crate::partition::Appended,
+    ) -> Result<i64, ResponseError> {
         if self.config.flush_interval.is_zero() {
             replica.flush().map_err(|_| ResponseError::NotCoordinator)?;
         }
         let deadline = Instant::now() + self.config.groups.commit_timeout;
-        match replica.await_replication(&appended, deadline).await {
+        match replica.await_replication(appended, deadline).await {
             None => Ok(appended.base_offset),
             Some(e) => Err(coordinator_error(e)),
         }
+    }
+}
+
+/// A write's error as Kafka's group coordinator reports it, so clients retry or look the
+/// coordinator up again.
+fn coordinator_error(e: ResponseError) -> ResponseError {
+    match e {
+        ResponseError::UnknownTopicOrPartition
+        | ResponseError::NotEnoughReplicas
+        | ResponseError::NotEnoughReplicasAfterAppend
+        | ResponseError::RequestTimedOut => ResponseError::CoordinatorNotAvailable,
+        ResponseError::NotLeaderOrFollower | ResponseError::KafkaStorageError => ResponseError::NotCoordinator,
+        ResponseError::MessageTooLarge | ResponseError::RecordListTooLarge => ResponseError::InvalidCommitOffsetSize,
+        other => other,
     }
 }
 

@@ -10,7 +10,7 @@ use super::records;
 use super::state::{CommittedOffset, Group};
 use super::{valid_group_id, OFFSETS_PARTITIONS};
 use crate::cluster::maintenance::now_ms;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, CONSUMER_OFFSETS};
 use crate::log::batch::ProducerTag;
 
 /// One offset waiting for its transaction's marker.
@@ -25,6 +25,7 @@ pub struct PendingOffset {
 /// Who commits in a transaction: the producer and, from TxnOffsetCommit v3, the group member.
 #[derive(Debug, Clone)]
 pub struct TxnCommitter {
+    pub transactional_id: String,
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub member_id: String,
@@ -43,7 +44,8 @@ impl Cluster {
         committer: &TxnCommitter,
         commits: Vec<OffsetCommit>,
     ) -> Vec<Result<(), ResponseError>> {
-        let fail_all = |e: ResponseError| vec![Err(e); commits.len()];
+        let count = commits.len();
+        let fail_all = |e: ResponseError| vec![Err(e); count];
         if !valid_group_id(group_id) {
             return fail_all(ResponseError::InvalidGroupId);
         }
@@ -72,24 +74,43 @@ impl Cluster {
             return results;
         }
         let batch = offset_batch(group_id, &accepted);
+        let offsets_partition = records::partition_for(group_id, OFFSETS_PARTITIONS);
+        let gate = self.txn_write_gate();
+        if let Err(e) = self.verify_txn_write(
+            &committer.transactional_id,
+            committer.producer_id,
+            committer.producer_epoch,
+            CONSUMER_OFFSETS,
+            offsets_partition,
+        ) {
+            return fail_all(e);
+        }
         let producer = ProducerTag {
             producer_id: committer.producer_id,
             producer_epoch: committer.producer_epoch,
             transactional: true,
         };
-        match self.store_as(group_id, &batch, Some(producer)).await {
-            Ok(base) => {
-                let mut pending = self.groups.lock_pending();
+        // Appended and held as pending under one lock: the transaction's marker, which settles
+        // pending offsets under the same lock, finds them whenever it comes.
+        let appended = {
+            let mut pending = self.groups.lock_pending();
+            self.append_offsets(group_id, &batch, Some(producer)).map(|(replica, appended)| {
                 let entries = pending.entry(committer.producer_id).or_default();
                 for (i, (topic, partition, v)) in accepted.into_iter().enumerate() {
-                    let offset = committed_at(v, base + i as i64);
+                    let offset = committed_at(v, appended.base_offset + i as i64);
                     entries.push(PendingOffset { group_id: group_id.to_string(), topic, partition, offset });
                 }
-            }
-            Err(e) => {
-                for r in results.iter_mut().filter(|r| r.is_ok()) {
-                    *r = Err(e);
-                }
+                (replica, appended)
+            })
+        };
+        drop(gate);
+        let outcome = match appended {
+            Ok((replica, appended)) => self.await_offsets(&replica, &appended).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            for r in results.iter_mut().filter(|r| r.is_ok()) {
+                *r = Err(e);
             }
         }
         results
@@ -97,15 +118,22 @@ impl Cluster {
 
     /// A transaction's marker reached `__consumer_offsets` partition `offsets_partition`: the
     /// producer's pending offsets there take effect (commit) or go (abort).
-    pub(crate) fn settle_txn_offsets(&self, producer_id: i64, offsets_partition: i32, commit: bool) {
+    pub(crate) fn settle_txn_offsets(
+        &self,
+        producer_id: i64,
+        offsets_partition: i32,
+        marker_offset: i64,
+        commit: bool,
+    ) {
         let settled: Vec<PendingOffset> = {
             let mut pending = self.groups.lock_pending();
             let Some(entries) = pending.get_mut(&producer_id) else {
                 return;
             };
-            let (here, elsewhere): (Vec<_>, Vec<_>) = std::mem::take(entries)
-                .into_iter()
-                .partition(|p| records::partition_for(&p.group_id, OFFSETS_PARTITIONS) == offsets_partition);
+            let (here, elsewhere): (Vec<_>, Vec<_>) = std::mem::take(entries).into_iter().partition(|p| {
+                records::partition_for(&p.group_id, OFFSETS_PARTITIONS) == offsets_partition
+                    && p.offset.record_offset < marker_offset
+            });
             if elsewhere.is_empty() {
                 pending.remove(&producer_id);
             } else {

@@ -21,6 +21,14 @@ use super::segment::{file_stem, Segment};
 use super::{Log, LogError};
 
 /// What one compaction pass did.
+/// What became of the transaction a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnFate {
+    Committed,
+    Aborted,
+    Open,
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Compacted {
     pub segments_rewritten: usize,
@@ -37,6 +45,7 @@ impl Log {
         now_ms: i64,
         delete_retention_ms: i64,
         high_watermark: i64,
+        fate: &dyn Fn(i64, i64) -> TxnFate,
     ) -> Result<Compacted, LogError> {
         let mut report = Compacted::default();
         let limit = self.config.max_uncompressed_batch_bytes;
@@ -46,14 +55,16 @@ impl Log {
             return Ok(report);
         }
         // The latest offset of every key in the whole log, the active segment included, so a
-        // key rewritten there supersedes its older copies. Transactional records and markers are
-        // neither removed nor counted: whether a transactional record counts depends on its
-        // transaction's marker, so a later aborted write must not cost an earlier committed one
-        // (Kafka's cleaner removes aborted data first; warren keeps transactions whole instead).
+        // key rewritten there supersedes its older copies. A transactional record counts once its
+        // transaction committed; an aborted one never counts and goes, as Kafka's cleaner
+        // removes aborted data; one of a transaction still open is kept and does not count.
+        // Markers stay.
+        let counts =
+            |r: &Record| !r.control && (!r.transactional || fate(r.producer_id, r.offset) == TxnFate::Committed);
         let mut latest: HashMap<Bytes, i64> = HashMap::new();
         for segment in &self.segments {
             for_each_batch(segment, limit, |batch| {
-                for r in batch.records.iter().filter(|r| !r.control && !r.transactional) {
+                for r in batch.records.iter().filter(|r| counts(r)) {
                     if let Some(key) = &r.key {
                         latest.insert(key.clone(), r.offset);
                     }
@@ -62,7 +73,9 @@ impl Log {
             })?;
         }
         let keep = |r: &Record| match &r.key {
-            _ if r.control || r.transactional => true,
+            _ if r.control => true,
+            _ if r.transactional && fate(r.producer_id, r.offset) == TxnFate::Aborted => false,
+            _ if r.transactional && fate(r.producer_id, r.offset) == TxnFate::Open => true,
             None => true,
             Some(key) => {
                 latest.get(key) == Some(&r.offset)

@@ -13,7 +13,7 @@ pub mod index;
 pub mod records;
 pub mod segment;
 
-pub use compact::Compacted;
+pub use compact::{Compacted, TxnFate};
 
 use std::fs::File;
 use std::io;

@@ -372,7 +372,7 @@ fn compaction_keeps_the_latest_record_per_key_and_drops_old_tombstones() {
     let before = records(&log);
     assert_eq!(before.len(), 164);
 
-    let done = log.compact(now, day, end).expect("compact");
+    let done = log.compact(now, day, end, &|_, _| TxnFate::Committed).expect("compact");
     assert!(done.segments_rewritten > 0 && done.bytes_after < done.bytes_before, "{done:?}");
     let after = records(&log);
     let expect = |key: &str| before.iter().rev().find(|(_, k, _)| k == key).cloned().expect("key");
@@ -397,7 +397,7 @@ fn compaction_keeps_the_latest_record_per_key_and_drops_old_tombstones() {
     }
     // A second pass has nothing to do.
     let (mut log, _) = Log::open(dir.path(), config.clone(), OpenState::default()).expect("reopen");
-    assert_eq!(log.compact(now, day, end).expect("again").segments_rewritten, 0);
+    assert_eq!(log.compact(now, day, end, &|_, _| TxnFate::Committed).expect("again").segments_rewritten, 0);
 
     // A follower copying the compacted log accepts the gaps.
     let follower_dir = tempfile::tempdir().expect("tempdir");
@@ -465,35 +465,46 @@ fn advancing_the_log_start_deletes_below_it() {
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (60, 60));
 }
 
-/// Compaction keeps transactions whole: a committed transactional write is not removed because a
-/// later write of the same key belongs to a transaction that aborted, and markers stay.
+/// Compaction and transactions, as Kafka's cleaner: an aborted transaction's records go, a
+/// committed one's count like any record (a later aborted write never costs an earlier committed
+/// one, a later plain write supersedes it), an open one's stay, markers stay.
 #[test]
-fn compaction_keeps_transactional_records_and_markers() {
+fn compaction_drops_aborted_records_and_counts_committed_ones() {
     use super::batch::{encode_as, encode_marker, PlainRecord, ProducerTag};
     let dir = tempfile::tempdir().expect("tempdir");
     let config = LogConfig { segment_bytes: 1024, retention: None, ..LogConfig::default() };
     let (mut log, _) = Log::open(dir.path(), config, OpenState::default()).expect("open");
     let put = |log: &mut Log, mut bytes: bytes::BytesMut| {
         let headers = split_batches(&bytes).expect("valid");
-        log.append_as_leader(&mut bytes, &headers, 0).expect("append");
+        log.append_as_leader(&mut bytes, &headers, 0).expect("append").first_offset
     };
-    let tag = ProducerTag { producer_id: 9, producer_epoch: 0, transactional: true };
-    let record =
-        |v: &str| PlainRecord { key: Some("k".into()), value: Some(v.to_string().into()), headers: Vec::new() };
-    put(&mut log, encode_as([record("committed")], 1, Some(tag)).expect("encode"));
-    put(&mut log, encode_marker(9, 0, 0, true, 1).expect("marker"));
-    put(&mut log, encode_as([record("aborted")], 1, Some(tag)).expect("encode"));
-    put(&mut log, encode_marker(9, 0, 0, false, 1).expect("marker"));
+    let tag = |pid| Some(ProducerTag { producer_id: pid, producer_epoch: 0, transactional: true });
+    let record = |k: &str, v: &str| PlainRecord {
+        key: Some(k.to_string().into()),
+        value: Some(v.to_string().into()),
+        headers: Vec::new(),
+    };
+    put(&mut log, encode_as([record("k", "committed")], 1, tag(9)).expect("encode")); // 0
+    put(&mut log, encode_marker(9, 0, 0, true, 1).expect("marker")); // 1
+    put(&mut log, encode_as([record("k", "aborted")], 1, tag(9)).expect("encode")); // 2
+    put(&mut log, encode_marker(9, 0, 0, false, 1).expect("marker")); // 3
+    put(&mut log, encode_as([record("j", "open")], 1, tag(7)).expect("encode")); // 4
+    put(&mut log, encode_as([record("j", "plain")], 1, None).expect("encode")); // 5
     for i in 0..30 {
         append_keyed(&mut log, &[("other", Some(&format!("{i}")))], 1);
     }
     log.roll().expect("roll");
     let end = log.log_end_offset();
-    log.compact(10, 1, end).expect("compact");
-    let kept = records(&log);
-    let values: Vec<Option<String>> = kept.iter().filter(|(o, _, _)| *o < 4).map(|r| r.2.clone()).collect();
-    assert_eq!(values.len(), 4, "both transactional records and both markers: {kept:?}");
-    assert_eq!(values[0].as_deref(), Some("committed"));
-    assert_eq!(values[2].as_deref(), Some("aborted"));
-    assert_eq!(kept.iter().filter(|(_, k, _)| k == "other").count(), 1, "plain records still compact");
+    let fate = |pid: i64, offset: i64| match (pid, offset) {
+        (9, 2) => TxnFate::Aborted,
+        (7, _) => TxnFate::Open,
+        _ => TxnFate::Committed,
+    };
+    log.compact(10, 1, end, &fate).expect("compact");
+    let kept: Vec<(i64, Option<String>)> =
+        records(&log).into_iter().filter(|(o, _, _)| *o < 6).map(|(o, _, v)| (o, v)).collect();
+    let offsets: Vec<i64> = kept.iter().map(|(o, _)| *o).collect();
+    assert_eq!(offsets, vec![0, 1, 3, 4, 5], "the aborted record goes, markers and the open record stay: {kept:?}");
+    assert_eq!(kept[0].1.as_deref(), Some("committed"), "the committed record is k's latest that counts");
+    assert_eq!(records(&log).iter().filter(|(_, k, _)| k == "other").count(), 1, "plain records still compact");
 }

@@ -597,7 +597,9 @@ impl Partition {
     }
 
     fn last_stable_locked(inner: &mut Inner, hw: i64) -> i64 {
-        inner.producers.first_unstable_offset(hw).map_or(hw, |first| first.min(hw))
+        // Never below the log start: records deleted there cannot hold anything back.
+        let start = inner.log.log_start_offset();
+        inner.producers.first_unstable_offset(hw).map_or(hw, |first| first.min(hw)).max(start.min(hw))
     }
 
     /// Open transactions on this replica: (producer id, first offset).
@@ -771,6 +773,8 @@ impl Partition {
         if hw != self.high_watermark() {
             self.set_high_watermark(hw);
         }
+        // Followers prune what the high watermark passed too (leaders do it when asked).
+        inner.producers.first_unstable_offset(hw);
         Ok(())
     }
 
@@ -947,7 +951,8 @@ impl Partition {
         if !inner.compacted {
             return Ok(None);
         }
-        inner.log.compact(now_ms, DELETE_RETENTION_MS, self.high_watermark()).map(Some)
+        let fates = inner.producers.txn_fates();
+        inner.log.compact(now_ms, DELETE_RETENTION_MS, self.high_watermark(), &fates).map(Some)
     }
 
     /// Reads for internal consumers (group coordinator rebuild, timestamps): whole batches up to

@@ -110,7 +110,7 @@ impl ProducerStates {
         if header.producer_epoch < entry.epoch {
             return SequenceCheck::StaleEpoch { current: entry.epoch, got: header.producer_epoch };
         }
-        if entry.txn_first_offset.is_some() && !header.is_transactional() && header.producer_epoch == entry.epoch {
+        if entry.txn_first_offset.is_some() && !header.is_transactional() {
             return SequenceCheck::InvalidTxnState;
         }
         if header.base_sequence < 0 {
@@ -237,6 +237,25 @@ impl ProducerStates {
     /// Forgets aborted transactions whose marker is below the log start (retention, DeleteRecords).
     pub fn forget_aborted_before(&mut self, log_start_offset: i64) {
         self.aborted.retain(|t| t.last_offset >= log_start_offset);
+    }
+
+    /// What became of each transactional record's transaction, for compaction: a snapshot
+    /// that answers (producer id, offset) -> committed, aborted or still open.
+    pub fn txn_fates(&self) -> impl Fn(i64, i64) -> crate::log::TxnFate {
+        let mut aborted: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+        for t in &self.aborted {
+            aborted.entry(t.producer_id).or_default().push((t.first_offset, t.last_offset));
+        }
+        let open: HashMap<i64, i64> = self.ongoing.iter().map(|(first, pid)| (*pid, *first)).collect();
+        move |pid, offset| {
+            if aborted.get(&pid).is_some_and(|ranges| ranges.iter().any(|(f, l)| (*f..=*l).contains(&offset))) {
+                crate::log::TxnFate::Aborted
+            } else if open.get(&pid).is_some_and(|first| *first <= offset) {
+                crate::log::TxnFate::Open
+            } else {
+                crate::log::TxnFate::Committed
+            }
+        }
     }
 
     /// Open transactions on this partition: (producer id, first offset).

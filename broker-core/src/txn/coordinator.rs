@@ -30,8 +30,10 @@ use crate::log::batch::{self, PlainRecord};
 
 /// How long one marker or state write may wait for the ISR before it is tried again.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The pause between attempts to write a marker or a completion that failed.
+/// The pause between attempts to write a marker or a completion that failed, doubling up to
+/// the maximum.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5);
 /// Kafka's `transactional.id.expiration.ms`: an id with no transaction for this long is forgotten.
 const ID_EXPIRATION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How often idle ids are looked for.
@@ -323,9 +325,21 @@ impl Cluster {
     }
 
     /// Stores a planned state and adopts it, or drops the pending mark when the write failed.
-    async fn store_transition(&self, planned: Planned) -> Result<(), ResponseError> {
+    /// In a task of its own: a request cancelled meanwhile (its connection closed, its broker
+    /// stopped) must not leave the transaction marked pending forever.
+    async fn store_transition(self: &Arc<Self>, planned: Planned) -> Result<(), ResponseError> {
+        let cluster = Arc::clone(self);
+        tokio::spawn(async move { cluster.store_and_adopt(planned).await })
+            .await
+            .unwrap_or(Err(ResponseError::UnknownServerError))
+    }
+
+    async fn store_and_adopt(&self, planned: Planned) -> Result<(), ResponseError> {
         let id = planned.next.transactional_id.clone();
         let result = self.store_txn_state(&id, Some(&planned.next.value())).await;
+        // Writes checked as part of the open transaction finish before it is prepared.
+        let _closed = matches!(planned.next.state, TxnState::PrepareCommit | TxnState::PrepareAbort)
+            .then(|| self.transactions.close_gate());
         let mut txns = self.transactions.lock();
         if let Some(meta) = txns.get_mut(&id) {
             match &result {
@@ -356,6 +370,7 @@ impl Cluster {
             let id = id.clone();
             let (pid, epoch) = (prepared.producer_id, prepared.producer_epoch);
             markers.spawn(async move {
+                let mut backoff = RETRY_BACKOFF;
                 loop {
                     match cluster.write_marker((topic.as_str(), index), pid, epoch, coordinator_epoch, commit).await {
                         Ok(()) => break,
@@ -369,7 +384,8 @@ impl Cluster {
                         }
                         Err(e) => {
                             tracing::debug!(transactional_id = %id, topic, partition = index, error = %e, "marker not written yet; retrying");
-                            tokio::time::sleep(RETRY_BACKOFF).await;
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
                         }
                     }
                 }
@@ -384,6 +400,14 @@ impl Cluster {
             let marked = {
                 let mut txns = self.transactions.lock();
                 match txns.get_mut(&id) {
+                    // Completed already (by another task), or no longer this transaction.
+                    Some(meta)
+                        if meta.state != complete.state.prepared_by()
+                            || meta.producer_id != complete.producer_id
+                            || meta.producer_epoch != complete.producer_epoch =>
+                    {
+                        None
+                    }
                     Some(meta) if !meta.pending => {
                         meta.pending = true;
                         Some(true)
@@ -420,19 +444,21 @@ impl Cluster {
         coordinator_epoch: i32,
         commit: bool,
     ) -> Result<(), ResponseError> {
-        if !self.has_topic(topic) {
+        if self.metadata().partition(topic, index).is_none() {
             return Err(ResponseError::UnknownTopicOrPartition);
         }
         let replica = self.leader_replica(topic, index).ok_or(ResponseError::NotLeaderOrFollower)?;
         let (appended, _) = replica.append_marker(producer_id, epoch, coordinator_epoch, commit).map_err(|r| r.code)?;
+        // The marker is in the leader's log: the offsets committed before it settle now (the
+        // replication wait below only decides whether the marker is written again).
+        if topic == CONSUMER_OFFSETS {
+            self.settle_txn_offsets(producer_id, index, appended.base_offset, commit);
+        }
         if self.config.flush_interval.is_zero() {
             replica.flush().map_err(|_| ResponseError::KafkaStorageError)?;
         }
         if let Some(e) = replica.await_replication(&appended, Instant::now() + WRITE_TIMEOUT).await {
             return Err(e);
-        }
-        if topic == CONSUMER_OFFSETS {
-            self.settle_txn_offsets(producer_id, index, commit);
         }
         Ok(())
     }
@@ -464,6 +490,43 @@ impl Cluster {
             None => Ok(()),
             Some(e) => Err(coordinator_error(e)),
         }
+    }
+
+    /// Whether `producer_id` at `epoch` may write to `topic`-`partition` in the transaction of
+    /// `transactional_id` now: the transaction is Ongoing with that partition added (Kafka's
+    /// KIP-890 verification, asked in process). INVALID_PRODUCER_EPOCH for an older epoch,
+    /// INVALID_TXN_STATE otherwise, so a late retry cannot open a transaction nobody will end.
+    /// Check and append under [`Cluster::txn_write_gate`].
+    pub fn verify_txn_write(
+        &self,
+        transactional_id: &str,
+        producer_id: i64,
+        epoch: i16,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), ResponseError> {
+        let txns = self.transactions.lock();
+        let Some(meta) = txns.get(transactional_id) else {
+            return Err(ResponseError::InvalidTxnState);
+        };
+        if meta.producer_id != producer_id {
+            return Err(ResponseError::InvalidTxnState);
+        }
+        if epoch < meta.producer_epoch {
+            return Err(ResponseError::InvalidProducerEpoch);
+        }
+        if epoch != meta.producer_epoch
+            || meta.state != TxnState::Ongoing
+            || !meta.partitions.contains(&(topic.to_string(), partition))
+        {
+            return Err(ResponseError::InvalidTxnState);
+        }
+        Ok(())
+    }
+
+    /// Held across a transactional write's check and append (see `Transactions`).
+    pub(crate) fn txn_write_gate(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.transactions.write_gate()
     }
 
     /// DescribeTransactions: one transactional id.
@@ -516,12 +579,14 @@ impl Cluster {
         let mut interval = tokio::time::interval(ABORT_CHECK_INTERVAL);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_expiry = Instant::now();
+        let mut expiring: Option<tokio::task::JoinHandle<()>> = None;
         loop {
             interval.tick().await;
             let now = now_ms();
-            if last_expiry.elapsed() >= EXPIRY_CHECK_INTERVAL {
+            if last_expiry.elapsed() >= EXPIRY_CHECK_INTERVAL && expiring.as_ref().is_none_or(|t| t.is_finished()) {
                 last_expiry = Instant::now();
-                self.expire_transactional_ids(now).await;
+                let cluster = Arc::clone(&self);
+                expiring = Some(tokio::spawn(async move { cluster.expire_transactional_ids(now).await }));
             }
             let expired: Vec<String> = {
                 let txns = self.transactions.lock();
@@ -547,21 +612,25 @@ impl Cluster {
     /// Forgets transactional ids idle (no transaction open) for `transactional.id.expiration.ms`,
     /// with a tombstone each, as Kafka does: ids cost memory and a key in the log only while used.
     pub(crate) async fn expire_transactional_ids(&self, now: i64) {
-        let expired: Vec<String> = {
-            let mut txns = self.transactions.lock();
-            txns.values_mut()
-                .filter(|m| {
-                    !m.pending
-                        && m.state.is_complete_or_empty()
-                        && m.last_update_ms.saturating_add(ID_EXPIRATION.as_millis() as i64) <= now
-                })
-                .map(|m| {
-                    m.pending = true;
-                    m.transactional_id.clone()
-                })
-                .collect()
+        let idle = |m: &TxnMetadata| {
+            !m.pending
+                && m.state.is_complete_or_empty()
+                && m.last_update_ms.saturating_add(ID_EXPIRATION.as_millis() as i64) <= now
         };
-        for id in expired {
+        let candidates: Vec<String> =
+            self.transactions.lock().values().filter(|m| idle(m)).map(|m| m.transactional_id.clone()).collect();
+        for id in candidates {
+            // Marked just before its own write, still idle: nothing else waits on the others.
+            let marked = match self.transactions.lock().get_mut(&id) {
+                Some(meta) if idle(meta) => {
+                    meta.pending = true;
+                    true
+                }
+                _ => false,
+            };
+            if !marked {
+                continue;
+            }
             let stored = self.store_txn_state(&id, None).await;
             let mut txns = self.transactions.lock();
             match stored {

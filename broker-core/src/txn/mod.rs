@@ -83,6 +83,15 @@ impl TxnState {
         }
     }
 
+    /// The prepared state a complete one follows (itself for the others).
+    fn prepared_by(self) -> TxnState {
+        match self {
+            TxnState::CompleteCommit => TxnState::PrepareCommit,
+            TxnState::CompleteAbort => TxnState::PrepareAbort,
+            other => other,
+        }
+    }
+
     fn is_complete_or_empty(self) -> bool {
         matches!(self, TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort)
     }
@@ -138,10 +147,23 @@ pub struct TxnDescription {
 #[derive(Debug, Default)]
 pub struct Transactions {
     txns: Mutex<HashMap<String, TxnMetadata>>,
+    /// Transactional writes (produce, TxnOffsetCommit) check and append under the shared side;
+    /// a transaction becomes PrepareCommit/PrepareAbort under the exclusive side. So every write
+    /// checked as part of an open transaction is in the log before its markers can be.
+    gate: std::sync::RwLock<()>,
 }
 
 impl Transactions {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, TxnMetadata>> {
         self.txns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Held while a transactional write is checked and appended.
+    pub(crate) fn write_gate(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn close_gate(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|e| e.into_inner())
     }
 }

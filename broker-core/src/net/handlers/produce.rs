@@ -81,6 +81,24 @@ pub fn append(ctx: &Ctx<'_>, request: ProduceRequest) -> Appending {
                         "a transactional batch in a request without a transactional id",
                     ))
                 }
+                // The transaction must be open with this partition in it (KIP-890, in process).
+                (Some(_), Some(replica), Some(records)) if transactional(records) && !control(records) => {
+                    let id = request.transactional_id.as_ref().map_or("", |t| t.as_str());
+                    let _gate = ctx.cluster.txn_write_gate();
+                    match crate::log::batch::BatchHeader::parse(records) {
+                        Ok(h) => ctx
+                            .cluster
+                            .verify_txn_write(id, h.producer_id, h.producer_epoch, name, data.index)
+                            .map_err(|code| {
+                                Refusal::new(
+                                    code,
+                                    format!("{name}-{} is not in an open transaction of '{id}'", data.index),
+                                )
+                            })
+                            .and_then(|()| replica.append_as_leader(records, acks).map(|a| (replica, a))),
+                        Err(e) => Err(Refusal::new(ResponseError::CorruptMessage, e.to_string())),
+                    }
+                }
                 (Some(_), Some(replica), Some(records)) => {
                     replica.append_as_leader(records, acks).map(|a| (replica, a))
                 }
@@ -122,6 +140,11 @@ pub fn append(ctx: &Ctx<'_>, request: ProduceRequest) -> Appending {
 /// Whether the first batch of `records` carries the transactional attribute.
 fn transactional(records: &[u8]) -> bool {
     records.len() > 22 && i16::from_be_bytes([records[21], records[22]]) & crate::log::batch::ATTR_TRANSACTIONAL != 0
+}
+
+/// Whether the first batch of `records` is a control batch (refused from clients at append).
+fn control(records: &[u8]) -> bool {
+    records.len() > 22 && i16::from_be_bytes([records[21], records[22]]) & crate::log::batch::ATTR_CONTROL != 0
 }
 
 /// Counts the partition errors of a produce response.

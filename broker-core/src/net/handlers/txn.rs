@@ -143,6 +143,7 @@ pub async fn end_txn(ctx: &Ctx<'_>, request: EndTxnRequest) -> EndTxnResponse {
 
 pub async fn txn_offset_commit(ctx: &Ctx<'_>, request: TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
     let committer = TxnCommitter {
+        transactional_id: request.transactional_id.to_string(),
         producer_id: request.producer_id.0,
         producer_epoch: request.producer_epoch,
         member_id: request.member_id.to_string(),
