@@ -541,6 +541,11 @@ impl Partition {
         if inner.role != Role::Leader {
             return Err(ResponseError::NotLeaderOrFollower.into());
         }
+        // A marker is an acks=all write: not appended where it cannot be acknowledged (the
+        // coordinator tries again later rather than leaving copies behind).
+        if inner.isr.len() < inner.min_insync_replicas {
+            return Err(ResponseError::NotEnoughReplicas.into());
+        }
         match inner.producers.check_marker(producer_id, producer_epoch, coordinator_epoch) {
             MarkerCheck::Ok => {}
             MarkerCheck::StaleEpoch { current, got } => {
