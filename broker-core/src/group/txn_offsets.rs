@@ -147,10 +147,21 @@ impl Cluster {
         }
     }
 
-    /// Whether any of `group_id`'s offsets wait for a transaction to end (OffsetFetch with
-    /// require_stable answers UNSTABLE_OFFSET_COMMIT then).
+    /// Whether any of `group_id`'s offsets wait for a transaction to end.
     pub fn has_pending_txn_offsets(&self, group_id: &str) -> bool {
-        self.groups.lock_pending().values().flatten().any(|p| p.group_id == group_id)
+        !self.pending_txn_partitions(group_id).is_empty()
+    }
+
+    /// The partitions whose offsets in `group_id` wait for a transaction to end (OffsetFetch
+    /// with require_stable answers UNSTABLE_OFFSET_COMMIT for them, as Kafka does).
+    pub fn pending_txn_partitions(&self, group_id: &str) -> std::collections::HashSet<(String, i32)> {
+        self.groups
+            .lock_pending()
+            .values()
+            .flatten()
+            .filter(|p| p.group_id == group_id)
+            .map(|p| (p.topic.clone(), p.partition))
+            .collect()
     }
 }
 

@@ -55,7 +55,32 @@ async fn a_transaction_through_its_life_as_kafkas_coordinator_answers() {
     c.add_offsets_to_txn(None, "tx", pid, 0, "g").await.expect("add offsets");
     let d = c.describe_transaction("tx").expect("described");
     assert_eq!((d.state.name(), d.partitions.len()), ("Ongoing", 3));
+    // Offsets committed in the transaction wait for it (OffsetFetch with require_stable would
+    // answer UNSTABLE_OFFSET_COMMIT), then count from its commit marker.
+    let committer = |group_pid: i64| crate::group::txn_offsets::TxnCommitter {
+        transactional_id: "tx".into(),
+        producer_id: group_pid,
+        producer_epoch: 0,
+        member_id: String::new(),
+        group_instance_id: None,
+        generation_id: -1,
+    };
+    let offset = |o| crate::group::coordinator::OffsetCommit {
+        topic: "t".into(),
+        partition: 0,
+        offset: o,
+        leader_epoch: -1,
+        metadata: None,
+    };
+    let results = c.txn_commit_offsets(None, "g", &committer(pid), vec![offset(5)]).await;
+    assert_eq!(results, vec![Ok(())]);
+    let refused = c.txn_commit_offsets(None, "other-group", &committer(pid), vec![offset(9)]).await;
+    assert_eq!(refused, vec![Err(E::InvalidTxnState)], "its __consumer_offsets partition was not added");
+    assert_eq!(c.pending_txn_partitions("g"), std::collections::HashSet::from([("t".to_string(), 0)]));
+    assert!(c.committed_offsets("g").is_none_or(|o| o.is_empty()));
     c.end_txn(None, "tx", pid, 0, true).await.expect("commit");
+    assert!(c.pending_txn_partitions("g").is_empty());
+    assert_eq!(c.committed_offsets("g").expect("g")[&("t".to_string(), 0)].offset, 5);
     let d = c.describe_transaction("tx").expect("described");
     assert_eq!((d.state.name(), d.partitions.len()), ("CompleteCommit", 0), "EndTxn answered once complete");
     for p in 0..2 {

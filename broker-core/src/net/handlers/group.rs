@@ -247,9 +247,22 @@ pub async fn offset_fetch(ctx: &Ctx<'_>, request: OffsetFetchRequest) -> OffsetF
         Ok(found) => (found, None),
         Err(e) => (wanted.clone().unwrap_or_default().into_iter().map(|(t, p)| (t, p, None)).collect(), Some(e)),
     };
+    // read_committed consumers ask for stable offsets: one a transaction may still change is
+    // UNSTABLE_OFFSET_COMMIT, which they retry (KIP-447).
+    let unstable = if ctx.version >= 7 && request.require_stable {
+        ctx.cluster.pending_txn_partitions(request.group_id.as_str())
+    } else {
+        Default::default()
+    };
     let mut topics: Vec<OffsetFetchResponseTopic> = Vec::new();
     for (topic, partition, committed) in found {
         let partition = match committed {
+            _ if unstable.contains(&(topic.clone(), partition)) => OffsetFetchResponsePartition::default()
+                .with_partition_index(partition)
+                .with_committed_offset(-1)
+                .with_committed_leader_epoch(-1)
+                .with_metadata(Some(str_bytes("")))
+                .with_error_code(ResponseError::UnstableOffsetCommit.code()),
             Some(c) => OffsetFetchResponsePartition::default()
                 .with_partition_index(partition)
                 .with_committed_offset(c.offset)
