@@ -40,71 +40,46 @@ impl Cluster {
             };
             // Transactional offset commits by producer id, until their marker.
             let mut open_txns: std::collections::HashMap<i64, Vec<PendingOffset>> = Default::default();
-            let mut offset = replica.log_start_offset();
-            let end = replica.log_end_offset();
-            while offset < end {
-                let bytes = match replica.read_to_log_end(offset, 1 << 20) {
-                    Ok(bytes) if !bytes.is_empty() => bytes,
-                    Ok(_) => break,
+            replica.replay_to_log_end(|header, raw| {
+                if header.is_control() {
+                    // A transaction's marker settles its offset commits in this partition.
+                    if let Some(kind) = crate::log::batch::control_type(&raw, header) {
+                        let settled = open_txns.remove(&header.producer_id).unwrap_or_default();
+                        if kind == crate::log::batch::ControlType::Commit {
+                            super::txn_offsets::apply_committed(&mut groups, settled);
+                        }
+                    }
+                    return;
+                }
+                // One batch that does not decode (written by a client before internal topics
+                // refused them, or damaged) costs only its own records.
+                let mut batch = raw;
+                let set = match crate::log::records::decode_batch(&mut batch, replica.decode_limit()) {
+                    Ok(set) => set,
                     Err(e) => {
-                        tracing::error!(partition, offset, error = %e, "cannot read __consumer_offsets; loading stops here");
-                        break;
+                        report.skipped += header.records_count.max(0) as usize;
+                        tracing::warn!(partition, offset = header.base_offset, error = %e, "skipping an undecodable __consumer_offsets batch");
+                        return;
                     }
                 };
-                let batches = match crate::log::batch::split_trusted(&bytes) {
-                    Ok(batches) => batches,
-                    Err(e) => {
-                        tracing::error!(partition, offset, error = %e, "cannot frame __consumer_offsets; loading stops here");
-                        break;
-                    }
-                };
-                let before = offset;
-                for (pos, header) in batches {
-                    offset = offset.max(header.next_offset());
-                    let raw = bytes.slice(pos..pos + header.total_len());
-                    if header.is_control() {
-                        // A transaction's marker settles its offset commits in this partition.
-                        if let Some(kind) = crate::log::batch::control_type(&raw, &header) {
-                            let settled = open_txns.remove(&header.producer_id).unwrap_or_default();
-                            if kind == crate::log::batch::ControlType::Commit {
-                                super::txn_offsets::apply_committed(&mut groups, settled);
-                            }
-                        }
-                        continue;
-                    }
-                    // One batch that does not decode (written by a client before internal topics
-                    // refused them, or damaged) costs only its own records.
-                    let mut batch = raw;
-                    let set = match crate::log::records::decode_batch(&mut batch, replica.decode_limit()) {
-                        Ok(set) => set,
-                        Err(e) => {
-                            report.skipped += header.records_count.max(0) as usize;
-                            tracing::warn!(partition, offset = header.base_offset, error = %e, "skipping an undecodable __consumer_offsets batch");
-                            continue;
-                        }
+                for record in set.records {
+                    report.records += 1;
+                    let applied = if header.is_transactional() {
+                        pending(
+                            open_txns.entry(header.producer_id).or_default(),
+                            record.offset,
+                            record.key.as_ref(),
+                            record.value.as_ref(),
+                        )
+                    } else {
+                        apply(&mut groups, record.offset, record.key.as_ref(), record.value.as_ref(), now)
                     };
-                    for record in set.records {
-                        report.records += 1;
-                        let applied = if header.is_transactional() {
-                            pending(
-                                open_txns.entry(header.producer_id).or_default(),
-                                record.offset,
-                                record.key.as_ref(),
-                                record.value.as_ref(),
-                            )
-                        } else {
-                            apply(&mut groups, record.offset, record.key.as_ref(), record.value.as_ref(), now)
-                        };
-                        if let Err(e) = applied {
-                            report.skipped += 1;
-                            tracing::warn!(partition, offset = record.offset, error = %e, "skipping an undecodable __consumer_offsets record");
-                        }
+                    if let Err(e) = applied {
+                        report.skipped += 1;
+                        tracing::warn!(partition, offset = record.offset, error = %e, "skipping an undecodable __consumer_offsets record");
                     }
                 }
-                if offset == before {
-                    break;
-                }
-            }
+            });
             for (pid, offsets) in open_txns {
                 still_open.entry(pid).or_default().extend(offsets);
             }

@@ -987,6 +987,40 @@ impl Partition {
         }
     }
 
+    /// Every whole batch from the log start to the log end offset, replicated or not, in order:
+    /// the coordinators' replay of their topic at start (after a crash the checkpointed high
+    /// watermark may trail what the ISR had acknowledged). A read or framing error is logged and
+    /// ends the replay there.
+    pub fn replay_to_log_end(&self, mut each: impl FnMut(&BatchHeader, Bytes)) {
+        let mut offset = self.log_start_offset();
+        let end = self.log_end_offset();
+        while offset < end {
+            let bytes = match self.read_to_log_end(offset, 1 << 20) {
+                Ok(bytes) if !bytes.is_empty() => bytes,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::error!(topic = %self.topic, partition = self.index, offset, error = %e, "cannot read the log; the replay stops here");
+                    return;
+                }
+            };
+            let batches = match batch::split_trusted(&bytes) {
+                Ok(batches) => batches,
+                Err(e) => {
+                    tracing::error!(topic = %self.topic, partition = self.index, offset, error = %e, "cannot frame the log; the replay stops here");
+                    return;
+                }
+            };
+            let before = offset;
+            for (pos, header) in batches {
+                offset = offset.max(header.next_offset());
+                each(&header, bytes.slice(pos..pos + header.total_len()));
+            }
+            if offset == before {
+                return;
+            }
+        }
+    }
+
     /// Waits until the high watermark covers an append (acks=all); returns the error to report
     /// otherwise: NOT_LEADER_OR_FOLLOWER when leadership moved, NOT_ENOUGH_REPLICAS_AFTER_APPEND
     /// when the ISR fell below `min.insync.replicas`, REQUEST_TIMED_OUT.

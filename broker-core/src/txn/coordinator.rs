@@ -660,27 +660,15 @@ impl Cluster {
             let Some(replica) = self.leader_replica(TRANSACTION_STATE, partition) else {
                 continue;
             };
-            let mut offset = replica.log_start_offset();
-            let end = replica.log_end_offset();
-            while offset < end {
-                let bytes = match replica.read_to_log_end(offset, 1 << 20) {
-                    Ok(bytes) if !bytes.is_empty() => bytes,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::error!(partition, offset, error = %e, "cannot read __transaction_state; loading stops here");
-                        break;
-                    }
+            replica.replay_to_log_end(|header, mut raw| {
+                if header.is_control() {
+                    return;
+                }
+                let Ok(set) = crate::log::records::decode_batch(&mut raw, replica.decode_limit()) else {
+                    tracing::warn!(partition, offset = header.base_offset, "skipping an undecodable __transaction_state batch");
+                    return;
                 };
-                let Ok(batches) = crate::log::records::decode_batches(bytes, replica.decode_limit()) else {
-                    tracing::error!(partition, offset, "cannot decode __transaction_state; loading stops here");
-                    break;
-                };
-                let before = offset;
-                for record in batches.into_iter().flat_map(|b| b.records) {
-                    offset = offset.max(record.offset + 1);
-                    if record.control {
-                        continue;
-                    }
+                for record in set.records {
                     let Some(key) = record.key.as_ref() else { continue };
                     let id = match records::decode_key(key) {
                         Ok(id) => id,
@@ -713,10 +701,7 @@ impl Cluster {
                         }
                     }
                 }
-                if offset == before {
-                    break;
-                }
-            }
+            });
         }
         txns.len()
     }
