@@ -279,6 +279,12 @@ pub enum ControlType {
 /// the batch: `None` for anything that is not an uncompressed control batch with a version-0
 /// abort or commit key.
 pub fn control_type(batch: &[u8], header: &BatchHeader) -> Option<ControlType> {
+    read_marker(batch, header).map(|(kind, _)| kind)
+}
+
+/// A marker's type and the coordinator epoch its value carries (`None` when the value is
+/// missing or short), read without decoding the batch.
+pub fn read_marker(batch: &[u8], header: &BatchHeader) -> Option<(ControlType, Option<i32>)> {
     if !header.is_control() || header.attributes & 0x07 != 0 || header.records_count < 1 {
         return None;
     }
@@ -294,11 +300,17 @@ pub fn control_type(batch: &[u8], header: &BatchHeader) -> Option<ControlType> {
     if i16_at(batch, at) != 0 {
         return None;
     }
-    match i16_at(batch, at + 2) {
-        0 => Some(ControlType::Abort),
-        1 => Some(ControlType::Commit),
-        _ => None,
-    }
+    let kind = match i16_at(batch, at + 2) {
+        0 => ControlType::Abort,
+        1 => ControlType::Commit,
+        _ => return None,
+    };
+    // The value: `version i16, coordinator_epoch i32`.
+    at = at.checked_add(usize::try_from(key_len).ok()?)?;
+    let epoch = varint(batch, &mut at)
+        .filter(|len| *len >= 6)
+        .and_then(|_| (batch.len() >= at + 6).then(|| i32_at(batch, at + 2)));
+    Some((kind, epoch))
 }
 
 /// A zigzag varint (at most 10 bytes), advancing `at`.
@@ -479,6 +491,7 @@ pub(crate) mod tests {
             assert_eq!((header.producer_id, header.producer_epoch, header.base_sequence), (42, 3, -1));
             assert_eq!(header.records_count, 1);
             assert_eq!(control_type(&bytes, &header), Some(kind));
+            assert_eq!(read_marker(&bytes, &header), Some((kind, Some(7))));
             let mut b = Bytes::copy_from_slice(&bytes);
             let records = crate::log::records::decode_batch(&mut b, 1 << 10).expect("decode");
             let value = records.records[0].value.clone().expect("value");

@@ -6,7 +6,10 @@
 //! minimum log end offset over the ISR. Offsets and counters a reader needs without the lock are
 //! mirrored in atomics; everything else changes under one mutex per replica.
 
+mod follower;
 pub mod producer;
+mod txn;
+use txn::{rebuild_producer_state, track_batch};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,8 +24,7 @@ use tokio::sync::{watch, Notify};
 use crate::log::batch::{self, BatchHeader};
 use crate::log::records::RecordError;
 use crate::log::{Log, LogConfig, LogError, OpenState, ReadPlan, RecoveryReport};
-pub use producer::CompletedTxn;
-use producer::{MarkerCheck, ProducerStates, SequenceCheck};
+use producer::{ProducerStates, SequenceCheck};
 
 use crate::cluster::maintenance::now_ms;
 
@@ -346,35 +348,6 @@ impl Partition {
         }
     }
 
-    /// Whom this replica follows now, or `None` when it leads or is offline. A fetcher captures
-    /// this once per round and passes it to every follower-side change, which happens only while
-    /// the assignment is still the same: a replica elected leader meanwhile is never truncated or
-    /// written as a follower.
-    pub fn following(&self) -> Option<Following> {
-        let inner = self.lock();
-        match inner.role {
-            Role::Follower { leader } => {
-                Some(Following { leader, epoch: inner.leader_epoch, session: inner.follower_sessions })
-            }
-            Role::Leader | Role::Offline => None,
-        }
-    }
-
-    fn still_following(inner: &Inner, following: Following) -> bool {
-        inner.role == (Role::Follower { leader: following.leader })
-            && inner.leader_epoch == following.epoch
-            && inner.follower_sessions == following.session
-    }
-
-    /// Leader side: whether `follower` is in the ISR and last reported `log_end_offset`, so a
-    /// fetch from there that would copy nothing has nothing to tell this leader either.
-    pub fn knows_follower_at(&self, follower: i32, log_end_offset: i64) -> bool {
-        let inner = self.lock();
-        inner.role == Role::Leader
-            && inner.isr.contains(&follower)
-            && inner.followers.get(&follower).is_some_and(|f| f.log_end_offset == log_end_offset)
-    }
-
     /// Validates a client's batches as Kafka's validator does, before anything is appended: whole
     /// batches with good CRCs, each within `max.message.bytes`, each holding exactly the records
     /// it declares, well formed, after a decompression bounded by the log's
@@ -513,113 +486,6 @@ impl Partition {
         })
     }
 
-    /// Creates the transactions flag (file and directory fsynced) before the first transactional
-    /// batch reaches this log, so a restart knows to rebuild the transaction state.
-    fn flag_transactions(inner: &mut Inner) -> std::io::Result<()> {
-        if inner.has_transactions {
-            return Ok(());
-        }
-        let path = inner.dir.join(TRANSACTIONS_FLAG);
-        std::fs::File::create(&path)?.sync_all()?;
-        crate::log::sync_dir(&inner.dir)?;
-        inner.has_transactions = true;
-        Ok(())
-    }
-
-    /// Leader side: appends a transaction marker (WriteTxnMarkers) for `producer_id`, closing its
-    /// open transaction here. A marker from an older producer epoch is INVALID_PRODUCER_EPOCH, from
-    /// an older coordinator TRANSACTION_COORDINATOR_FENCED. The marker's epoch becomes the
-    /// producer's: a bumped one (a fenced or timed-out producer) refuses the old epoch's batches.
-    pub fn append_marker(
-        &self,
-        producer_id: i64,
-        producer_epoch: i16,
-        coordinator_epoch: i32,
-        commit: bool,
-    ) -> Result<(Appended, Option<CompletedTxn>), Refusal> {
-        let mut inner = self.lock();
-        if inner.role != Role::Leader {
-            return Err(ResponseError::NotLeaderOrFollower.into());
-        }
-        // A marker is an acks=all write: not appended where it cannot be acknowledged (the
-        // coordinator tries again later rather than leaving copies behind).
-        if inner.isr.len() < inner.min_insync_replicas {
-            return Err(ResponseError::NotEnoughReplicas.into());
-        }
-        match inner.producers.check_marker(producer_id, producer_epoch, coordinator_epoch) {
-            MarkerCheck::Ok => {}
-            MarkerCheck::StaleEpoch { current, got } => {
-                return Err(Refusal::new(
-                    ResponseError::InvalidProducerEpoch,
-                    format!("marker epoch {got} is older than {current}"),
-                ))
-            }
-            MarkerCheck::CoordinatorFenced { current, got } => {
-                return Err(Refusal::new(
-                    ResponseError::TransactionCoordinatorFenced,
-                    format!("coordinator epoch {got} is older than {current}"),
-                ))
-            }
-        }
-        Self::flag_transactions(&mut inner)
-            .map_err(|e| Refusal::new(ResponseError::KafkaStorageError, format!("the transactions flag: {e}")))?;
-        let mut buf = batch::encode_marker(producer_id, producer_epoch, coordinator_epoch, commit, now_ms())
-            .map_err(|e| Refusal::new(ResponseError::UnknownServerError, e))?;
-        let headers =
-            batch::split_batches(&buf).map_err(|e| Refusal::new(ResponseError::CorruptMessage, e.to_string()))?;
-        let epoch = inner.leader_epoch.max(0);
-        let info = inner.log.append_as_leader(&mut buf, &headers, epoch).map_err(|e| {
-            tracing::error!(topic = %self.topic, partition = self.index, error = %e, "marker append failed");
-            Refusal::new(ResponseError::KafkaStorageError, format!("the append failed: {e}"))
-        })?;
-        let completed = inner.producers.record_marker(
-            producer_id,
-            producer_epoch,
-            coordinator_epoch,
-            info.first_offset,
-            commit,
-            now_ms(),
-        );
-        self.log_end_offset.store(inner.log.log_end_offset(), Ordering::Release);
-        self.maybe_advance_hw(&mut inner);
-        self.activity.notify_waiters();
-        Ok((
-            Appended {
-                base_offset: info.first_offset,
-                next_offset: info.last_offset + 1,
-                log_start_offset: inner.log.log_start_offset(),
-                leader_epoch: inner.leader_epoch,
-            },
-            completed,
-        ))
-    }
-
-    /// The last stable offset: the high watermark, or the first offset of the oldest transaction
-    /// still open (or closed by a marker not yet replicated), whichever is lower.
-    pub fn last_stable_offset(&self) -> i64 {
-        let mut inner = self.lock();
-        Self::last_stable_locked(&mut inner, self.high_watermark())
-    }
-
-    fn last_stable_locked(inner: &mut Inner, hw: i64) -> i64 {
-        // Never below the log start: records deleted there cannot hold anything back.
-        let start = inner.log.log_start_offset();
-        inner.producers.first_unstable_offset(hw).map_or(hw, |first| first.min(hw)).max(start.min(hw))
-    }
-
-    /// Open transactions on this replica: (producer id, first offset).
-    pub fn open_transactions(&self) -> Vec<(i64, i64)> {
-        self.lock().producers.open_transactions()
-    }
-
-    /// (last stable offset, end of the last data batch): a consumer at or past the latter has
-    /// only transaction markers left to read, so its lag is 0 (Burrow's lag-1 complaint).
-    pub fn stable_offsets(&self) -> (i64, i64) {
-        let mut inner = self.lock();
-        let lso = Self::last_stable_locked(&mut inner, self.high_watermark());
-        (lso, inner.producers.data_end.min(inner.log.log_end_offset()))
-    }
-
     /// Plans a consumer read: whole batches from the one containing `offset`, below the high
     /// watermark, or below the last stable offset for read_committed, which also gets the aborted
     /// transactions the read may hold.
@@ -646,91 +512,6 @@ impl Partition {
         Ok(read)
     }
 
-    /// Plans a follower read and records the follower's position (its fetch offset is its log end
-    /// offset). Returns the read and, when the ISR grew, the new ISR for the controller.
-    /// `epoch` is the leader epoch the follower checked its log against: a fetch under another
-    /// epoch is fenced (FENCED_LEADER_EPOCH), so no position is counted for a log that was
-    /// checked against a different leader.
-    pub fn plan_follower_read(
-        &self,
-        follower: i32,
-        epoch: i32,
-        fetch_offset: i64,
-        max_bytes: usize,
-    ) -> Result<(Option<ReadPlan>, Option<IsrChanged>), ResponseError> {
-        let mut inner = self.lock();
-        if inner.role != Role::Leader {
-            return Err(ResponseError::NotLeaderOrFollower);
-        }
-        if inner.leader_epoch != epoch {
-            return Err(ResponseError::FencedLeaderEpoch);
-        }
-        let leo = inner.log.log_end_offset();
-        if fetch_offset > leo || fetch_offset < inner.log.log_start_offset() {
-            return Err(ResponseError::OffsetOutOfRange);
-        }
-        let change = self.note_follower(&mut inner, follower, fetch_offset);
-        let plan = inner.log.plan_read(fetch_offset, max_bytes, leo).map_err(log_error_code)?;
-        Ok((plan, change))
-    }
-
-    /// Records a follower's log end offset as soon as it has appended what it fetched (what its
-    /// next fetch would report), so acks=all waits for one copy round, not two. Returns the new
-    /// ISR when the follower rejoined it.
-    pub fn report_follower_position(&self, follower: i32, epoch: i32, log_end_offset: i64) -> Option<IsrChanged> {
-        let mut inner = self.lock();
-        if inner.role != Role::Leader || inner.leader_epoch != epoch || log_end_offset > inner.log.log_end_offset() {
-            return None;
-        }
-        self.note_follower(&mut inner, follower, log_end_offset)
-    }
-
-    fn note_follower(&self, inner: &mut Inner, follower: i32, log_end_offset: i64) -> Option<IsrChanged> {
-        let leo = inner.log.log_end_offset();
-        let now = Instant::now();
-        let state = inner.followers.entry(follower).or_insert(FollowerState { log_end_offset, caught_up_at: now });
-        state.log_end_offset = log_end_offset;
-        if log_end_offset >= leo {
-            state.caught_up_at = now;
-        }
-        let mut change = None;
-        if !inner.isr.contains(&follower)
-            && inner.replicas.contains(&follower)
-            && log_end_offset >= self.high_watermark()
-        {
-            inner.isr.push(follower);
-            inner.isr.sort_unstable();
-            change = Some(IsrChanged);
-        }
-        self.maybe_advance_hw(inner);
-        change
-    }
-
-    /// The ISR members that have not caught up within `max_lag`. The leader keeps counting them
-    /// until the controller has recorded the smaller ISR (`Cluster::shrink_isr`) and pushed it
-    /// back: a shrink takes effect only once it is persisted, so the recorded ISR always holds
-    /// every record below any high watermark this leader published.
-    pub fn lagging_followers(&self, max_lag: Duration) -> Vec<i32> {
-        let inner = self.lock();
-        if inner.role != Role::Leader {
-            return Vec::new();
-        }
-        let now = Instant::now();
-        let leo = inner.log.log_end_offset();
-        inner
-            .isr
-            .iter()
-            .copied()
-            .filter(|r| *r != self.broker_id)
-            .filter(|r| {
-                inner
-                    .followers
-                    .get(r)
-                    .is_none_or(|f| f.log_end_offset < leo && now.duration_since(f.caught_up_at) > max_lag)
-            })
-            .collect()
-    }
-
     fn maybe_advance_hw(&self, inner: &mut Inner) {
         if inner.role != Role::Leader {
             return;
@@ -753,74 +534,6 @@ impl Partition {
         self.high_watermark.store(hw, Ordering::Release);
         self.hw_tx.send_replace(hw);
         self.activity.notify_waiters();
-    }
-
-    /// Follower side: appends batches fetched under `following` and adopts the leader's HW.
-    /// Nothing happens when this replica's assignment changed since (it may lead now, or follow
-    /// someone else): the bytes belong to the old assignment.
-    pub fn append_replicated(&self, following: Following, records: &[u8], leader_hw: i64) -> Result<(), LogError> {
-        let mut inner = self.lock();
-        if !Self::still_following(&inner, following) {
-            return Ok(());
-        }
-        let headers = batch::split_trusted(records)?;
-        if headers.iter().any(|(_, h)| h.is_transactional()) {
-            Self::flag_transactions(&mut inner)?;
-        }
-        if inner.log.append_replicated(records)?.is_some() {
-            for (pos, header) in headers {
-                track_batch(&mut inner.producers, &records[pos..pos + header.total_len()], &header);
-            }
-        }
-        let leo = inner.log.log_end_offset();
-        self.log_end_offset.store(leo, Ordering::Release);
-        let hw = leader_hw.min(leo);
-        if hw != self.high_watermark() {
-            self.set_high_watermark(hw);
-        }
-        // Followers prune what the high watermark passed too (leaders do it when asked).
-        inner.producers.first_unstable_offset(hw);
-        Ok(())
-    }
-
-    /// Follower side: drops the log tail at or after `offset` (divergence from the leader), if
-    /// the assignment is still `following`.
-    pub fn truncate_to(&self, following: Following, offset: i64) -> Result<(), LogError> {
-        let mut inner = self.lock();
-        if !Self::still_following(&inner, following) {
-            return Ok(());
-        }
-        inner.log.truncate_to(offset)?;
-        if inner.has_transactions {
-            // A truncated marker reopens its transaction: rebuild from the log.
-            inner.producers = rebuild_producer_state(&inner.log, true)?;
-        } else {
-            inner.producers.truncate_from(offset);
-            inner.producers.data_end = inner.producers.data_end.min(inner.log.log_end_offset());
-        }
-        let leo = inner.log.log_end_offset();
-        self.log_end_offset.store(leo, Ordering::Release);
-        self.log_start_offset.store(inner.log.log_start_offset(), Ordering::Release);
-        if self.high_watermark() > leo {
-            self.set_high_watermark(leo);
-        }
-        Ok(())
-    }
-
-    /// Follower side: the leader's log starts after ours ends; restart empty at its start, if the
-    /// assignment is still `following`.
-    pub fn reset_to(&self, following: Following, offset: i64) -> Result<(), LogError> {
-        let mut inner = self.lock();
-        if !Self::still_following(&inner, following) {
-            return Ok(());
-        }
-        inner.log.truncate_fully_and_start_at(offset)?;
-        inner.producers = ProducerStates::default();
-        inner.producers.data_end = offset;
-        self.log_end_offset.store(offset, Ordering::Release);
-        self.log_start_offset.store(offset, Ordering::Release);
-        self.set_high_watermark(offset);
-        Ok(())
     }
 
     /// Leader side: DeleteRecords. Moves the log start offset to `offset` (-1: the high
@@ -852,21 +565,6 @@ impl Partition {
         drop(inner);
         self.activity.notify_waiters();
         Ok(start)
-    }
-
-    /// Follower side: adopts the leader's log start offset, up to this replica's high watermark,
-    /// if the assignment is still `following`. Returns whether it moved.
-    pub fn follow_log_start(&self, following: Following, leader_log_start: i64) -> Result<bool, LogError> {
-        let mut inner = self.lock();
-        let target = leader_log_start.min(self.high_watermark());
-        if !Self::still_following(&inner, following) || target <= inner.log.log_start_offset() {
-            return Ok(false);
-        }
-        inner.log.advance_log_start(target)?;
-        let start = inner.log.log_start_offset();
-        inner.producers.forget_aborted_before(start);
-        self.log_start_offset.store(start, Ordering::Release);
-        Ok(true)
     }
 
     /// Where `epoch` ends in this replica's log (OffsetForLeaderEpoch).
@@ -1070,59 +768,6 @@ impl Partition {
             out.extend(headers.into_iter().map(|(_, h)| h));
         }
     }
-}
-
-/// Rebuilds the producer state from the log: from the active segment (the recent batches a
-/// retrying producer can still send again; Kafka keeps snapshots instead), or from the log start
-/// when the log has held transactions, whose open transactions and aborted ones may lie anywhere.
-fn rebuild_producer_state(log: &Log, whole_log: bool) -> Result<ProducerStates, LogError> {
-    let mut producers = ProducerStates::default();
-    let mut offset =
-        if whole_log { log.log_start_offset() } else { log.active_base_offset().max(log.log_start_offset()) };
-    // A log without transactions holds data only: its data ends where the scan starts at least.
-    producers.data_end = if whole_log { log.log_start_offset() } else { offset };
-    let end = log.log_end_offset();
-    while offset < end {
-        let bytes = log.read(offset, 4 << 20, end)?;
-        let headers = batch::split_batches(&bytes)?;
-        let Some((_, last)) = headers.last() else {
-            break;
-        };
-        offset = last.next_offset();
-        for (pos, h) in headers {
-            // Rebuilt state counts as seen now: an idle producer expires one expiration after start.
-            track_batch(&mut producers, &bytes[pos..pos + h.total_len()], &h);
-        }
-    }
-    producers.forget_aborted_before(log.log_start_offset());
-    Ok(producers)
-}
-
-/// Records one batch now in the log: a marker closes its producer's transaction, anything else
-/// is a data batch.
-fn track_batch(producers: &mut ProducerStates, bytes: &[u8], header: &BatchHeader) {
-    if header.is_control() {
-        if let Some(kind) = batch::control_type(bytes, header) {
-            let coordinator_epoch = marker_coordinator_epoch(bytes).unwrap_or(0);
-            producers.record_marker(
-                header.producer_id,
-                header.producer_epoch,
-                coordinator_epoch,
-                header.base_offset,
-                kind == batch::ControlType::Commit,
-                now_ms(),
-            );
-        }
-        return;
-    }
-    producers.record(header, now_ms());
-}
-
-/// The coordinator epoch a marker carries (its value's bytes 2..6), when readable.
-fn marker_coordinator_epoch(bytes: &[u8]) -> Option<i32> {
-    let records = crate::log::records::decode_batch(&mut bytes::Bytes::copy_from_slice(bytes), 1 << 10).ok()?;
-    let value = records.records.first()?.value.clone()?;
-    (value.len() >= 6).then(|| i32::from_be_bytes([value[2], value[3], value[4], value[5]]))
 }
 
 pub fn log_error_code(e: LogError) -> ResponseError {

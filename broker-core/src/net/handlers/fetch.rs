@@ -83,13 +83,17 @@ fn read_once(ctx: &Ctx<'_>, request: &FetchRequest, max_bytes: usize) -> (FetchR
             match result {
                 Ok((r, read, records)) => {
                     total += records.len();
-                    // Only the aborted transactions that may hold records of what is returned:
-                    // those starting before the end of the last returned batch.
-                    let returned_end = crate::log::batch::split_trusted(&records)
-                        .ok()
-                        .and_then(|b| b.last().map(|(_, h)| h.next_offset()))
-                        .unwrap_or(p.fetch_offset);
+                    // read_committed: only the aborted transactions that may hold records of what
+                    // is returned, those starting before the end of the last returned batch.
                     let aborted = read.aborted.map(|list| {
+                        let returned_end = if list.is_empty() {
+                            p.fetch_offset
+                        } else {
+                            crate::log::batch::split_trusted(&records)
+                                .ok()
+                                .and_then(|b| b.last().map(|(_, h)| h.next_offset()))
+                                .unwrap_or(p.fetch_offset)
+                        };
                         list.into_iter()
                             .filter(|(_, first)| *first < returned_end)
                             .map(|(pid, first)| {
