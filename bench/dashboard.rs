@@ -129,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
         hostname: "bench".into(),
         sample_interval_s: 10,
         allowed_hosts: Arc::new(vec!["127.0.0.1".into(), "localhost".into()]),
+        streams: Arc::new(Default::default()),
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     eprintln!("serving on http://127.0.0.1:{}", args.port);

@@ -262,6 +262,62 @@ pub struct AlertsSection {
     pub receivers: Vec<Receiver>,
 }
 
+/// `[[streams]]`: one stream-processing job, as written; `crate::streams::spec` checks it.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StreamsSection {
+    pub name: String,
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub source: Vec<String>,
+    pub filter: Option<StreamsFilter>,
+    pub key: Option<String>,
+    pub window: Option<StreamsWindow>,
+    pub aggregate: Option<String>,
+    pub field: Option<String>,
+    pub emit: Option<String>,
+    #[serde(default)]
+    pub sink: String,
+    pub key_format: Option<String>,
+    pub join: Option<StreamsJoin>,
+    pub processing_guarantee: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamsFilter {
+    pub pointer: String,
+    pub equals: Option<toml::Value>,
+    pub not_equals: Option<toml::Value>,
+    pub exists: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamsWindow {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub size: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub advance: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub difference: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub gap: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub grace: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamsJoin {
+    pub table: Option<String>,
+    pub global_table: Option<String>,
+    pub kind: Option<String>,
+    pub key: Option<String>,
+}
+
 /// The whole file (and environment) layer.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -276,6 +332,7 @@ pub struct FileConfig {
     pub clusters: Vec<ExternalCluster>,
     pub alerts: AlertsSection,
     pub security: SecuritySection,
+    pub streams: Vec<StreamsSection>,
 }
 
 /// Values given as command-line flags (or their own env vars, which clap reads).
@@ -311,6 +368,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// `[security]`, checked; `crate::security` reads its files.
     pub security: SecuritySection,
+    /// `[[streams]]`, checked.
+    pub streams: Vec<crate::streams::JobSpec>,
 }
 
 /// Merges `WARREN_<SECTION>__<KEY>` variables from `env` into the file's table. Values parse as
@@ -540,6 +599,25 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
         crate::security::check_cluster(c)
             .map_err(|(key, reason)| ConfigError::Invalid { key: format!("clusters[{i}].{key}"), reason })?;
     }
+    let mut streams: Vec<crate::streams::JobSpec> = Vec::new();
+    for (i, section) in file.streams.iter().enumerate() {
+        let spec = crate::streams::JobSpec::from_section(section, &cluster.name, embedded, &file.clusters)
+            .map_err(|(key, reason)| ConfigError::Invalid { key: format!("streams[{i}].{key}"), reason })?;
+        if streams.iter().any(|s| s.name == spec.name) {
+            return Err(ConfigError::Invalid {
+                key: format!("streams[{i}].name"),
+                reason: format!("'{}' names another job too", spec.name),
+            });
+        }
+        streams.push(spec);
+    }
+    if flags.demo {
+        for spec in crate::demo::demo_streams(&cluster.name) {
+            if !streams.iter().any(|s| s.name == spec.name) {
+                streams.push(spec);
+            }
+        }
+    }
     if !embedded && flags.demo {
         return Err(ConfigError::Invalid {
             key: "--demo".into(),
@@ -561,6 +639,7 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
         embedded,
         allowed_hosts: file.http.allowed_hosts.clone().unwrap_or_else(|| default_allowed_hosts(&http_listen)),
         security: file.security,
+        streams,
     })
 }
 

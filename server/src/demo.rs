@@ -6,6 +6,8 @@
 //! `demo-stalled` commits the same offsets while the topic grows (STALL, ERR), `demo-stopping`
 //! commits for ten seconds and then stops (STOP, ERR, once Burrow's window has moved past it),
 //! `demo-rewinding` keeps up, then jumps back and stays there, every three minutes (REWIND, ERR).
+//! Two stream jobs run over them (`demo_streams`): order amounts per customer in 10-second
+//! tumbling windows, and payments joined with the `demo-customers` table (a GlobalKTable).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +18,40 @@ use broker_core::NewTopic;
 use broker_core::{Committer, OffsetCommit};
 
 const TOPICS: [(&str, i32); 2] = [("demo-orders", 6), ("demo-payments", 3)];
+/// The table the demo's join reads: one record per customer.
+const CUSTOMERS: &str = "demo-customers";
+const COUNTRIES: [&str; 5] = ["DE", "FR", "NL", "SE", "IT"];
+
+/// The demo's stream jobs, as if `[[streams]]` had them.
+pub fn demo_streams(cluster: &str) -> Vec<crate::streams::JobSpec> {
+    let text = r#"
+        [[streams]]
+        name = "demo-order-totals"
+        source = ["demo-orders"]
+        window = { type = "tumbling", size = "10s", grace = "2s" }
+        aggregate = "sum"
+        field = "/amount"
+        sink = "demo-order-totals-10s"
+
+        [[streams]]
+        name = "demo-payments-enriched"
+        source = ["demo-payments"]
+        join = { global_table = "demo-customers", kind = "left" }
+        sink = "demo-payments-enriched"
+    "#;
+    #[derive(serde::Deserialize)]
+    struct Jobs {
+        streams: Vec<crate::config::StreamsSection>,
+    }
+    let jobs: Jobs = match toml::from_str(text) {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            tracing::error!(error = %e, "demo: stream jobs do not parse");
+            return Vec::new();
+        }
+    };
+    jobs.streams.iter().filter_map(|s| crate::streams::JobSpec::from_section(s, cluster, true, &[]).ok()).collect()
+}
 
 /// Runs the demo until the task is aborted.
 pub async fn run(cluster: Arc<Cluster>) {
@@ -27,7 +63,23 @@ pub async fn run(cluster: Arc<Cluster>) {
             }
         }
     }
-    tracing::info!("demo traffic started: topics demo-orders and demo-payments, groups demo-*");
+    let topic = NewTopic { name: CUSTOMERS.into(), partitions: Some(3), ..NewTopic::default() };
+    match cluster.create_topic(&topic, false) {
+        Ok(_) => {
+            for n in 0..97 {
+                let key = bytes::Bytes::from(format!("customer-{n}"));
+                let country = COUNTRIES[n % COUNTRIES.len()];
+                let value = bytes::Bytes::from(format!(r#"{{"name":"Customer {n}","country":"{country}"}}"#));
+                let partition = crate::tools::producer::key_partition(&key, 3);
+                if let Err(e) = cluster.produce_record(CUSTOMERS, partition, Some(key), Some(value), Vec::new()).await {
+                    tracing::debug!(error = %e, "demo: cannot write a customer");
+                }
+            }
+        }
+        Err(e) if e.code == kafka_protocol::ResponseError::TopicAlreadyExists => {}
+        Err(e) => tracing::warn!(topic = CUSTOMERS, error = %e, "demo: cannot create topic"),
+    }
+    tracing::info!("demo traffic started: topics demo-orders, demo-payments and demo-customers, groups demo-*");
     let producer = tokio::spawn(produce(Arc::clone(&cluster)));
     let consumers = tokio::spawn(consume(Arc::clone(&cluster)));
     let _ = tokio::join!(producer, consumers);

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod security;
 pub mod store;
+pub mod streams;
 pub mod time;
 pub mod tools;
 pub mod web;
@@ -83,6 +84,13 @@ pub async fn run(
     let monitor_config = monitor::MonitorConfig::from_section(&config.monitor);
     let mut tasks = Vec::new();
     let mut clients = std::collections::BTreeMap::new();
+    let mut stream_clients = std::collections::BTreeMap::new();
+    if embedded.is_some() {
+        // Stream jobs reach the embedded cluster over the protocol like any client.
+        let mut client = kafka::ClientConfig::new(bound.kafka.iter().map(ToString::to_string));
+        client.client_id = "warren-streams".into();
+        stream_clients.insert(config.cluster.name.clone(), client);
+    }
     if let Some(cluster) = &cluster {
         tasks.push(tokio::spawn(monitor::run_sampler(
             Arc::clone(&monitor),
@@ -105,6 +113,7 @@ pub async fn run(
             security::cluster_security(external).with_context(|| format!("[[clusters]] '{}'", external.name))?,
         );
         let client = kafka::Client::new(client);
+        stream_clients.insert(external.name.clone(), client.config().clone());
         clients.insert(external.name.clone(), client.clone());
         let source = monitor::external::External::new(client);
         tasks.push(tokio::spawn(monitor::run_sampler(
@@ -126,7 +135,10 @@ pub async fn run(
     )));
     // A delivery cut short at shutdown is sent again after the next start, with the same webhook-id.
     tasks.push(tokio::spawn(Arc::clone(&alerts).run_delivery(std::future::pending())));
+    let (streams, stream_tasks) = streams::Streams::start(&config.streams, stream_clients);
+    tasks.extend(stream_tasks);
     let state = web::AppState {
+        streams,
         cluster,
         ready: Arc::clone(&ready),
         read_only: config.read_only,

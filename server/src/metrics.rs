@@ -28,6 +28,8 @@ pub struct Sources<'a> {
     /// Webhook deliveries by (receiver, outcome), from the alert engine.
     pub deliveries: Vec<(String, String, u64)>,
     pub pending_notifications: Option<i64>,
+    /// The `[[streams]]` jobs' figures.
+    pub streams: Vec<crate::streams::JobSnapshot>,
 }
 
 /// The text format, family by family.
@@ -321,7 +323,49 @@ pub fn render(sources: &Sources<'_>, config: MetricsConfig) -> String {
         t.family("warren_alert_notifications_pending", "gauge", "Notifications waiting in the outbox");
         t.sample("warren_alert_notifications_pending", &[], pending as f64);
     }
+    streams(&mut t, &sources.streams);
     t.out
+}
+
+/// The stream jobs: records in and out, late records dropped, stream time per task partition.
+fn streams(t: &mut Text, jobs: &[crate::streams::JobSnapshot]) {
+    if jobs.is_empty() {
+        return;
+    }
+    t.family(
+        "warren_streams_records_total",
+        "counter",
+        "Records a stream job read from its sources (in) and wrote to its sink (out)",
+    );
+    for j in jobs {
+        t.sample("warren_streams_records_total", &[("app", &j.name), ("direction", "in")], j.records_in as f64);
+        t.sample("warren_streams_records_total", &[("app", &j.name), ("direction", "out")], j.records_out as f64);
+    }
+    t.family(
+        "warren_streams_late_records_dropped_total",
+        "counter",
+        "Records a windowed job dropped because every window they belong to had closed (stream time - grace)",
+    );
+    for j in jobs {
+        t.sample("warren_streams_late_records_dropped_total", &[("app", &j.name)], j.late_records_dropped as f64);
+    }
+    t.family(
+        "warren_streams_stream_time_seconds",
+        "gauge",
+        "A stream task's stream time: the largest record timestamp it has processed",
+    );
+    for j in jobs {
+        for (partition, time) in &j.stream_time {
+            if let Some(ms) = time {
+                let partition = partition.to_string();
+                t.sample(
+                    "warren_streams_stream_time_seconds",
+                    &[("app", &j.name), ("partition", &partition)],
+                    *ms as f64 / 1000.0,
+                );
+            }
+        }
+    }
 }
 
 /// The embedded brokers' own counters: requests, errors, authentication failures, bytes.

@@ -19,6 +19,7 @@ mod rdkafka_roundtrip;
 mod replication;
 mod security;
 mod shape;
+mod streams;
 mod support;
 mod transactions;
 mod wire;

@@ -98,8 +98,9 @@ pub fn code_recovery(code: i16) -> Recovery {
     match code {
         // LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER, NOT_CONTROLLER
         5 | 6 | 41 => Recovery::RefreshMetadata,
-        // REQUEST_TIMED_OUT, COORDINATOR_LOAD_IN_PROGRESS, NOT_ENOUGH_REPLICAS
-        7 | 14 | 19 => Recovery::Wait,
+        // REQUEST_TIMED_OUT, COORDINATOR_LOAD_IN_PROGRESS, NOT_ENOUGH_REPLICAS,
+        // CONCURRENT_TRANSACTIONS (the coordinator is still completing the previous transaction)
+        7 | 14 | 19 | 51 => Recovery::Wait,
         // COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
         15 | 16 => Recovery::FindCoordinator,
         _ => Recovery::None,

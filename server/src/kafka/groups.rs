@@ -252,6 +252,11 @@ impl Client {
     /// The committed offsets of `group` ((topic, partition) -> offset); partitions never
     /// committed (offset -1) are left out.
     pub async fn offset_fetch(&self, group: &str) -> Result<BTreeMap<(String, i32), i64>> {
+        Ok(self.offset_fetch_with_metadata(group).await?.into_iter().map(|(k, (offset, _))| (k, offset)).collect())
+    }
+
+    /// [`Client::offset_fetch`] with each offset's commit metadata.
+    pub async fn offset_fetch_with_metadata(&self, group: &str) -> Result<BTreeMap<(String, i32), (i64, String)>> {
         let response = retry!(
             self,
             async {
@@ -287,7 +292,8 @@ impl Client {
             for p in t.partitions {
                 // A per-partition error (e.g. UNSTABLE_OFFSET_COMMIT) leaves that partition unknown.
                 if p.error_code == 0 && p.committed_offset >= 0 {
-                    out.insert((t.name.0.to_string(), p.partition_index), p.committed_offset);
+                    let metadata = p.metadata.as_ref().map(ToString::to_string).unwrap_or_default();
+                    out.insert((t.name.0.to_string(), p.partition_index), (p.committed_offset, metadata));
                 }
             }
         }
@@ -302,13 +308,26 @@ impl Client {
         member_id: &str,
         offsets: &BTreeMap<(String, i32), i64>,
     ) -> Result<()> {
+        let offsets = offsets.iter().map(|(k, o)| (k.clone(), (*o, None))).collect();
+        self.offset_commit_with_metadata(group, generation_id, member_id, &offsets).await
+    }
+
+    /// [`Client::offset_commit`] with commit metadata per offset.
+    pub async fn offset_commit_with_metadata(
+        &self,
+        group: &str,
+        generation_id: i32,
+        member_id: &str,
+        offsets: &BTreeMap<(String, i32), (i64, Option<String>)>,
+    ) -> Result<()> {
         let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-        for ((t, p), offset) in offsets {
+        for ((t, p), (offset, metadata)) in offsets {
             topics.entry(t.as_str()).or_default().push(
                 OffsetCommitRequestPartition::default()
                     .with_partition_index(*p)
                     .with_committed_offset(*offset)
-                    .with_committed_leader_epoch(-1),
+                    .with_committed_leader_epoch(-1)
+                    .with_committed_metadata(metadata.clone().map(StrBytes::from_string)),
             );
         }
         let build = |_v: i16| {

@@ -9,7 +9,7 @@
 //! Layout: `connection` (framing, pipelining, handshake), `versions` (the client's table and
 //! negotiation), `client` (pool, cache, routing, retries), `metadata`, `records` (Produce,
 //! Fetch, ListOffsets, batches), `admin` (topics), `groups` (administration of groups),
-//! `membership` (being a group member), `error`.
+//! `membership` (being a group member), `txn` (a transactional producer), `error`.
 
 pub mod admin;
 pub mod client;
@@ -20,6 +20,7 @@ pub mod membership;
 pub mod metadata;
 pub mod records;
 pub mod security;
+pub mod txn;
 pub mod users;
 pub mod versions;
 
@@ -31,6 +32,7 @@ pub use kafka_protocol::records::Compression;
 pub use membership::{GroupMember, Liveness, MemberConfig};
 pub use metadata::{Broker, ClusterDescription, Metadata, PartitionMetadata, TopicMetadata};
 pub use records::{ConsumedRecord, FetchedPartition, OffsetSpec, ProduceRecord};
+pub use txn::TxnProducer;
 
 /// UNKNOWN_TOPIC_OR_PARTITION.
 pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;

@@ -85,23 +85,45 @@ fn topic_name(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_string()))
 }
 
+/// Who writes a batch, for idempotent and transactional producing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerBatch {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub transactional: bool,
+}
+
 /// One v2 record batch holding `records`.
 pub fn encode_batch(records: &[ProduceRecord], compression: Compression) -> Result<Bytes> {
+    encode_producer_batch(records, compression, None)
+}
+
+/// One v2 record batch holding `records`, stamped with `producer` when given.
+pub fn encode_producer_batch(
+    records: &[ProduceRecord],
+    compression: Compression,
+    producer: Option<ProducerBatch>,
+) -> Result<Bytes> {
+    let (producer_id, producer_epoch, base_sequence, transactional) = match producer {
+        Some(p) => (p.producer_id, p.producer_epoch, p.base_sequence, p.transactional),
+        // The encoder starts a new batch whenever offset - sequence changes; a sequence of
+        // offset - 1 keeps one batch with baseSequence -1 (no idempotence).
+        None => (-1, -1, -1, false),
+    };
     let records: Vec<Record> = records
         .iter()
         .enumerate()
         .map(|(i, r)| Record {
-            transactional: false,
+            transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            // The encoder starts a new batch whenever offset - sequence changes; this keeps one
-            // batch with baseSequence -1 (no idempotence).
-            sequence: i as i32 - 1,
+            sequence: base_sequence.wrapping_add(i as i32),
             timestamp: r.timestamp_ms,
             key: r.key.clone(),
             value: r.value.clone(),
@@ -205,13 +227,24 @@ impl Client {
         for (partition, records) in batches.iter().filter(|(_, r)| !r.is_empty()) {
             encoded.insert((topic.to_string(), *partition), encode_batch(records, compression)?);
         }
-        let op = LeaderOp::Produce { topic, encoded: &encoded, acks };
-        let results = self.for_leaders(encoded.keys().cloned().collect(), &op).await;
         let mut offsets = BTreeMap::new();
-        for ((_, partition), result) in results {
+        for ((_, partition), result) in self.produce_encoded(&encoded, acks, None).await {
             offsets.insert(partition, result?);
         }
         Ok(offsets)
+    }
+
+    /// Produces pre-encoded batches ((topic, partition) -> batch), one request per leader for
+    /// all topics, retrying partitions whose leader moved; a transactional producer names its
+    /// `transactional_id`. Answers each partition's base offset (-1 with acks=0).
+    pub async fn produce_encoded(
+        &self,
+        encoded: &BTreeMap<(String, i32), Bytes>,
+        acks: i16,
+        transactional_id: Option<&str>,
+    ) -> PartitionResults<i64> {
+        let op = LeaderOp::Produce { encoded, acks, transactional_id };
+        self.for_leaders(encoded.keys().cloned().collect(), &op).await
     }
 
     /// ListOffsets for many partitions, one request per leader.
@@ -228,18 +261,27 @@ impl Client {
     ) -> Result<Vec<((String, i32), Result<i64>)>> {
         let mut out = Vec::new();
         match op {
-            LeaderOp::Produce { topic, encoded, acks } => {
+            LeaderOp::Produce { encoded, acks, transactional_id } => {
                 let timeout_ms = super::client::millis_i32(self.config().request_timeout);
                 let build = |_v: i16| {
-                    let data = partitions
-                        .iter()
-                        .map(|key| {
-                            PartitionProduceData::default().with_index(key.1).with_records(encoded.get(key).cloned())
-                        })
-                        .collect();
-                    ProduceRequest::default().with_acks(*acks).with_timeout_ms(timeout_ms).with_topic_data(vec![
-                        TopicProduceData::default().with_name(topic_name(topic)).with_partition_data(data),
-                    ])
+                    let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
+                    for key in partitions {
+                        topics.entry(key.0.as_str()).or_default().push(
+                            PartitionProduceData::default().with_index(key.1).with_records(encoded.get(key).cloned()),
+                        );
+                    }
+                    ProduceRequest::default()
+                        .with_transactional_id(transactional_id.map(|t| StrBytes::from_string(t.to_string()).into()))
+                        .with_acks(*acks)
+                        .with_timeout_ms(timeout_ms)
+                        .with_topic_data(
+                            topics
+                                .into_iter()
+                                .map(|(t, data)| {
+                                    TopicProduceData::default().with_name(topic_name(t)).with_partition_data(data)
+                                })
+                                .collect(),
+                        )
                 };
                 if *acks == 0 {
                     let connection = self.broker(leader).await?;
@@ -464,11 +506,11 @@ impl Client {
 
 /// What `for_leaders` sends: both answer with one offset per partition.
 enum LeaderOp<'a> {
-    /// Pre-encoded batches per partition of `topic`.
+    /// Pre-encoded batches per partition.
     Produce {
-        topic: &'a str,
         encoded: &'a BTreeMap<(String, i32), Bytes>,
         acks: i16,
+        transactional_id: Option<&'a str>,
     },
     ListOffsets(OffsetSpec),
     /// DeleteRecords: the offset below which each partition's records go; answers the low

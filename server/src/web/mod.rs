@@ -16,6 +16,7 @@ mod groups;
 mod messages;
 mod pages;
 mod security;
+mod streams;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +55,8 @@ pub struct AppState {
     pub sample_interval_s: u64,
     /// `[http] allowed_hosts`: the Host header names this server answers to.
     pub allowed_hosts: Arc<Vec<String>>,
+    /// The `[[streams]]` jobs.
+    pub streams: Arc<crate::streams::Streams>,
 }
 
 impl AppState {
@@ -155,6 +158,9 @@ pub fn router(state: AppState) -> Router {
         .route("/groups/{group}", get(groups::get_group))
         .route("/groups/{group}/history", get(groups::group_history))
         .route("/groups/{group}/reset-offsets", post(groups::reset_offsets))
+        .route("/streams", get(streams::api_list))
+        .route("/streams/{name}", get(streams::api_get))
+        .route("/streams/{name}/{action}", post(streams::api_action))
         .route("/alerts", get(api::get_alerts))
         .route("/alerts/silences", get(api::get_silences).post(api::create_silence))
         .route("/alerts/silences/{id}", axum::routing::delete(api::delete_silence))
@@ -184,6 +190,10 @@ pub fn router(state: AppState) -> Router {
         .route("/groups", get(pages::page_groups))
         .route("/groups/{group}", get(pages::page_group))
         .route("/groups/{group}/reset-offsets", post(actions::reset_offsets))
+        .route("/streams", get(streams::page_streams))
+        .route("/streams/{name}", get(streams::page_stream))
+        .route("/streams/{name}/{action}", post(streams::form_action))
+        .route("/partials/streams/{name}", get(streams::partial_stream))
         .route("/alerts", get(pages::page_alerts))
         .route("/alerts/silences", post(actions::create_silence))
         .route("/alerts/silences/{id}/delete", post(actions::delete_silence))
@@ -259,6 +269,7 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
         database_bytes,
         deliveries: crate::alerts::feed::delivery_counts(&state.alerts),
         pending_notifications: state.alerts.pending_notifications().await.ok(),
+        streams: state.streams.jobs().iter().map(|j| j.snapshot()).collect(),
     };
     let text = crate::metrics::render(&sources, state.metrics);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()

@@ -62,6 +62,7 @@ impl Fixture {
             hostname: "test-host".into(),
             sample_interval_s: 10,
             allowed_hosts: Arc::new(vec!["localhost".into(), "127.0.0.1".into()]),
+            streams: Arc::new(Default::default()),
         };
         let sampler = tokio::spawn(crate::monitor::run_sampler(
             Arc::clone(&state.monitor),

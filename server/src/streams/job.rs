@@ -1,0 +1,850 @@
+//! One run of a stream job against its cluster, over the Kafka protocol: set up, restore, then
+//! fetch, process and commit in cycles until told to stop or something fails.
+//!
+//! Tasks are Kafka Streams' tasks: task p owns partition p of every input it reads (the source
+//! topics, or the repartition topic when `key` re-keys, plus partition p of a KTable) and
+//! partition p of the changelog. Within a task, records are processed in timestamp order across
+//! its inputs, and a task waits while one of its inputs has nothing buffered but is behind its
+//! high watermark, so a stream record meets the table as of its own time.
+//!
+//! A cycle's outputs (sink, changelog, repartition records) are acknowledged by every in-sync
+//! replica before the input offsets are committed in group `<name>` (at least once); with
+//! `exactly_once_v2` they and the offsets are one transaction. Each committed offset carries the
+//! task's stream time and, at least once, the changelog's end at that commit: a restart restores
+//! the changelog up to there, repairs what a crashed run wrote past it, and replays the inputs
+//! from the committed offsets, so a crash neither loses nor double-counts.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::record::{self, CommitMeta, StateKey};
+use super::spec::{JobSpec, Operation, Table};
+use super::window::{Engine, Event};
+use super::{Control, JobState};
+use crate::kafka::{Client, ClientConfig, ConsumedRecord, NewTopic, OffsetSpec, ProduceRecord, TxnProducer};
+
+/// Why a run ended badly: `fatal` failures wait for a start from the operator; the others are
+/// retried after a pause.
+#[derive(Debug)]
+pub struct Failure {
+    pub fatal: bool,
+    pub message: String,
+}
+
+impl Failure {
+    fn retry(message: impl Into<String>) -> Failure {
+        Failure { fatal: false, message: message.into() }
+    }
+}
+
+impl From<crate::kafka::Error> for Failure {
+    fn from(e: crate::kafka::Error) -> Failure {
+        Failure::retry(e.to_string())
+    }
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+const FETCH_WAIT: Duration = Duration::from_millis(200);
+const PARTITION_FETCH_BYTES: i32 = 1 << 20;
+const PURGE_INTERVAL: Duration = Duration::from_secs(10);
+/// OFFSET_OUT_OF_RANGE: the committed position fell below the log start (retention).
+const OFFSET_OUT_OF_RANGE: i16 = 1;
+/// TOPIC_ALREADY_EXISTS.
+const TOPIC_ALREADY_EXISTS: i16 = 36;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A source partition whose records are re-keyed into the repartition topic.
+    Rekey,
+    /// A stream input of task `task`.
+    Stream { task: usize },
+    /// The KTable partition of task `task`.
+    Table { task: usize },
+    /// A GlobalKTable partition: applied as it comes, never committed.
+    Global,
+}
+
+struct Input {
+    topic: String,
+    partition: i32,
+    role: Role,
+    buffer: VecDeque<ConsumedRecord>,
+    fetch_next: i64,
+    /// After the last processed record: what the group commits.
+    processed_next: i64,
+    high_watermark: i64,
+}
+
+impl Input {
+    fn behind(&self) -> bool {
+        self.buffer.is_empty() && self.fetch_next < self.high_watermark
+    }
+}
+
+struct Task {
+    partition: i32,
+    inputs: Vec<usize>,
+    engine: Option<Engine<Bytes>>,
+    table: HashMap<Bytes, Bytes>,
+    stream_time: Option<i64>,
+    changelog_end: Option<i64>,
+}
+
+/// A table-like write's latest value and timestamp, by key.
+type Upserts = BTreeMap<Bytes, (Option<Bytes>, i64)>;
+
+/// What one cycle writes.
+#[derive(Default)]
+struct Outputs {
+    /// Streams of records (sink of a pass or join, repartition) in order.
+    records: BTreeMap<(String, i32), Vec<ProduceRecord>>,
+    /// Table-like writes, coalesced by key within the cycle as Kafka Streams' record cache does:
+    /// (topic, partition) -> key -> (value, timestamp).
+    upserts: BTreeMap<(String, i32), Upserts>,
+}
+
+impl Outputs {
+    fn push(&mut self, topic: &str, partition: i32, key: Option<Bytes>, value: Option<Bytes>, timestamp_ms: i64) {
+        let record = ProduceRecord { key, value, headers: Vec::new(), timestamp_ms };
+        self.records.entry((topic.to_string(), partition)).or_default().push(record);
+    }
+
+    fn upsert(&mut self, topic: &str, partition: i32, key: Bytes, value: Option<Bytes>, timestamp_ms: i64) {
+        self.upserts.entry((topic.to_string(), partition)).or_default().insert(key, (value, timestamp_ms));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.upserts.is_empty()
+    }
+
+    fn into_records(self) -> BTreeMap<(String, i32), Vec<ProduceRecord>> {
+        let mut all = self.records;
+        for (tp, entries) in self.upserts {
+            let list = all.entry(tp).or_default();
+            list.extend(entries.into_iter().map(|(key, (value, timestamp_ms))| ProduceRecord {
+                key: Some(key),
+                value,
+                headers: Vec::new(),
+                timestamp_ms,
+            }));
+        }
+        all
+    }
+}
+
+/// The state of one run.
+struct Run {
+    job: Arc<JobState>,
+    client: Client,
+    txn: Option<TxnProducer>,
+    inputs: Vec<Input>,
+    tasks: Vec<Task>,
+    global: HashMap<Bytes, Bytes>,
+    sink_partitions: i32,
+    repartition: Option<String>,
+    changelog: Option<String>,
+    /// State entries a crashed run wrote past the committed changelog end, rewritten with the
+    /// restored state at the first commit.
+    repairs: Vec<(usize, Bytes)>,
+    last_purge: Instant,
+}
+
+fn spec_of(job: &JobState) -> &JobSpec {
+    &job.spec
+}
+
+/// Runs the job until `control` says stop (Ok) or it fails.
+pub async fn run(job: Arc<JobState>, config: ClientConfig, control: &mut watch::Receiver<Control>) -> Result<()> {
+    let mut run = Run::setup(job, config).await?;
+    run.job.set_running();
+    loop {
+        if *control.borrow_and_update() != Control::Run {
+            return Ok(());
+        }
+        run.cycle().await?;
+    }
+}
+
+impl Run {
+    async fn setup(job: Arc<JobState>, mut config: ClientConfig) -> Result<Run> {
+        let spec = spec_of(&job).clone();
+        config.client_id = format!("warren-streams-{}", spec.name);
+        config.read_committed = spec.exactly_once;
+        let client = Client::new(config);
+        // Fencing first: a previous instance's open transaction is aborted before anything is read.
+        let txn = if spec.exactly_once {
+            Some(TxnProducer::init(client.clone(), &format!("{}-warren", spec.name), Duration::from_secs(60)).await?)
+        } else {
+            None
+        };
+        let table = match &spec.operation {
+            Operation::Join { table, .. } => Some(table.clone()),
+            _ => None,
+        };
+        let mut wanted: Vec<&str> = spec.sources.iter().map(String::as_str).collect();
+        if let Some(t) = &table {
+            wanted.push(t.topic());
+        }
+        let metadata = client.metadata(Some(&wanted)).await?;
+        let mut counts = BTreeMap::new();
+        let mut missing = Vec::new();
+        for topic in &wanted {
+            match metadata.topics.get(*topic).filter(|t| t.error_code == 0 && !t.partitions.is_empty()) {
+                Some(t) => {
+                    counts.insert(topic.to_string(), t.partitions.len() as i32);
+                }
+                None => missing.push(*topic),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Failure::retry(format!("Missing source topics: [{}]", missing.join(", "))));
+        }
+        let source_max = spec.sources.iter().filter_map(|t| counts.get(t)).copied().max().unwrap_or(1);
+        let task_count = match &table {
+            Some(Table::Partitioned(t)) => {
+                let table_n = counts.get(t).copied().unwrap_or(0);
+                if spec.rekey.is_none() && spec.sources.iter().any(|s| counts.get(s) != Some(&table_n)) {
+                    let mut topics = spec.sources.clone();
+                    topics.push(t.clone());
+                    return Err(Failure {
+                        fatal: true,
+                        message: format!("Invalid topology: Topics not co-partitioned: [{}]", topics.join(",")),
+                    });
+                }
+                table_n
+            }
+            _ => source_max,
+        };
+        let repartition = spec.repartition_topic();
+        let changelog = spec.changelog_topic();
+        if let Some(t) = &repartition {
+            ensure_topic(&client, t, task_count, &[], true).await?;
+        }
+        if let Some(t) = &changelog {
+            ensure_topic(&client, t, task_count, &[("cleanup.policy", "compact")], true).await?;
+        }
+        ensure_topic(&client, &spec.sink, task_count, &[], false).await?;
+        let sink_partitions = client
+            .metadata(Some(&[spec.sink.as_str()]))
+            .await?
+            .topics
+            .get(&spec.sink)
+            .map_or(0, |t| t.partitions.len() as i32);
+        if sink_partitions == 0 {
+            return Err(Failure::retry(format!("sink topic '{}' has no partitions", spec.sink)));
+        }
+
+        let mut inputs = Vec::new();
+        let mut tasks: Vec<Task> = (0..task_count)
+            .map(|p| Task {
+                partition: p,
+                inputs: Vec::new(),
+                engine: match &spec.operation {
+                    Operation::Aggregate { windows, .. } => Some(Engine::new(*windows)),
+                    _ => None,
+                },
+                table: HashMap::new(),
+                stream_time: None,
+                changelog_end: None,
+            })
+            .collect();
+        let add = |inputs: &mut Vec<Input>, topic: &str, partition: i32, role: Role| {
+            inputs.push(Input {
+                topic: topic.to_string(),
+                partition,
+                role,
+                buffer: VecDeque::new(),
+                fetch_next: 0,
+                processed_next: 0,
+                high_watermark: 0,
+            });
+            inputs.len() - 1
+        };
+        for source in &spec.sources {
+            for p in 0..counts.get(source).copied().unwrap_or(0) {
+                match &repartition {
+                    Some(_) => {
+                        add(&mut inputs, source, p, Role::Rekey);
+                    }
+                    None => {
+                        let i = add(&mut inputs, source, p, Role::Stream { task: p as usize });
+                        tasks[p as usize].inputs.push(i);
+                    }
+                }
+            }
+        }
+        if let Some(t) = &repartition {
+            for p in 0..task_count {
+                let i = add(&mut inputs, t, p, Role::Stream { task: p as usize });
+                tasks[p as usize].inputs.push(i);
+            }
+        }
+        match &table {
+            Some(Table::Partitioned(t)) => {
+                for p in 0..task_count {
+                    let i = add(&mut inputs, t, p, Role::Table { task: p as usize });
+                    tasks[p as usize].inputs.push(i);
+                }
+            }
+            Some(Table::Global { topic, .. }) => {
+                for p in 0..counts.get(topic).copied().unwrap_or(0) {
+                    add(&mut inputs, topic, p, Role::Global);
+                }
+            }
+            None => {}
+        }
+
+        let mut run = Run {
+            job,
+            client,
+            txn,
+            inputs,
+            tasks,
+            global: HashMap::new(),
+            sink_partitions,
+            repartition,
+            changelog,
+            repairs: Vec::new(),
+            last_purge: Instant::now(),
+        };
+        run.restore().await?;
+        Ok(run)
+    }
+
+    /// Positions from the group's commits (the earliest offset where none), stream times, the
+    /// window store from its changelog, the KTable up to its committed offset, the GlobalKTable
+    /// in full.
+    async fn restore(&mut self) -> Result<()> {
+        let spec = self.job.spec.clone();
+        let committed = self.client.offset_fetch_with_metadata(&spec.name).await?;
+        let keys: Vec<(String, i32)> = self.inputs.iter().map(|i| (i.topic.clone(), i.partition)).collect();
+        let earliest = self.client.list_offsets(&keys, OffsetSpec::Earliest).await;
+        let mut metas: BTreeMap<usize, Vec<CommitMeta>> = BTreeMap::new();
+        for input in &mut self.inputs {
+            let key = (input.topic.clone(), input.partition);
+            let start = match earliest.get(&key) {
+                Some(Ok(o)) => *o,
+                Some(Err(e)) => return Err(Failure::retry(e.to_string())),
+                None => 0,
+            };
+            let position = match (input.role, committed.get(&key)) {
+                (Role::Global, _) | (_, None) => start,
+                (role, Some((offset, meta))) => {
+                    if let Role::Stream { task } | Role::Table { task } = role {
+                        metas.entry(task).or_default().push(CommitMeta::decode(meta));
+                    }
+                    (*offset).max(start)
+                }
+            };
+            input.fetch_next = position;
+            input.processed_next = position;
+        }
+        for (task, list) in &metas {
+            self.tasks[*task].stream_time = list.iter().filter_map(|m| m.stream_time).max();
+            self.tasks[*task].changelog_end = list.iter().filter_map(|m| m.changelog_end).max();
+        }
+        // The KTable as of the committed position; the GlobalKTable up to its end.
+        for i in 0..self.inputs.len() {
+            let (topic, partition, role, until) = {
+                let input = &self.inputs[i];
+                (input.topic.clone(), input.partition, input.role, input.processed_next)
+            };
+            match role {
+                Role::Table { task } => {
+                    let from = earliest.get(&(topic.clone(), partition)).and_then(|r| r.as_ref().ok()).copied();
+                    let table = &mut self.tasks[task].table;
+                    read_partition(&self.client, &topic, partition, from.unwrap_or(0), Some(until), |r| {
+                        apply_table(table, r)
+                    })
+                    .await?;
+                }
+                Role::Global => {
+                    let global = &mut self.global;
+                    let end = read_partition(&self.client, &topic, partition, until, None, |r| apply_table(global, r))
+                        .await?;
+                    self.inputs[i].fetch_next = end;
+                    self.inputs[i].processed_next = end;
+                }
+                _ => {}
+            }
+        }
+        if let Some(changelog) = self.changelog.clone() {
+            self.restore_changelog(&changelog).await?;
+        }
+        Ok(())
+    }
+
+    async fn restore_changelog(&mut self, changelog: &str) -> Result<()> {
+        let exactly_once = self.job.spec.exactly_once;
+        for t in 0..self.tasks.len() {
+            let partition = self.tasks[t].partition;
+            let start = self
+                .client
+                .list_offsets(&[(changelog.to_string(), partition)], OffsetSpec::Earliest)
+                .await
+                .into_values()
+                .next()
+                .transpose()?
+                .unwrap_or(0);
+            // Exactly once: the committed transactions are the state. At least once: the state as
+            // of the committed offsets; entries written after that commit are remembered to repair.
+            let bound = if exactly_once { None } else { Some(self.tasks[t].changelog_end.unwrap_or(0)) };
+            let mut entries: Vec<(i64, Bytes, Option<Bytes>)> = Vec::new();
+            let end = read_partition(&self.client, changelog, partition, start, None, |r| {
+                if let Some(key) = r.key {
+                    entries.push((r.offset, key, r.value));
+                }
+            })
+            .await?;
+            let task = &mut self.tasks[t];
+            let Some(engine) = task.engine.as_mut() else { continue };
+            let mut corrupt = 0usize;
+            for (offset, key, value) in entries {
+                if bound.is_some_and(|b| offset >= b) {
+                    self.repairs.push((t, key));
+                    continue;
+                }
+                if !restore_entry(engine, &key, value.as_deref()) {
+                    corrupt += 1;
+                }
+            }
+            if corrupt > 0 {
+                tracing::warn!(job = %self.job.spec.name, partition, corrupt, "skipped changelog entries that do not decode");
+            }
+            if let Some(time) = task.stream_time {
+                engine.restore_stream_time(time);
+            }
+            task.changelog_end = Some(end);
+        }
+        Ok(())
+    }
+
+    /// One fetch, the processing it allows, and the commit of what was processed.
+    async fn cycle(&mut self) -> Result<()> {
+        let positions: BTreeMap<(String, i32), i64> =
+            self.inputs.iter().map(|i| ((i.topic.clone(), i.partition), i.fetch_next)).collect();
+        let fetched = self.client.fetch(&positions, FETCH_WAIT, PARTITION_FETCH_BYTES).await;
+        let index: HashMap<(String, i32), usize> =
+            self.inputs.iter().enumerate().map(|(n, i)| ((i.topic.clone(), i.partition), n)).collect();
+        let mut reset = Vec::new();
+        for (key, result) in fetched {
+            let Some(&n) = index.get(&key) else { continue };
+            let fetched = result?;
+            let input = &mut self.inputs[n];
+            if fetched.error_code == OFFSET_OUT_OF_RANGE {
+                reset.push(key);
+                continue;
+            }
+            if fetched.error_code != 0 {
+                return Err(Failure::retry(format!(
+                    "fetching {}-{}: {}",
+                    key.0,
+                    key.1,
+                    crate::kafka::error::code_name(fetched.error_code)
+                )));
+            }
+            input.high_watermark = fetched.high_watermark;
+            input.buffer.extend(fetched.records);
+            input.fetch_next = input.fetch_next.max(fetched.next_offset);
+        }
+        if !reset.is_empty() {
+            // auto.offset.reset = earliest, as Kafka Streams defaults.
+            for (key, result) in self.client.list_offsets(&reset, OffsetSpec::Earliest).await {
+                let n = index[&key];
+                let start = result?;
+                tracing::warn!(job = %self.job.spec.name, topic = %key.0, partition = key.1, start, "position below the log start: from the earliest offset");
+                self.inputs[n].fetch_next = start;
+                self.inputs[n].processed_next = start;
+                self.inputs[n].buffer.clear();
+            }
+        }
+        let before: Vec<i64> = self.inputs.iter().map(|i| i.processed_next).collect();
+        let mut out = Outputs::default();
+        self.write_repairs(&mut out);
+        self.process(&mut out);
+        let moved = self.inputs.iter().zip(&before).any(|(i, b)| i.processed_next != *b);
+        if moved || !out.is_empty() {
+            self.commit(out).await?;
+        }
+        self.publish();
+        if self.last_purge.elapsed() >= PURGE_INTERVAL {
+            self.last_purge = Instant::now();
+            self.purge_repartition().await;
+        }
+        Ok(())
+    }
+
+    fn write_repairs(&mut self, out: &mut Outputs) {
+        let Some(changelog) = self.changelog.clone() else { return };
+        for (t, key) in std::mem::take(&mut self.repairs) {
+            let task = &self.tasks[t];
+            let value = task.engine.as_ref().and_then(|e| current_entry(e, &key));
+            out.upsert(&changelog, task.partition, key, value, 0);
+        }
+    }
+
+    fn process(&mut self, out: &mut Outputs) {
+        let spec = self.job.spec.clone();
+        // Globals first: a GlobalKTable is always as new as it can be.
+        for input in self.inputs.iter_mut().filter(|i| i.role == Role::Global) {
+            while let Some(r) = input.buffer.pop_front() {
+                input.processed_next = r.offset + 1;
+                apply_table(&mut self.global, r);
+            }
+        }
+        for n in 0..self.inputs.len() {
+            if self.inputs[n].role != Role::Rekey {
+                continue;
+            }
+            while let Some(r) = self.inputs[n].buffer.pop_front() {
+                self.inputs[n].processed_next = r.offset + 1;
+                self.job.counters.records_in.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.rekey(&spec, r, out);
+            }
+        }
+        for t in 0..self.tasks.len() {
+            self.process_task(&spec, t, out);
+        }
+    }
+
+    fn rekey(&mut self, spec: &JobSpec, r: ConsumedRecord, out: &mut Outputs) {
+        let (Some(pointer), Some(topic)) = (&spec.rekey, &self.repartition) else { return };
+        let value = record::parse(r.value.as_ref());
+        if let Some(filter) = &spec.filter {
+            match record::passes(filter, value.as_ref()) {
+                Some(true) => {}
+                Some(false) => return,
+                None => return self.job.skip(),
+            }
+        }
+        let Some(key) = record::rekey(pointer, value.as_ref()) else { return self.job.skip() };
+        let partition = record::partition_for(&key, self.tasks.len() as i32);
+        out.push(topic, partition, Some(key), r.value, r.timestamp_ms);
+    }
+
+    /// Processes task `t`'s buffered records in timestamp order (table records first on a tie),
+    /// stopping when an input it must wait for has nothing buffered.
+    fn process_task(&mut self, spec: &JobSpec, t: usize, out: &mut Outputs) {
+        let inputs = self.tasks[t].inputs.clone();
+        let synchronized = inputs.len() > 1;
+        loop {
+            if synchronized && inputs.iter().any(|&i| self.inputs[i].behind()) {
+                return;
+            }
+            let next = inputs
+                .iter()
+                .filter_map(|&i| {
+                    let input = &self.inputs[i];
+                    let head = input.buffer.front()?;
+                    Some((head.timestamp_ms, matches!(input.role, Role::Stream { .. }), i))
+                })
+                .min();
+            let Some((_, _, i)) = next else { return };
+            let Some(r) = self.inputs[i].buffer.pop_front() else { return };
+            self.inputs[i].processed_next = r.offset + 1;
+            match self.inputs[i].role {
+                Role::Table { .. } => apply_table(&mut self.tasks[t].table, r),
+                _ => {
+                    if spec.rekey.is_none() {
+                        self.job.counters.records_in.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    self.process_stream(spec, t, r, out);
+                }
+            }
+        }
+    }
+
+    fn process_stream(&mut self, spec: &JobSpec, t: usize, r: ConsumedRecord, out: &mut Outputs) {
+        let task = &mut self.tasks[t];
+        task.stream_time = Some(task.stream_time.map_or(r.timestamp_ms, |s| s.max(r.timestamp_ms)));
+        let needs_json = (spec.rekey.is_none() && spec.filter.is_some())
+            || matches!(&spec.operation, Operation::Aggregate { field: Some(_), .. })
+            || matches!(&spec.operation, Operation::Join { table: Table::Global { key: Some(_), .. }, .. });
+        let value = if needs_json { record::parse(r.value.as_ref()) } else { None };
+        if spec.rekey.is_none() {
+            if let Some(filter) = &spec.filter {
+                match record::passes(filter, value.as_ref()) {
+                    Some(true) => {}
+                    Some(false) => return,
+                    None => return self.job.skip(),
+                }
+            }
+        }
+        let counters = &self.job.counters;
+        let sink = spec.sink.as_str();
+        let sink_n = self.sink_partitions;
+        let task_partition = task.partition;
+        let partition_of = |key: Option<&Bytes>| match key {
+            Some(k) => record::partition_for(k, sink_n),
+            None => task_partition % sink_n,
+        };
+        match &spec.operation {
+            Operation::Pass => {
+                out.push(sink, partition_of(r.key.as_ref()), r.key, r.value, r.timestamp_ms);
+                counters.add_out(1);
+            }
+            Operation::Join { table, left } => {
+                let lookup = match table {
+                    Table::Partitioned(_) | Table::Global { key: None, .. } => r.key.clone(),
+                    Table::Global { key: Some(pointer), .. } => record::rekey(pointer, value.as_ref()),
+                };
+                // Kafka Streams drops stream records with a null key or value before a join.
+                let (Some(lookup), Some(_)) = (lookup, r.value.as_ref()) else { return self.job.skip() };
+                let right = match table {
+                    Table::Partitioned(_) => task.table.get(&lookup),
+                    Table::Global { .. } => self.global.get(&lookup),
+                };
+                if right.is_none() && !left {
+                    return;
+                }
+                let joined = record::join_value(r.value.as_ref(), right);
+                out.push(sink, partition_of(r.key.as_ref()), r.key, Some(joined), r.timestamp_ms);
+                counters.add_out(1);
+            }
+            Operation::Aggregate { aggregate, field, emit_final, windows } => {
+                let (Some(key), Some(_)) = (r.key.as_ref(), r.value.as_ref()) else { return self.job.skip() };
+                let Some(number) = record::number(*aggregate, field.as_deref(), value.as_ref()) else {
+                    return self.job.skip();
+                };
+                let Some(engine) = task.engine.as_mut() else { return };
+                let mut events = Vec::new();
+                if !engine.process(key.clone(), r.timestamp_ms, number, &mut events) {
+                    counters.late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                let changelog = self.changelog.as_deref().unwrap_or_default();
+                let format = spec.key_format;
+                for event in events {
+                    let (state, value, result) = match event {
+                        Event::Put { key, window, agg } => {
+                            let result = (!emit_final).then(|| (key.clone(), window, Some(agg)));
+                            (StateKey::Window { key, window }, Some(record::encode_agg(&agg)), result)
+                        }
+                        Event::Delete { key, window } => {
+                            let result = (!emit_final).then(|| (key.clone(), window, None));
+                            (StateKey::Window { key, window }, None, result)
+                        }
+                        Event::Close { key, window, agg } => {
+                            let result = emit_final.then(|| (key.clone(), window, Some(agg)));
+                            (StateKey::Window { key, window }, None, result)
+                        }
+                        Event::PointPut { key, timestamp, agg } => {
+                            (StateKey::Point { key, timestamp }, Some(record::encode_agg(&agg)), None)
+                        }
+                        Event::PointDelete { key, timestamp } => (StateKey::Point { key, timestamp }, None, None),
+                    };
+                    out.upsert(changelog, task.partition, state.encode(), value, r.timestamp_ms);
+                    if let Some((key, window, agg)) = result {
+                        let out_key = record::result_key(format, *windows, &key, window);
+                        let partition = record::partition_for(&key, sink_n);
+                        let timestamp = agg.map_or(r.timestamp_ms, |a| a.timestamp);
+                        let value = agg.map(|a| record::result_value(*aggregate, &a));
+                        out.upsert(sink, partition, out_key, value, timestamp);
+                        counters.add_out(1);
+                    }
+                }
+                task.stream_time = engine.stream_time();
+            }
+        }
+    }
+
+    /// Writes the cycle's outputs, then commits the processed positions (one transaction with
+    /// exactly_once_v2).
+    async fn commit(&mut self, out: Outputs) -> Result<()> {
+        let group = self.job.spec.name.clone();
+        let records = out.into_records();
+        if self.txn.is_some() {
+            let offsets = self.offsets();
+            let Some(txn) = self.txn.as_mut() else { return Ok(()) };
+            if let Err(e) = txn.commit(&records, &group, &offsets).await {
+                let _ = txn.abort().await;
+                return Err(Failure::retry(format!("transaction aborted: {e}")));
+            }
+            return Ok(());
+        }
+        let mut encoded = BTreeMap::new();
+        for (key, batch) in &records {
+            if !batch.is_empty() {
+                encoded
+                    .insert(key.clone(), crate::kafka::records::encode_batch(batch, crate::kafka::Compression::None)?);
+            }
+        }
+        for ((topic, partition), result) in self.client.produce_encoded(&encoded, -1, None).await {
+            let base = result.map_err(|e| Failure::retry(format!("producing to {topic}-{partition}: {e}")))?;
+            if Some(&topic) == self.changelog.as_ref() {
+                let count = records.get(&(topic.clone(), partition)).map_or(0, Vec::len) as i64;
+                if let Some(task) = self.tasks.iter_mut().find(|t| t.partition == partition) {
+                    task.changelog_end = Some(base + count);
+                }
+            }
+        }
+        let offsets = self.offsets();
+        self.client.offset_commit_with_metadata(&group, -1, "", &offsets).await?;
+        Ok(())
+    }
+
+    /// The committed positions of every input but the GlobalKTable's, with the task's metadata.
+    fn offsets(&self) -> BTreeMap<(String, i32), (i64, Option<String>)> {
+        self.inputs
+            .iter()
+            .filter(|i| i.role != Role::Global)
+            .map(|i| {
+                let meta = match i.role {
+                    Role::Stream { task } | Role::Table { task } => {
+                        let t = &self.tasks[task];
+                        let changelog_end = if self.txn.is_some() { None } else { t.changelog_end };
+                        CommitMeta { stream_time: t.stream_time, changelog_end }
+                    }
+                    _ => CommitMeta::default(),
+                };
+                ((i.topic.clone(), i.partition), (i.processed_next, Some(meta.encode())))
+            })
+            .collect()
+    }
+
+    /// Deletes what the repartition topic holds below the committed positions (Kafka Streams
+    /// purges its repartition topics the same way).
+    async fn purge_repartition(&self) {
+        let Some(topic) = &self.repartition else { return };
+        let offsets: BTreeMap<(String, i32), i64> = self
+            .inputs
+            .iter()
+            .filter(|i| &i.topic == topic)
+            .map(|i| ((i.topic.clone(), i.partition), i.processed_next))
+            .collect();
+        for (key, result) in self.client.delete_records(&offsets).await {
+            if let Err(e) = result {
+                tracing::debug!(topic = %key.0, partition = key.1, error = %e, "repartition purge failed");
+            }
+        }
+    }
+
+    /// Hands the pages the run's live figures.
+    fn publish(&self) {
+        let stream_time = self.tasks.iter().map(|t| (t.partition, t.stream_time)).collect();
+        let open_windows = self.tasks.iter().filter_map(|t| t.engine.as_ref()).map(Engine::open_windows).sum();
+        self.job.publish(stream_time, open_windows);
+    }
+}
+
+/// Applies a table record: the latest value per key, a tombstone deletes.
+fn apply_table(table: &mut HashMap<Bytes, Bytes>, r: ConsumedRecord) {
+    let Some(key) = r.key else { return };
+    match r.value {
+        Some(value) => {
+            table.insert(key, value);
+        }
+        None => {
+            table.remove(&key);
+        }
+    }
+}
+
+/// Applies one changelog entry to an engine; false when it does not decode.
+fn restore_entry(engine: &mut Engine<Bytes>, key: &[u8], value: Option<&[u8]>) -> bool {
+    let Some(state) = StateKey::decode(key) else { return false };
+    let agg = match value {
+        Some(v) => match record::decode_agg(v) {
+            Some(agg) => Some(agg),
+            None => return false,
+        },
+        None => None,
+    };
+    match (state, agg) {
+        (StateKey::Window { key, window }, Some(agg)) => engine.restore_window(key, window, agg),
+        (StateKey::Window { key, window }, None) => engine.restore_window_delete(&key, window),
+        (StateKey::Point { key, timestamp }, Some(agg)) => engine.restore_point(key, timestamp, agg),
+        (StateKey::Point { key, timestamp }, None) => engine.restore_point_delete(&key, timestamp),
+    }
+    true
+}
+
+/// The engine's current value for a changelog key (None: not held).
+fn current_entry(engine: &Engine<Bytes>, key: &[u8]) -> Option<Bytes> {
+    match StateKey::decode(key)? {
+        StateKey::Window { key, window } => engine.window(&key, window).map(|a| record::encode_agg(&a)),
+        StateKey::Point { key, timestamp } => engine.point(&key, timestamp).map(|a| record::encode_agg(&a)),
+    }
+}
+
+/// Reads `topic`-`partition` from `from` up to `until` (exclusive; the high watermark when
+/// `None`, as it stood when reading began), handing each record to `each`. Answers where
+/// reading stopped.
+async fn read_partition(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    until: Option<i64>,
+    mut each: impl FnMut(ConsumedRecord),
+) -> Result<i64> {
+    let key = (topic.to_string(), partition);
+    let mut position = from;
+    let mut end = until;
+    loop {
+        if end.is_some_and(|e| position >= e) {
+            return Ok(position);
+        }
+        let positions = BTreeMap::from([(key.clone(), position)]);
+        let fetched = client.fetch(&positions, Duration::ZERO, PARTITION_FETCH_BYTES).await;
+        let fetched = fetched
+            .into_values()
+            .next()
+            .ok_or_else(|| Failure::retry(format!("no answer fetching {topic}-{partition}")))??;
+        if fetched.error_code != 0 {
+            return Err(Failure::retry(format!(
+                "reading {topic}-{partition}: {}",
+                crate::kafka::error::code_name(fetched.error_code)
+            )));
+        }
+        let stop = *end.get_or_insert(fetched.high_watermark);
+        for r in fetched.records {
+            if r.offset >= stop {
+                break;
+            }
+            each(r);
+        }
+        if fetched.next_offset <= position {
+            // Nothing more below the end (a read_committed fetch stops at the last stable offset).
+            return Ok(position);
+        }
+        position = fetched.next_offset.min(stop.max(position));
+    }
+}
+
+/// Creates `topic` with `partitions` unless it exists; an internal topic must have exactly that
+/// many partitions.
+async fn ensure_topic(
+    client: &Client,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+    internal: bool,
+) -> Result<()> {
+    let new = NewTopic {
+        name: topic.to_string(),
+        partitions: Some(partitions),
+        replication_factor: None,
+        configs: configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    };
+    match client.create_topic(&new).await {
+        Ok(()) => {}
+        Err(e) if e.code() == Some(TOPIC_ALREADY_EXISTS) => {}
+        Err(e) => return Err(Failure::retry(format!("creating topic '{topic}': {e}"))),
+    }
+    if internal {
+        let metadata = client.metadata(Some(&[topic])).await?;
+        let found = metadata.topics.get(topic).map_or(0, |t| t.partitions.len() as i32);
+        if found != partitions {
+            return Err(Failure {
+                fatal: true,
+                message: format!("internal topic '{topic}' has {found} partitions where the job needs {partitions}"),
+            });
+        }
+    }
+    Ok(())
+}
