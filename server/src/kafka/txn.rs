@@ -125,29 +125,48 @@ impl TxnProducer {
         group: &str,
         offsets: &BTreeMap<(String, i32), (i64, Option<String>)>,
     ) -> Result<()> {
+        self.send(records).await?;
+        self.finish(group, offsets).await
+    }
+
+    /// The first half of [`Self::commit`]: adds the partitions to the transaction and writes
+    /// the records (acknowledged by the ISR, invisible to read_committed readers until the commit).
+    pub async fn send(&mut self, records: &BTreeMap<(String, i32), Vec<ProduceRecord>>) -> Result<()> {
         let records: BTreeMap<&(String, i32), &Vec<ProduceRecord>> =
             records.iter().filter(|(_, r)| !r.is_empty()).collect();
-        if !records.is_empty() {
-            self.add_partitions(records.keys().map(|k| (*k).clone()).collect()).await?;
-            let mut encoded: BTreeMap<(String, i32), Bytes> = BTreeMap::new();
-            for (key, batch) in &records {
-                let base_sequence = self.sequences.get(*key).copied().unwrap_or(0);
-                let producer = ProducerBatch {
-                    producer_id: self.producer_id,
-                    producer_epoch: self.producer_epoch,
-                    base_sequence,
-                    transactional: true,
-                };
-                encoded.insert((*key).clone(), encode_producer_batch(batch, Compression::None, Some(producer))?);
-            }
-            let results = self.client.produce_encoded(&encoded, -1, Some(&self.transactional_id)).await;
-            for (key, result) in results {
-                result?;
-                let count = records.get(&key).map_or(0, |r| r.len() as i32);
-                let next = self.sequences.get(&key).copied().unwrap_or(0).wrapping_add(count) & i32::MAX;
-                self.sequences.insert(key, next);
-            }
+        if records.is_empty() {
+            return Ok(());
         }
+        self.add_partitions(records.keys().map(|k| (*k).clone()).collect()).await?;
+        let mut encoded: BTreeMap<(String, i32), Bytes> = BTreeMap::new();
+        for (key, batch) in &records {
+            let base_sequence = self.sequences.get(*key).copied().unwrap_or(0);
+            let producer = ProducerBatch {
+                producer_id: self.producer_id,
+                producer_epoch: self.producer_epoch,
+                base_sequence,
+                transactional: true,
+            };
+            encoded.insert((*key).clone(), encode_producer_batch(batch, Compression::None, Some(producer))?);
+        }
+        let results = self.client.produce_encoded(&encoded, -1, Some(&self.transactional_id)).await;
+        for (key, result) in results {
+            result?;
+            let count = records.get(&key).map_or(0, |r| r.len() as i32);
+            let next = self.sequences.get(&key).copied().unwrap_or(0).wrapping_add(count) & i32::MAX;
+            self.sequences.insert(key, next);
+        }
+        Ok(())
+    }
+
+    /// The second half of [`Self::commit`]: adds `offsets` for `group` and commits the
+    /// transaction (a transaction with nothing in it is committed all the same: EndTxn answers
+    /// at once).
+    pub async fn finish(
+        &mut self,
+        group: &str,
+        offsets: &BTreeMap<(String, i32), (i64, Option<String>)>,
+    ) -> Result<()> {
         if !offsets.is_empty() {
             self.add_offsets(group).await?;
             self.txn_offset_commit(group, offsets).await?;

@@ -152,6 +152,8 @@ struct Run {
     /// restored state at the first commit.
     repairs: Vec<(usize, Bytes)>,
     last_purge: Instant,
+    /// Bytes asked per partition and fetch.
+    fetch_bytes: i32,
 }
 
 fn spec_of(job: &JobState) -> &JobSpec {
@@ -311,6 +313,7 @@ impl Run {
             changelog,
             repairs: Vec::new(),
             last_purge: Instant::now(),
+            fetch_bytes: PARTITION_FETCH_BYTES,
         };
         run.restore().await?;
         Ok(run)
@@ -426,9 +429,24 @@ impl Run {
 
     /// One fetch, the processing it allows, and the commit of what was processed.
     async fn cycle(&mut self) -> Result<()> {
+        if let Some(out) = self.poll_and_process().await? {
+            self.write(out).await?;
+            self.commit_offsets().await?;
+        }
+        self.publish();
+        if self.last_purge.elapsed() >= PURGE_INTERVAL {
+            self.last_purge = Instant::now();
+            self.purge_repartition().await;
+        }
+        Ok(())
+    }
+
+    /// Fetches and processes what the inputs allow; `None` when no position moved and nothing
+    /// is to be written.
+    async fn poll_and_process(&mut self) -> Result<Option<Outputs>> {
         let positions: BTreeMap<(String, i32), i64> =
             self.inputs.iter().map(|i| ((i.topic.clone(), i.partition), i.fetch_next)).collect();
-        let fetched = self.client.fetch(&positions, FETCH_WAIT, PARTITION_FETCH_BYTES).await;
+        let fetched = self.client.fetch(&positions, FETCH_WAIT, self.fetch_bytes).await;
         let index: HashMap<(String, i32), usize> =
             self.inputs.iter().enumerate().map(|(n, i)| ((i.topic.clone(), i.partition), n)).collect();
         let mut reset = Vec::new();
@@ -455,7 +473,7 @@ impl Run {
         if !reset.is_empty() {
             // auto.offset.reset = earliest, as Kafka Streams defaults.
             for (key, result) in self.client.list_offsets(&reset, OffsetSpec::Earliest).await {
-                let n = index[&key];
+                let Some(&n) = index.get(&key) else { continue };
                 let start = result?;
                 tracing::warn!(job = %self.job.spec.name, topic = %key.0, partition = key.1, start, "position below the log start: from the earliest offset");
                 self.inputs[n].fetch_next = start;
@@ -468,15 +486,7 @@ impl Run {
         self.write_repairs(&mut out);
         self.process(&mut out);
         let moved = self.inputs.iter().zip(&before).any(|(i, b)| i.processed_next != *b);
-        if moved || !out.is_empty() {
-            self.commit(out).await?;
-        }
-        self.publish();
-        if self.last_purge.elapsed() >= PURGE_INTERVAL {
-            self.last_purge = Instant::now();
-            self.purge_repartition().await;
-        }
-        Ok(())
+        Ok((moved || !out.is_empty()).then_some(out))
     }
 
     fn write_repairs(&mut self, out: &mut Outputs) {
@@ -652,15 +662,12 @@ impl Run {
         }
     }
 
-    /// Writes the cycle's outputs, then commits the processed positions (one transaction with
-    /// exactly_once_v2).
-    async fn commit(&mut self, out: Outputs) -> Result<()> {
-        let group = self.job.spec.name.clone();
+    /// Writes a cycle's outputs: acknowledged by the ISR at least once; inside the open
+    /// transaction with exactly_once_v2 (aborted on any error).
+    async fn write(&mut self, out: Outputs) -> Result<()> {
         let records = out.into_records();
-        if self.txn.is_some() {
-            let offsets = self.offsets();
-            let Some(txn) = self.txn.as_mut() else { return Ok(()) };
-            if let Err(e) = txn.commit(&records, &group, &offsets).await {
+        if let Some(txn) = self.txn.as_mut() {
+            if let Err(e) = txn.send(&records).await {
                 let _ = txn.abort().await;
                 return Err(Failure::retry(format!("transaction aborted: {e}")));
             }
@@ -682,7 +689,21 @@ impl Run {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Commits the processed positions in group `<name>` (with exactly_once_v2: adds them to the
+    /// transaction and commits it).
+    async fn commit_offsets(&mut self) -> Result<()> {
+        let group = self.job.spec.name.clone();
         let offsets = self.offsets();
+        if let Some(txn) = self.txn.as_mut() {
+            if let Err(e) = txn.finish(&group, &offsets).await {
+                let _ = txn.abort().await;
+                return Err(Failure::retry(format!("transaction aborted: {e}")));
+            }
+            return Ok(());
+        }
         self.client.offset_commit_with_metadata(&group, -1, "", &offsets).await?;
         Ok(())
     }
@@ -848,3 +869,7 @@ async fn ensure_topic(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "job_tests.rs"]
+mod tests;
