@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use super::record::{self, CommitMeta, StateKey};
 use super::spec::{JobSpec, Operation, Table};
-use super::window::{Engine, Event};
+use super::window::{Agg, Engine, Event};
 use super::{Control, JobState};
 use crate::kafka::{Client, ClientConfig, ConsumedRecord, NewTopic, OffsetSpec, ProduceRecord, TxnProducer};
 
@@ -86,8 +86,18 @@ impl Input {
     }
 }
 
+/// One cycle's change to a store entry, before it is encoded.
+struct Pending {
+    /// The entry's new value (None: deleted).
+    state: Option<Agg>,
+    /// What goes to the sink, if anything: an upsert, or a tombstone.
+    result: Option<Option<Agg>>,
+    timestamp: i64,
+}
+
 struct Task {
     partition: i32,
+    pending: HashMap<StateKey, Pending>,
     inputs: Vec<usize>,
     engine: Option<Engine<Bytes>>,
     table: HashMap<Bytes, Bytes>,
@@ -154,6 +164,8 @@ struct Run {
     last_purge: Instant,
     /// Bytes asked per partition and fetch.
     fetch_bytes: i32,
+    /// The windowing engine's events for one record (reused).
+    events: Vec<Event<Bytes>>,
 }
 
 fn spec_of(job: &JobState) -> &JobSpec {
@@ -245,6 +257,7 @@ impl Run {
         let mut tasks: Vec<Task> = (0..task_count)
             .map(|p| Task {
                 partition: p,
+                pending: HashMap::new(),
                 inputs: Vec::new(),
                 engine: match &spec.operation {
                     Operation::Aggregate { windows, .. } => Some(Engine::new(*windows)),
@@ -314,6 +327,7 @@ impl Run {
             repairs: Vec::new(),
             last_purge: Instant::now(),
             fetch_bytes: PARTITION_FETCH_BYTES,
+            events: Vec::new(),
         };
         run.restore().await?;
         Ok(run)
@@ -519,6 +533,29 @@ impl Run {
         }
         for t in 0..self.tasks.len() {
             self.process_task(&spec, t, out);
+            self.flush_pending(&spec, t, out);
+        }
+    }
+
+    /// Encodes a task's coalesced store changes: the changelog entries, and the results the
+    /// emit mode forwards to the sink.
+    fn flush_pending(&mut self, spec: &JobSpec, t: usize, out: &mut Outputs) {
+        let (Some(changelog), Operation::Aggregate { aggregate, windows, .. }) = (&self.changelog, &spec.operation)
+        else {
+            return;
+        };
+        let task = &mut self.tasks[t];
+        for (entry, pending) in task.pending.drain() {
+            if let (Some(result), StateKey::Window { key, window }) = (pending.result, &entry) {
+                let out_key = record::result_key(spec.key_format, *windows, key, *window);
+                let partition = record::partition_for(key, self.sink_partitions);
+                let timestamp = result.map_or(pending.timestamp, |a| a.timestamp);
+                let value = result.map(|a| record::result_value(*aggregate, &a));
+                out.upsert(&spec.sink, partition, out_key, value, timestamp);
+                self.job.counters.add_out(1);
+            }
+            let value = pending.state.map(|a| record::encode_agg(&a));
+            out.upsert(changelog, task.partition, entry.encode(), value, pending.timestamp);
         }
     }
 
@@ -616,45 +653,40 @@ impl Run {
                 out.push(sink, partition_of(r.key.as_ref()), r.key, Some(joined), r.timestamp_ms);
                 counters.add_out(1);
             }
-            Operation::Aggregate { aggregate, field, emit_final, windows } => {
+            Operation::Aggregate { aggregate, field, emit_final, .. } => {
                 let (Some(key), Some(_)) = (r.key.as_ref(), r.value.as_ref()) else { return self.job.skip() };
                 let Some(number) = record::number(*aggregate, field.as_deref(), value.as_ref()) else {
                     return self.job.skip();
                 };
                 let Some(engine) = task.engine.as_mut() else { return };
-                let mut events = Vec::new();
-                if !engine.process(key.clone(), r.timestamp_ms, number, &mut events) {
+                let events = &mut self.events;
+                events.clear();
+                if !engine.process(key.clone(), r.timestamp_ms, number, events) {
                     counters.late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                let changelog = self.changelog.as_deref().unwrap_or_default();
-                let format = spec.key_format;
-                for event in events {
-                    let (state, value, result) = match event {
+                // Coalesced per store entry until the cycle ends, and encoded once then.
+                for event in events.drain(..) {
+                    let (entry, state, result) = match event {
                         Event::Put { key, window, agg } => {
-                            let result = (!emit_final).then(|| (key.clone(), window, Some(agg)));
-                            (StateKey::Window { key, window }, Some(record::encode_agg(&agg)), result)
+                            (StateKey::Window { key, window }, Some(agg), (!emit_final).then_some(Some(agg)))
                         }
                         Event::Delete { key, window } => {
-                            let result = (!emit_final).then(|| (key.clone(), window, None));
-                            (StateKey::Window { key, window }, None, result)
+                            (StateKey::Window { key, window }, None, (!emit_final).then_some(None))
                         }
                         Event::Close { key, window, agg } => {
-                            let result = emit_final.then(|| (key.clone(), window, Some(agg)));
-                            (StateKey::Window { key, window }, None, result)
+                            (StateKey::Window { key, window }, None, emit_final.then_some(Some(agg)))
                         }
                         Event::PointPut { key, timestamp, agg } => {
-                            (StateKey::Point { key, timestamp }, Some(record::encode_agg(&agg)), None)
+                            (StateKey::Point { key, timestamp }, Some(agg), None)
                         }
                         Event::PointDelete { key, timestamp } => (StateKey::Point { key, timestamp }, None, None),
                     };
-                    out.upsert(changelog, task.partition, state.encode(), value, r.timestamp_ms);
-                    if let Some((key, window, agg)) = result {
-                        let out_key = record::result_key(format, *windows, &key, window);
-                        let partition = record::partition_for(&key, sink_n);
-                        let timestamp = agg.map_or(r.timestamp_ms, |a| a.timestamp);
-                        let value = agg.map(|a| record::result_value(*aggregate, &a));
-                        out.upsert(sink, partition, out_key, value, timestamp);
-                        counters.add_out(1);
+                    let pending =
+                        task.pending.entry(entry).or_insert(Pending { state, result: None, timestamp: r.timestamp_ms });
+                    pending.state = state;
+                    pending.timestamp = r.timestamp_ms;
+                    if result.is_some() {
+                        pending.result = result;
                     }
                 }
                 task.stream_time = engine.stream_time();

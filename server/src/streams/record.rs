@@ -115,7 +115,7 @@ pub fn join_value(left: Option<&Bytes>, right: Option<&Bytes>) -> Bytes {
 }
 
 /// One entry of the window store's changelog.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StateKey {
     Window {
         key: Bytes,
