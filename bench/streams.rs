@@ -142,7 +142,7 @@ fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let out = consumer.fetch_watermarks("bench-out", 0, Duration::from_secs(10)).map(|w| w.1).unwrap_or(-1);
     println!(
-        "{} records ({} keys, {}) in {:.2} s from warren's start ({:.2} s to listen): {:.0} records/s; {out} results written",
+        "{} records ({} keys, {}) in {:.2} s from warren's start ({:.2} s to listen): {:.0} records/s; sink end offset {out}",
         args.records,
         args.keys,
         args.guarantee,

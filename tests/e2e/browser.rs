@@ -139,7 +139,9 @@ impl Drop for Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn htmx_refreshes_live_lag_in_a_real_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let toml = "[monitor]\nsample_interval = \"1s\"\n[cluster]\ndefault_partitions = 3";
+    let toml = "[monitor]\nsample_interval = \"1s\"\n[cluster]\ndefault_partitions = 3\n\
+                [[streams]]\nname = \"browser-counts\"\nsource = [\"browser\"]\n\
+                window = { type = \"hopping\", size = \"2s\", advance = \"1s\" }\nsink = \"browser-counts\"";
     let warren = Warren::start(dir.path(), Options::brokers(3).with_toml(toml)).await.expect("start");
     let cluster = Arc::clone(&warren.cluster);
     // Live traffic: a producer, and a group that committed once and then stalled.
@@ -151,7 +153,8 @@ async fn htmx_refreshes_live_lag_in_a_real_browser() {
         let mut i = 0u64;
         while r.load(Ordering::Relaxed) {
             let value = bytes::Bytes::from(format!("{{\"n\":{i}}}"));
-            let _ = c.produce_record("browser", (i % 3) as i32, None, Some(value), vec![]).await;
+            let key = Some(bytes::Bytes::from(format!("k{}", i % 3)));
+            let _ = c.produce_record("browser", (i % 3) as i32, key, Some(value), vec![]).await;
             i += 1;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -209,6 +212,27 @@ async fn htmx_refreshes_live_lag_in_a_real_browser() {
     let leaders = browser.eval("document.querySelectorAll('td.cell.leader').length").await;
     assert_eq!(leaders, 3, "one leader cell per partition in the layout grid");
     browser.screenshot("topic").await;
+
+    // The stream job's page: its topology, and live figures swapped in by htmx.
+    browser.open(&format!("{base}/streams/browser-counts")).await;
+    let nodes = browser.eval("document.querySelectorAll('#topology li').length").await;
+    assert_eq!(nodes, 4, "source, window, aggregate, sink");
+    let count = |v: &Value| v.as_str().unwrap_or("0").parse::<i64>().unwrap_or(0);
+    let first = browser.eval("document.getElementById('stream-records-in').textContent").await;
+    browser.eval("window.__warren_marker = 7").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut later = first.clone();
+    while Instant::now() < deadline && count(&later) <= count(&first) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        later = browser.eval("document.getElementById('stream-records-in').textContent").await;
+    }
+    assert!(count(&later) > count(&first), "records in grew live: {first} -> {later}");
+    assert_eq!(browser.eval("window.__warren_marker").await, 7, "by a partial swap, not a reload");
+    let status = browser.eval("document.getElementById('stream-status').textContent").await;
+    assert_eq!(status, "RUNNING");
+    let open = browser.eval("document.getElementById('stream-open-windows').textContent").await;
+    assert!(count(&open) > 0, "hopping windows are open: {open}");
+    browser.screenshot("stream").await;
 
     drop(browser);
     running.store(false, Ordering::Relaxed);

@@ -304,6 +304,27 @@ async fn every_window_type_matches_kafka_streams_definitions() {
     assert_eq!(j["open_windows"], 1, "only z's window stays open: {j}");
     assert_eq!(j["stream_time"]["0"], t0() + 100_000, "{j}");
 
+    // Reset, Kafka's way: refused while running; once stopped, the group's offsets and the
+    // internal topics go, and the next start reads the inputs again from the beginning.
+    let (status, _, body) =
+        http(warren.http, "POST", "/api/v1/streams/w-updates/reset", None, &[]).await.expect("reset");
+    assert_eq!(status, 409, "{body}");
+    let (status, _, body) = http(warren.http, "POST", "/api/v1/streams/w-updates/stop", None, &[]).await.expect("stop");
+    assert_eq!(status, 200, "{body}");
+    job_until(warren.http, "w-updates", |j| j["status"] == "STOPPED").await;
+    let (status, _, body) =
+        http(warren.http, "POST", "/api/v1/streams/w-updates/reset", None, &[]).await.expect("reset");
+    assert_eq!(status, 200, "{body}");
+    assert!(!warren.cluster.has_topic("w-updates-aggregate-store-changelog"), "the changelog is deleted");
+    let (status, _, body) =
+        http(warren.http, "POST", "/api/v1/streams/w-updates/start", None, &[]).await.expect("start");
+    assert_eq!(status, 200, "{body}");
+    let j = job_until(warren.http, "w-updates", |j| j["records_in"] == 2 * ARRIVALS.len()).await;
+    assert_eq!(j["records_in"], 2 * ARRIVALS.len(), "read again from the beginning: {j}");
+    assert_eq!(j["late_records_dropped"], 2, "with fresh state the same record is late again: {j}");
+    let (status, _, _) = http(warren.http, "POST", "/api/v1/streams/nope/stop", None, &[]).await.expect("404");
+    assert_eq!(status, 404);
+
     // The pages, the API list and /metrics show the jobs.
     let (status, _, page) = http(warren.http, "GET", "/streams", None, &[]).await.expect("page");
     assert_eq!(status, 200);
@@ -569,6 +590,10 @@ async fn kill_9_mid_stream_restores_state_from_the_changelog() {
             assert!(Instant::now() < deadline, "{name}: committed {done:?}, end {ends:?}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        // The source is done; a cycle with nothing to do after that means the repartition
+        // topic is drained too.
+        let j = job_until(warren.http, name, |j| j["caught_up"] == true).await;
+        assert_eq!(j["caught_up"], true, "{j}");
         let mut latest: BTreeMap<(String, i64, i64), u64> = BTreeMap::new();
         for r in read(&b, &format!("{name}-out"), isolation).await {
             let value: Value = serde_json::from_slice(r.value.as_deref().expect("value")).expect("json");
@@ -581,4 +606,53 @@ async fn kill_9_mid_stream_restores_state_from_the_changelog() {
         });
     }
     warren.terminate().expect("terminate");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_against_an_external_cluster() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kafka = Warren::start(&dir.path().join("kafka"), Options::brokers(1)).await.expect("kafka");
+    let b = kafka.bootstrap();
+    create_topics(&b, &[("ext-in", 2)]).await;
+    let toml = format!(
+        "[cluster]\nembedded = false\n[monitor]\nsample_interval = \"1s\"\n\
+         [[clusters]]\nname = \"prod\"\nbootstrap_servers = [\"{b}\"]\n\
+         [[streams]]\nname = \"ext\"\ncluster = \"prod\"\nsource = [\"ext-in\"]\n\
+         filter = {{ pointer = \"/kind\", equals = \"click\" }}\nsink = \"ext-out\"\n"
+    );
+    let monitor = warren_tests::MonitorOnly::start(&dir.path().join("monitor"), &toml).await.expect("monitor");
+    let p = producer(&b);
+    let records: Vec<(String, String, i64)> = (0..10)
+        .map(|i| (format!("k{i}"), format!(r#"{{"kind":"{}","i":{i}}}"#, ["click", "view"][i % 2]), t0() + i as i64))
+        .collect();
+    let refs: Vec<(&str, String, i64)> = records.iter().map(|(k, v, t)| (k.as_str(), v.clone(), *t)).collect();
+    produce_in_order(&p, "ext-in", &refs).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut got: Vec<i64> = read(&b, "ext-out", "read_uncommitted")
+            .await
+            .iter()
+            .map(|r| {
+                serde_json::from_slice::<Value>(r.value.as_deref().expect("value")).expect("json")["i"]
+                    .as_i64()
+                    .expect("i")
+            })
+            .collect();
+        got.sort_unstable();
+        if got == [0, 2, 4, 6, 8] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "filtered pass-through on the external cluster: {got:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The job's group is sampled on its cluster like any group there.
+    let j = job_until(monitor.http, "ext", |j| j["lag"] == 0 && j["lag_status"] == "OK").await;
+    assert_eq!(
+        (j["cluster"].as_str(), j["status"].as_str(), j["lag"].as_i64()),
+        (Some("prod"), Some("RUNNING"), Some(0)),
+        "{j}"
+    );
+    assert_eq!(j["skipped_records"], 0, "{j}");
+    monitor.stop().await.expect("monitor stop");
+    kafka.stop().await.expect("kafka stop");
 }

@@ -98,6 +98,10 @@ struct Pending {
 struct Task {
     partition: i32,
     pending: HashMap<StateKey, Pending>,
+    /// Re-keyed aggregations: the last source offset counted per source partition, and which
+    /// changed this cycle.
+    seen: HashMap<(u16, i32), i64>,
+    seen_dirty: std::collections::HashSet<(u16, i32)>,
     inputs: Vec<usize>,
     engine: Option<Engine<Bytes>>,
     table: HashMap<Bytes, Bytes>,
@@ -258,6 +262,8 @@ impl Run {
             .map(|p| Task {
                 partition: p,
                 pending: HashMap::new(),
+                seen: HashMap::new(),
+                seen_dirty: std::collections::HashSet::new(),
                 inputs: Vec::new(),
                 engine: match &spec.operation {
                     Operation::Aggregate { windows, .. } => Some(Engine::new(*windows)),
@@ -419,21 +425,20 @@ impl Run {
             })
             .await?;
             let task = &mut self.tasks[t];
-            let Some(engine) = task.engine.as_mut() else { continue };
             let mut corrupt = 0usize;
             for (offset, key, value) in entries {
                 if bound.is_some_and(|b| offset >= b) {
                     self.repairs.push((t, key));
                     continue;
                 }
-                if !restore_entry(engine, &key, value.as_deref()) {
+                if !restore_entry(task, &key, value.as_deref()) {
                     corrupt += 1;
                 }
             }
             if corrupt > 0 {
                 tracing::warn!(job = %self.job.spec.name, partition, corrupt, "skipped changelog entries that do not decode");
             }
-            if let Some(time) = task.stream_time {
+            if let (Some(time), Some(engine)) = (task.stream_time, task.engine.as_mut()) {
                 engine.restore_stream_time(time);
             }
             task.changelog_end = Some(end);
@@ -441,18 +446,24 @@ impl Run {
         Ok(())
     }
 
-    /// One fetch, the processing it allows, and the commit of what was processed.
-    async fn cycle(&mut self) -> Result<()> {
-        if let Some(out) = self.poll_and_process().await? {
-            self.write(out).await?;
-            self.commit_offsets().await?;
-        }
-        self.publish();
+    /// One fetch, the processing it allows, and the commit of what was processed. Answers
+    /// whether there was anything to do: a cycle with nothing means every record the inputs
+    /// showed has been processed and committed.
+    async fn cycle(&mut self) -> Result<bool> {
+        let busy = match self.poll_and_process().await? {
+            Some(out) => {
+                self.write(out).await?;
+                self.commit_offsets().await?;
+                true
+            }
+            None => false,
+        };
+        self.publish(!busy);
         if self.last_purge.elapsed() >= PURGE_INTERVAL {
             self.last_purge = Instant::now();
             self.purge_repartition().await;
         }
-        Ok(())
+        Ok(busy)
     }
 
     /// Fetches and processes what the inputs allow; `None` when no position moved and nothing
@@ -507,7 +518,7 @@ impl Run {
         let Some(changelog) = self.changelog.clone() else { return };
         for (t, key) in std::mem::take(&mut self.repairs) {
             let task = &self.tasks[t];
-            let value = task.engine.as_ref().and_then(|e| current_entry(e, &key));
+            let value = current_entry(task, &key);
             out.upsert(&changelog, task.partition, key, value, 0);
         }
     }
@@ -525,10 +536,12 @@ impl Run {
             if self.inputs[n].role != Role::Rekey {
                 continue;
             }
+            let topic = spec.sources.iter().position(|s| *s == self.inputs[n].topic).unwrap_or(0) as u16;
+            let partition = self.inputs[n].partition;
             while let Some(r) = self.inputs[n].buffer.pop_front() {
                 self.inputs[n].processed_next = r.offset + 1;
                 self.job.counters.records_in.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.rekey(&spec, r, out);
+                self.rekey(&spec, (topic, partition), r, out);
             }
         }
         for t in 0..self.tasks.len() {
@@ -557,9 +570,20 @@ impl Run {
             let value = pending.state.map(|a| record::encode_agg(&a));
             out.upsert(changelog, task.partition, entry.encode(), value, pending.timestamp);
         }
+        for (topic, partition) in task.seen_dirty.drain() {
+            let Some(offset) = task.seen.get(&(topic, partition)) else { continue };
+            let entry = StateKey::Source { topic, partition };
+            out.upsert(
+                changelog,
+                task.partition,
+                entry.encode(),
+                Some(Bytes::copy_from_slice(&offset.to_be_bytes())),
+                0,
+            );
+        }
     }
 
-    fn rekey(&mut self, spec: &JobSpec, r: ConsumedRecord, out: &mut Outputs) {
+    fn rekey(&mut self, spec: &JobSpec, source: (u16, i32), r: ConsumedRecord, out: &mut Outputs) {
         let (Some(pointer), Some(topic)) = (&spec.rekey, &self.repartition) else { return };
         let value = record::parse(r.value.as_ref());
         if let Some(filter) = &spec.filter {
@@ -571,7 +595,14 @@ impl Run {
         }
         let Some(key) = record::rekey(pointer, value.as_ref()) else { return self.job.skip() };
         let partition = record::partition_for(&key, self.tasks.len() as i32);
-        out.push(topic, partition, Some(key), r.value, r.timestamp_ms);
+        let header = record::source_header(source.0, source.1, r.offset);
+        let record = ProduceRecord {
+            key: Some(key),
+            value: r.value,
+            headers: vec![(record::SOURCE_HEADER.to_string(), Some(header))],
+            timestamp_ms: r.timestamp_ms,
+        };
+        out.records.entry((topic.clone(), partition)).or_default().push(record);
     }
 
     /// Processes task `t`'s buffered records in timestamp order (table records first on a tie),
@@ -654,6 +685,17 @@ impl Run {
                 counters.add_out(1);
             }
             Operation::Aggregate { aggregate, field, emit_final, .. } => {
+                if spec.rekey.is_some() {
+                    if let Some((source, offset)) = record::source_of(&r.headers) {
+                        if task.seen.get(&source).is_some_and(|&seen| offset <= seen) {
+                            // Written twice by a re-keying replayed after a crash: counted once.
+                            counters.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            return;
+                        }
+                        task.seen.insert(source, offset);
+                        task.seen_dirty.insert(source);
+                    }
+                }
                 let (Some(key), Some(_)) = (r.key.as_ref(), r.value.as_ref()) else { return self.job.skip() };
                 let Some(number) = record::number(*aggregate, field.as_deref(), value.as_ref()) else {
                     return self.job.skip();
@@ -777,10 +819,10 @@ impl Run {
     }
 
     /// Hands the pages the run's live figures.
-    fn publish(&self) {
+    fn publish(&self, idle: bool) {
         let stream_time = self.tasks.iter().map(|t| (t.partition, t.stream_time)).collect();
         let open_windows = self.tasks.iter().filter_map(|t| t.engine.as_ref()).map(Engine::open_windows).sum();
-        self.job.publish(stream_time, open_windows);
+        self.job.publish(stream_time, open_windows, idle);
     }
 }
 
@@ -797,9 +839,18 @@ fn apply_table(table: &mut HashMap<Bytes, Bytes>, r: ConsumedRecord) {
     }
 }
 
-/// Applies one changelog entry to an engine; false when it does not decode.
-fn restore_entry(engine: &mut Engine<Bytes>, key: &[u8], value: Option<&[u8]>) -> bool {
+/// Applies one changelog entry to a task's store; false when it does not decode.
+fn restore_entry(task: &mut Task, key: &[u8], value: Option<&[u8]>) -> bool {
     let Some(state) = StateKey::decode(key) else { return false };
+    if let StateKey::Source { topic, partition } = state {
+        match value.map(<[u8; 8]>::try_from) {
+            Some(Ok(bytes)) => task.seen.insert((topic, partition), i64::from_be_bytes(bytes)),
+            Some(Err(_)) => return false,
+            None => task.seen.remove(&(topic, partition)),
+        };
+        return true;
+    }
+    let Some(engine) = task.engine.as_mut() else { return false };
     let agg = match value {
         Some(v) => match record::decode_agg(v) {
             Some(agg) => Some(agg),
@@ -812,15 +863,20 @@ fn restore_entry(engine: &mut Engine<Bytes>, key: &[u8], value: Option<&[u8]>) -
         (StateKey::Window { key, window }, None) => engine.restore_window_delete(&key, window),
         (StateKey::Point { key, timestamp }, Some(agg)) => engine.restore_point(key, timestamp, agg),
         (StateKey::Point { key, timestamp }, None) => engine.restore_point_delete(&key, timestamp),
+        (StateKey::Source { .. }, _) => {}
     }
     true
 }
 
-/// The engine's current value for a changelog key (None: not held).
-fn current_entry(engine: &Engine<Bytes>, key: &[u8]) -> Option<Bytes> {
+/// A task's current value for a changelog key (None: not held).
+fn current_entry(task: &Task, key: &[u8]) -> Option<Bytes> {
+    let engine = task.engine.as_ref()?;
     match StateKey::decode(key)? {
         StateKey::Window { key, window } => engine.window(&key, window).map(|a| record::encode_agg(&a)),
         StateKey::Point { key, timestamp } => engine.point(&key, timestamp).map(|a| record::encode_agg(&a)),
+        StateKey::Source { topic, partition } => {
+            task.seen.get(&(topic, partition)).map(|o| Bytes::copy_from_slice(&o.to_be_bytes()))
+        }
     }
 }
 

@@ -61,6 +61,8 @@ pub struct Counters {
     pub late: AtomicU64,
     /// Records skipped: not JSON where the job must read them, or lacking the key or number.
     pub skipped: AtomicU64,
+    /// Re-keyed records seen twice (a re-keying replayed after a crash) and counted once.
+    pub duplicates: AtomicU64,
 }
 
 impl Counters {
@@ -76,6 +78,8 @@ struct Live {
     /// Task partition -> stream time (ms).
     stream_time: BTreeMap<i32, Option<i64>>,
     open_windows: usize,
+    /// The last cycle found nothing to process: the job has caught up with its inputs.
+    idle: bool,
     /// (when, records in, records out) about once a second, for the rates.
     samples: Vec<(Instant, u64, u64)>,
 }
@@ -104,6 +108,9 @@ pub struct JobSnapshot {
     pub records_out_per_second: f64,
     pub late_records_dropped: u64,
     pub skipped_records: u64,
+    pub duplicates_dropped: u64,
+    /// The last cycle found nothing new in any input.
+    pub caught_up: bool,
     pub exactly_once: bool,
 }
 
@@ -123,6 +130,7 @@ impl JobState {
                 error: None,
                 stream_time: BTreeMap::new(),
                 open_windows: 0,
+                idle: false,
                 samples: Vec::new(),
             }),
             control: watch::channel(Control::Run).0,
@@ -135,20 +143,23 @@ impl JobState {
 
     pub(crate) fn set_running(&self) {
         let mut live = lock(&self.live);
+        live.idle = false;
         live.status = Status::Running;
         live.error = None;
     }
 
     fn set(&self, status: Status, error: Option<String>) {
         let mut live = lock(&self.live);
+        live.idle = false;
         live.status = status;
         live.error = error;
     }
 
-    pub(crate) fn publish(&self, stream_time: BTreeMap<i32, Option<i64>>, open_windows: usize) {
+    pub(crate) fn publish(&self, stream_time: BTreeMap<i32, Option<i64>>, open_windows: usize, idle: bool) {
         let mut live = lock(&self.live);
         live.stream_time = stream_time;
         live.open_windows = open_windows;
+        live.idle = idle;
         let now = Instant::now();
         if live.samples.last().is_none_or(|(at, _, _)| now.duration_since(*at) >= Duration::from_secs(1)) {
             let c = &self.counters;
@@ -183,6 +194,8 @@ impl JobState {
             records_out_per_second: rate(|s| s.2),
             late_records_dropped: c.late.load(Ordering::Relaxed),
             skipped_records: c.skipped.load(Ordering::Relaxed),
+            duplicates_dropped: c.duplicates.load(Ordering::Relaxed),
+            caught_up: live.idle && live.status == Status::Running,
             exactly_once: self.spec.exactly_once,
         }
     }

@@ -126,10 +126,40 @@ pub enum StateKey {
         key: Bytes,
         timestamp: i64,
     },
+    /// The last offset of source partition (`topic`: its index in `source`, `partition`) whose
+    /// re-keyed record the store has counted: a replay of the re-keying after a crash writes
+    /// duplicates into the repartition topic, and the store must not count them twice.
+    Source {
+        topic: u16,
+        partition: i32,
+    },
 }
 
 const WINDOW_TAG: u8 = b'W';
 const POINT_TAG: u8 = b'P';
+const SOURCE_TAG: u8 = b'S';
+
+/// The header a re-keyed record carries: where it came from.
+pub const SOURCE_HEADER: &str = "warren.source";
+
+/// A [`SOURCE_HEADER`] value: source topic index, partition, offset.
+pub fn source_header(topic: u16, partition: i32, offset: i64) -> Bytes {
+    let mut out = BytesMut::with_capacity(14);
+    out.put_u16(topic);
+    out.put_i32(partition);
+    out.put_i64(offset);
+    out.freeze()
+}
+
+/// The source of a re-keyed record, from its [`SOURCE_HEADER`].
+pub fn source_of(headers: &[(String, Option<Bytes>)]) -> Option<((u16, i32), i64)> {
+    let (_, value) = headers.iter().find(|(k, _)| k == SOURCE_HEADER)?;
+    let v = value.as_deref().filter(|v| v.len() == 14)?;
+    let topic = u16::from_be_bytes([v[0], v[1]]);
+    let partition = i32::from_be_bytes(v[2..6].try_into().ok()?);
+    let offset = i64::from_be_bytes(v[6..14].try_into().ok()?);
+    Some(((topic, partition), offset))
+}
 const AGG_BYTES: usize = 40;
 
 impl StateKey {
@@ -150,12 +180,23 @@ impl StateKey {
                 out.put_slice(key);
                 out.put_i64(*timestamp);
             }
+            StateKey::Source { topic, partition } => {
+                out.put_u8(SOURCE_TAG);
+                out.put_u16(*topic);
+                out.put_i32(*partition);
+            }
         }
         out.freeze()
     }
 
     pub fn decode(bytes: &[u8]) -> Option<StateKey> {
         let (&tag, rest) = bytes.split_first()?;
+        if tag == SOURCE_TAG {
+            let rest: &[u8; 6] = rest.try_into().ok()?;
+            let topic = u16::from_be_bytes([rest[0], rest[1]]);
+            let partition = i32::from_be_bytes([rest[2], rest[3], rest[4], rest[5]]);
+            return Some(StateKey::Source { topic, partition });
+        }
         let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
         let key = Bytes::copy_from_slice(rest.get(4..4usize.checked_add(len)?)?);
         let tail = &rest[4 + len..];
@@ -280,12 +321,31 @@ mod tests {
         for entry in [
             StateKey::Window { key: Bytes::from_static(b"user-1"), window: Window { start: -5, end: i64::MAX } },
             StateKey::Point { key: Bytes::new(), timestamp: 77 },
+            StateKey::Source { topic: 2, partition: 5 },
         ] {
             assert_eq!(StateKey::decode(&entry.encode()), Some(entry));
         }
-        for garbage in [&b""[..], b"W", b"W\xff\xff\xff\xffabc", b"X\0\0\0\0", b"P\0\0\0\x01k\0\0"] {
+        for garbage in [&b""[..], b"W", b"W\xff\xff\xff\xffabc", b"X\0\0\0\0", b"P\0\0\0\x01k\0\0", b"S\0\0\0"] {
             assert_eq!(StateKey::decode(garbage), None, "{garbage:?}");
         }
+        // Any bytes at all: an answer or None, never a panic (a client can write anything into
+        // a changelog topic).
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for len in 0..2_000usize {
+            let bytes: Vec<u8> = (0..len % 64)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    [b'W', b'P', b'S', 0, 0xff][(x % 5) as usize].wrapping_add((x >> 8) as u8 % 2)
+                })
+                .collect();
+            let _ = StateKey::decode(&bytes);
+            let _ = decode_agg(&bytes);
+            let _ = source_of(&[(SOURCE_HEADER.to_string(), Some(Bytes::from(bytes)))]);
+        }
+        assert_eq!(source_of(&[(SOURCE_HEADER.into(), Some(source_header(1, 2, 3)))]), Some(((1, 2), 3)));
+        assert_eq!(source_of(&[(SOURCE_HEADER.into(), Some(Bytes::from_static(b"short")))]), None);
         let agg = Agg { count: 3, sum: -1.5, min: -2.0, max: 0.5, timestamp: 123 };
         assert_eq!(decode_agg(&encode_agg(&agg)), Some(agg));
         assert_eq!(decode_agg(b"short"), None);

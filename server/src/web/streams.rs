@@ -35,6 +35,10 @@ pub struct StreamJson {
     pub records_out_per_second: f64,
     pub late_records_dropped: u64,
     pub skipped_records: u64,
+    /// Re-keyed records a replay after a crash wrote twice, counted once.
+    pub duplicates_dropped: u64,
+    /// The last processing cycle found nothing new in any input.
+    pub caught_up: bool,
     pub processing_guarantee: &'static str,
     /// The topology, node by node: (kind, detail).
     pub topology: Vec<(String, String)>,
@@ -61,6 +65,8 @@ fn stream_json(state: &AppState, job: &JobState) -> StreamJson {
         records_out_per_second: s.records_out_per_second,
         late_records_dropped: s.late_records_dropped,
         skipped_records: s.skipped_records,
+        duplicates_dropped: s.duplicates_dropped,
+        caught_up: s.caught_up,
     }
 }
 

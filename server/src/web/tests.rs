@@ -351,6 +351,10 @@ async fn the_guard_refuses_read_only_tokenless_and_cross_site_changes() {
     let (status, html) = f.request(Method::POST, "/topics", Some("name=t1"), &cookie).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("--read-only"));
+    for path in ["/streams/jobs/stop", "/streams/jobs/reset", "/api/v1/streams/jobs/start"] {
+        let (status, _) = f.request(Method::POST, path, Some(""), &cookie).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path} is refused read-only");
+    }
     let (_, page) = f.get("/brokers").await;
     assert!(!page.contains(">Stop<") && page.contains("read-only"));
     f.shutdown().await;
