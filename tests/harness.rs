@@ -23,6 +23,8 @@ pub struct Warren {
 pub struct Options {
     pub brokers: Option<i32>,
     pub toml: String,
+    /// `--demo`.
+    pub demo: bool,
 }
 
 impl Options {
@@ -50,6 +52,7 @@ async fn start_in_process(data_dir: &Path, options: Options) -> anyhow::Result<S
         kafka_listen: Some("127.0.0.1:0".into()),
         http_listen: Some("127.0.0.1:0".into()),
         brokers: options.brokers,
+        demo: options.demo,
         ..Flags::default()
     };
     let config = config::resolve(Some(&options.toml), &[], &flags)?;

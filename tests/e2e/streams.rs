@@ -225,6 +225,7 @@ fn windowed_jobs() -> String {
         ("sliding", r#"{ type = "sliding", difference = "10s", grace = "2s" }"#, "emit = \"final\""),
         ("session", r#"{ type = "session", gap = "5s", grace = "2s" }"#, "emit = \"final\"\nkey_format = \"windowed\""),
         ("updates", r#"{ type = "tumbling", size = "10s", grace = "2s" }"#, "emit = \"updates\""),
+        ("session-updates", r#"{ type = "session", gap = "5s", grace = "2s" }"#, ""),
     ] {
         toml.push_str(&format!(
             "[[streams]]\nname = \"w-{name}\"\nsource = [\"events\"]\nwindow = {window}\naggregate = \"count\"\n\
@@ -299,6 +300,35 @@ async fn every_window_type_matches_kafka_streams_definitions() {
         assert!(Instant::now() < deadline, "updates: latest per window {latest:?}, want {want:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Sessions with emit = updates: a merged-away session's key gets a tombstone, so the latest
+    // value per key is the final sessions (a@11500 alone, then merged into [9800, 11500]).
+    let want = reference("session", &accepted);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let sink = read(&b, "out-session-updates", "read_uncommitted").await;
+        let mut latest: Windows = BTreeMap::new();
+        let mut tombstones = 0;
+        for r in &sink {
+            let w = json_window(&r.key);
+            match r.value.as_deref() {
+                Some(v) => {
+                    let value: Value = serde_json::from_slice(v).expect("json");
+                    latest.insert(w, (value["count"].as_u64().expect("count"), r.timestamp));
+                }
+                None => {
+                    tombstones += 1;
+                    latest.remove(&w);
+                }
+            }
+        }
+        latest.retain(|(k, _, _), _| k != "z");
+        if latest == want && tombstones >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "session updates: {latest:?} ({tombstones} tombstones), want {want:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     let j = job(warren.http, "w-updates").await;
     assert_eq!(j["late_records_dropped"], 1, "{j}");
     assert_eq!(j["open_windows"], 1, "only z's window stays open: {j}");
@@ -655,4 +685,22 @@ async fn a_job_runs_against_an_external_cluster() {
     assert_eq!(j["skipped_records"], 0, "{j}");
     monitor.stop().await.expect("monitor stop");
     kafka.stop().await.expect("kafka stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_a_windowed_job_and_a_join() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let options = Options { demo: true, ..Options::brokers(1) };
+    let warren = Warren::start(dir.path(), options).await.expect("start");
+    for name in ["demo-order-totals", "demo-payments-enriched"] {
+        let j =
+            job_until(warren.http, name, |j| j["status"] == "RUNNING" && j["records_out"].as_u64() > Some(10)).await;
+        assert_eq!(j["status"], "RUNNING", "{j}");
+        assert!(j["records_out"].as_u64() > Some(10), "{name} writes results: {j}");
+        assert_eq!(j["skipped_records"], 0, "{j}");
+    }
+    let enriched = read(&warren.bootstrap(), "demo-payments-enriched", "read_uncommitted").await;
+    let first: Value = serde_json::from_slice(enriched[0].value.as_deref().expect("value")).expect("json");
+    assert!(first["right"]["country"].is_string() && first["left"]["amount"].is_number(), "{first}");
+    warren.stop().await.expect("stop");
 }
