@@ -417,24 +417,20 @@ impl Run {
             // Exactly once: the committed transactions are the state. At least once: the state as
             // of the committed offsets; entries written after that commit are remembered to repair.
             let bound = if exactly_once { None } else { Some(self.tasks[t].changelog_end.unwrap_or(0)) };
-            let mut entries: Vec<(i64, Bytes, Option<Bytes>)> = Vec::new();
+            // Applied as read: memory holds the state, never the changelog.
+            let task = &mut self.tasks[t];
+            let repairs = &mut self.repairs;
+            let mut corrupt = 0usize;
             let end = read_partition(&self.client, changelog, partition, start, None, |r| {
-                if let Some(key) = r.key {
-                    entries.push((r.offset, key, r.value));
+                let Some(key) = r.key else { return };
+                if bound.is_some_and(|b| r.offset >= b) {
+                    repairs.push((t, key));
+                } else if !restore_entry(task, &key, r.value.as_deref()) {
+                    corrupt += 1;
                 }
             })
             .await?;
             let task = &mut self.tasks[t];
-            let mut corrupt = 0usize;
-            for (offset, key, value) in entries {
-                if bound.is_some_and(|b| offset >= b) {
-                    self.repairs.push((t, key));
-                    continue;
-                }
-                if !restore_entry(task, &key, value.as_deref()) {
-                    corrupt += 1;
-                }
-            }
             if corrupt > 0 {
                 tracing::warn!(job = %self.job.spec.name, partition, corrupt, "skipped changelog entries that do not decode");
             }
@@ -469,31 +465,59 @@ impl Run {
     /// Fetches and processes what the inputs allow; `None` when no position moved and nothing
     /// is to be written.
     async fn poll_and_process(&mut self) -> Result<Option<Outputs>> {
-        let positions: BTreeMap<(String, i32), i64> =
-            self.inputs.iter().map(|i| ((i.topic.clone(), i.partition), i.fetch_next)).collect();
+        // Only inputs with nothing buffered are fetched: a task waiting on one input holds at
+        // most one fetch of each other, whatever their backlog.
+        let positions: BTreeMap<(String, i32), i64> = self
+            .inputs
+            .iter()
+            .filter(|i| i.buffer.is_empty())
+            .map(|i| ((i.topic.clone(), i.partition), i.fetch_next))
+            .collect();
         let fetched = self.client.fetch(&positions, FETCH_WAIT, self.fetch_bytes).await;
         let index: HashMap<(String, i32), usize> =
             self.inputs.iter().enumerate().map(|(n, i)| ((i.topic.clone(), i.partition), n)).collect();
         let mut reset = Vec::new();
+        let mut moved = false;
         for (key, result) in fetched {
             let Some(&n) = index.get(&key) else { continue };
-            let fetched = result?;
+            let fetched = match result {
+                Ok(fetched) => fetched,
+                // A leader that moved or cannot be reached: the client looks it up again, and
+                // this partition waits for the next cycle.
+                Err(e) if e.is_retriable() => {
+                    moved = true;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let input = &mut self.inputs[n];
-            if fetched.error_code == OFFSET_OUT_OF_RANGE {
-                reset.push(key);
-                continue;
-            }
-            if fetched.error_code != 0 {
-                return Err(Failure::retry(format!(
-                    "fetching {}-{}: {}",
-                    key.0,
-                    key.1,
-                    crate::kafka::error::code_name(fetched.error_code)
-                )));
+            match fetched.error_code {
+                0 => {}
+                OFFSET_OUT_OF_RANGE => {
+                    reset.push(key);
+                    continue;
+                }
+                code if crate::kafka::error::code_recovery(code) != crate::kafka::error::Recovery::None => {
+                    self.client.recover(&crate::kafka::Error::kafka(code, "fetch"));
+                    moved = true;
+                    continue;
+                }
+                code => {
+                    return Err(Failure::retry(format!(
+                        "fetching {}-{}: {}",
+                        key.0,
+                        key.1,
+                        crate::kafka::error::code_name(code)
+                    )))
+                }
             }
             input.high_watermark = fetched.high_watermark;
             input.buffer.extend(fetched.records);
             input.fetch_next = input.fetch_next.max(fetched.next_offset);
+        }
+        if moved {
+            // Not a hot loop while the cluster elects a new leader.
+            tokio::time::sleep(self.client.config().retry_backoff).await;
         }
         if !reset.is_empty() {
             // auto.offset.reset = earliest, as Kafka Streams defaults.
@@ -510,8 +534,8 @@ impl Run {
         let mut out = Outputs::default();
         self.write_repairs(&mut out);
         self.process(&mut out);
-        let moved = self.inputs.iter().zip(&before).any(|(i, b)| i.processed_next != *b);
-        Ok((moved || !out.is_empty()).then_some(out))
+        let advanced = self.inputs.iter().zip(&before).any(|(i, b)| i.processed_next != *b);
+        Ok((advanced || !out.is_empty()).then_some(out))
     }
 
     fn write_repairs(&mut self, out: &mut Outputs) {
