@@ -172,10 +172,6 @@ struct Run {
     events: Vec<Event<Bytes>>,
 }
 
-fn spec_of(job: &JobState) -> &JobSpec {
-    &job.spec
-}
-
 /// Runs the job until `control` says stop (Ok) or it fails.
 pub async fn run(job: Arc<JobState>, config: ClientConfig, control: &mut watch::Receiver<Control>) -> Result<()> {
     let mut run = Run::setup(job, config).await?;
@@ -190,7 +186,7 @@ pub async fn run(job: Arc<JobState>, config: ClientConfig, control: &mut watch::
 
 impl Run {
     async fn setup(job: Arc<JobState>, mut config: ClientConfig) -> Result<Run> {
-        let spec = spec_of(&job).clone();
+        let spec = job.spec.clone();
         config.client_id = format!("warren-streams-{}", spec.name);
         config.read_committed = spec.exactly_once;
         let client = Client::new(config);

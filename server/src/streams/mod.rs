@@ -293,6 +293,11 @@ async fn supervise(job: Arc<JobState>, config: ClientConfig) {
             }
             continue;
         }
+        if job.snapshot().status == Status::Stopped {
+            // Starting (setting up, restoring) counts as running; an error stays shown until a
+            // run gets going again.
+            job.set(Status::Running, None);
+        }
         match job::run(Arc::clone(&job), config.clone(), &mut control).await {
             Ok(()) => {
                 pause = Duration::from_secs(1);
