@@ -60,7 +60,9 @@ async fn append(cluster: &Cluster, index: i32, count: usize, acks: i16) {
     for i in 0..count {
         let record =
             PlainRecord { key: None, value: Some(bytes::Bytes::from(format!("record {i}"))), headers: Vec::new() };
-        let batch = encode_plain([record], 1).expect("encode");
+        // Timestamped now: records from 1970 would roll a segment each and be retention's.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
+        let batch = encode_plain([record], now as i64).expect("encode");
         let appended = replica.append_as_leader(&batch, acks).expect("append");
         if acks == -1 {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

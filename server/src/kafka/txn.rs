@@ -71,10 +71,8 @@ impl TxnProducer {
         let response = retry!(
             self.client,
             async {
-                let coordinator = self.coordinator().await?;
                 let response = self
-                    .client
-                    .call_broker(coordinator, Duration::ZERO, |_v| {
+                    .call_coordinator(Duration::ZERO, |_v| {
                         InitProducerIdRequest::default()
                             .with_transactional_id(Some(txn_id(&id)))
                             .with_transaction_timeout_ms(timeout_ms)
@@ -91,6 +89,16 @@ impl TxnProducer {
         self.producer_epoch = response.producer_epoch;
         self.sequences.clear();
         Ok(())
+    }
+
+    /// One attempt of a request to the transaction coordinator; `extra` extends the timeout.
+    async fn call_coordinator<R: kafka_protocol::protocol::Request>(
+        &self,
+        extra: Duration,
+        build: impl FnOnce(i16) -> R,
+    ) -> Result<R::Response> {
+        let coordinator = self.coordinator().await?;
+        self.client.call_broker(coordinator, extra, build).await
     }
 
     /// The broker coordinating this transactional id (cached beside the group coordinators).
@@ -192,10 +200,8 @@ impl TxnProducer {
         retry!(
             self.client,
             async {
-                let coordinator = self.coordinator().await?;
                 let response = self
-                    .client
-                    .call_broker(coordinator, Duration::ZERO, |_v| {
+                    .call_coordinator(Duration::ZERO, |_v| {
                         AddPartitionsToTxnRequest::default()
                             .with_v3_and_below_transactional_id(txn_id(&id))
                             .with_v3_and_below_producer_id(ProducerId(self.producer_id))
@@ -231,10 +237,8 @@ impl TxnProducer {
         retry!(
             self.client,
             async {
-                let coordinator = self.coordinator().await?;
                 let response = self
-                    .client
-                    .call_broker(coordinator, Duration::ZERO, |_v| {
+                    .call_coordinator(Duration::ZERO, |_v| {
                         AddOffsetsToTxnRequest::default()
                             .with_transactional_id(txn_id(&id))
                             .with_producer_id(ProducerId(self.producer_id))
@@ -309,10 +313,8 @@ impl TxnProducer {
         retry!(
             self.client,
             async {
-                let coordinator = self.coordinator().await?;
                 let response = self
-                    .client
-                    .call_broker(coordinator, self.timeout, |_v| {
+                    .call_coordinator(self.timeout, |_v| {
                         EndTxnRequest::default()
                             .with_transactional_id(txn_id(&id))
                             .with_producer_id(ProducerId(self.producer_id))

@@ -92,14 +92,15 @@ pub struct JobState {
     control: watch::Sender<Control>,
 }
 
-/// A job's figures at one moment (the API's `/api/v1/streams/{name}`).
+/// A job's figures at one moment (the API's `/api/v1/streams/{name}` adds its group's lag).
 #[derive(Debug, Clone, Serialize)]
 pub struct JobSnapshot {
     pub name: String,
     pub status: Status,
     pub error: Option<String>,
-    pub group: String,
     pub cluster: String,
+    pub group: String,
+    /// Task partition -> stream time (ms since the epoch; null before a record).
     pub stream_time: BTreeMap<i32, Option<i64>>,
     pub open_windows: usize,
     pub records_in: u64,
@@ -108,10 +109,11 @@ pub struct JobSnapshot {
     pub records_out_per_second: f64,
     pub late_records_dropped: u64,
     pub skipped_records: u64,
+    /// Re-keyed records a replay after a crash wrote twice, counted once.
     pub duplicates_dropped: u64,
-    /// The last cycle found nothing new in any input.
+    /// The last processing cycle found nothing new in any input.
     pub caught_up: bool,
-    pub exactly_once: bool,
+    pub processing_guarantee: &'static str,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -196,7 +198,7 @@ impl JobState {
             skipped_records: c.skipped.load(Ordering::Relaxed),
             duplicates_dropped: c.duplicates.load(Ordering::Relaxed),
             caught_up: live.idle && live.status == Status::Running,
-            exactly_once: self.spec.exactly_once,
+            processing_guarantee: if self.spec.exactly_once { "exactly_once_v2" } else { "at_least_once" },
         }
     }
 }

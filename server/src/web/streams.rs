@@ -14,59 +14,28 @@ use super::pages::{render, Layout};
 use super::{AppState, WebError};
 use crate::streams::{ActionError, Control, JobSnapshot, JobState};
 
-/// A job as the API and the pages show it.
+/// A job as the API and the pages show it: its live figures, and its group as the monitor last
+/// sampled it.
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamJson {
-    pub name: String,
-    pub status: &'static str,
-    pub error: Option<String>,
-    pub cluster: String,
-    pub group: String,
+    #[serde(flatten)]
+    pub live: JobSnapshot,
     /// The group's total lag (records), from the monitor's last sample.
     pub lag: Option<i64>,
-    /// The group's Burrow verdict (OK, WARN, ERR, NOTFOUND before its first commit is sampled).
+    /// The group's Burrow verdict (OK, WARN, ERR; NOTFOUND before its first commit is sampled).
     pub lag_status: String,
-    /// Task partition -> stream time (ms since the epoch; null before a record).
-    pub stream_time: std::collections::BTreeMap<i32, Option<i64>>,
-    pub open_windows: usize,
-    pub records_in: u64,
-    pub records_out: u64,
-    pub records_in_per_second: f64,
-    pub records_out_per_second: f64,
-    pub late_records_dropped: u64,
-    pub skipped_records: u64,
-    /// Re-keyed records a replay after a crash wrote twice, counted once.
-    pub duplicates_dropped: u64,
-    /// The last processing cycle found nothing new in any input.
-    pub caught_up: bool,
-    pub processing_guarantee: &'static str,
     /// The topology, node by node: (kind, detail).
     pub topology: Vec<(String, String)>,
 }
 
 fn stream_json(state: &AppState, job: &JobState) -> StreamJson {
-    let s: JobSnapshot = job.snapshot();
-    let group = state.monitor.cluster(&s.cluster).and_then(|v| v.groups.get(&s.group).cloned());
+    let live = job.snapshot();
+    let group = state.monitor.cluster(&live.cluster).and_then(|v| v.groups.get(&live.group).cloned());
     StreamJson {
-        status: s.status.as_str(),
         lag: group.as_ref().map(|g| g.total_lag),
         lag_status: group.as_ref().map_or_else(|| "NOTFOUND".to_string(), |g| g.status.as_str().to_string()),
-        processing_guarantee: if s.exactly_once { "exactly_once_v2" } else { "at_least_once" },
         topology: job.spec.topology(),
-        name: s.name,
-        error: s.error,
-        cluster: s.cluster,
-        group: s.group,
-        stream_time: s.stream_time,
-        open_windows: s.open_windows,
-        records_in: s.records_in,
-        records_out: s.records_out,
-        records_in_per_second: s.records_in_per_second,
-        records_out_per_second: s.records_out_per_second,
-        late_records_dropped: s.late_records_dropped,
-        skipped_records: s.skipped_records,
-        duplicates_dropped: s.duplicates_dropped,
-        caught_up: s.caught_up,
+        live,
     }
 }
 
@@ -130,8 +99,8 @@ pub struct StreamRow {
 
 fn row(job: StreamJson) -> StreamRow {
     StreamRow {
-        rate_in: super::format::rate(job.records_in_per_second),
-        rate_out: super::format::rate(job.records_out_per_second),
+        rate_in: super::format::rate(job.live.records_in_per_second),
+        rate_out: super::format::rate(job.live.records_out_per_second),
         lag: job.lag.map_or_else(|| "–".into(), super::format::thousands),
         job,
     }
@@ -165,8 +134,17 @@ pub async fn page_streams(State(state): State<AppState>, headers: HeaderMap) -> 
     render(&StreamsPage { layout: Layout::new(&state, &headers, "Streams", None), rows })
 }
 
-fn stream_times(job: &StreamJson) -> Vec<(i32, String)> {
-    job.stream_time.iter().map(|(p, t)| (*p, t.map_or_else(|| "–".to_string(), crate::time::format_iso8601))).collect()
+/// One job's page (its partial shows the same figures).
+fn job_page(state: &AppState, headers: &HeaderMap, name: &str) -> Result<StreamPage, WebError> {
+    let job = stream_json(state, find(state, name)?);
+    let layout = Layout::new(state, headers, &format!("Stream {name}"), Some(&job.live.cluster));
+    let stream_times = job
+        .live
+        .stream_time
+        .iter()
+        .map(|(p, t)| (*p, t.map_or_else(|| "–".to_string(), crate::time::format_iso8601)))
+        .collect();
+    Ok(StreamPage { layout, row: row(job), stream_times })
 }
 
 pub async fn page_stream(
@@ -174,10 +152,7 @@ pub async fn page_stream(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, WebError> {
-    let job = stream_json(&state, find(&state, &name)?);
-    let layout = Layout::new(&state, &headers, &format!("Stream {name}"), Some(&job.cluster));
-    let stream_times = stream_times(&job);
-    Ok(render(&StreamPage { layout, row: row(job), stream_times }))
+    Ok(render(&job_page(&state, &headers, &name)?))
 }
 
 pub async fn partial_stream(
@@ -185,8 +160,6 @@ pub async fn partial_stream(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<Response, WebError> {
-    let job = stream_json(&state, find(&state, &name)?);
-    let layout = Layout::new(&state, &headers, &format!("Stream {name}"), Some(&job.cluster));
-    let stream_times = stream_times(&job);
-    Ok(render(&StreamPartial { layout, row: row(job), stream_times }))
+    let StreamPage { layout, row, stream_times } = job_page(&state, &headers, &name)?;
+    Ok(render(&StreamPartial { layout, row, stream_times }))
 }
