@@ -3,15 +3,17 @@
 //! `[[clusters]]` entry, over the Kafka protocol like any client.
 //!
 //! Layout: `spec` (a job's checked definition), `window` (the pure windowing engine), `record`
-//! (what a job does to one record, and the changelog's bytes), `job` (one run: set up, restore,
-//! fetch-process-commit cycles), and here the supervisor of each job (start, stop, reset, retry
-//! after failures) and the live figures the pages and `/metrics` read.
+//! (what a job does to one record, and the changelog's bytes), `setup` (a run's tasks, internal
+//! topics and restore), `job` (a run's fetch-process-commit cycles), and here the supervisor of
+//! each job (start, stop, reset, retry after failures) and the live figures the pages and
+//! `/metrics` read.
 //!
 //! A job's consumer group is its name (Kafka Streams' `application.id`), so the monitor watches
 //! it like any group and gives it a Burrow verdict.
 
 pub mod job;
 pub mod record;
+mod setup;
 pub mod spec;
 pub mod window;
 
