@@ -89,6 +89,7 @@ pub async fn run(
         // Stream jobs reach the embedded cluster over the protocol like any client.
         let mut client = kafka::ClientConfig::new(bound.kafka.iter().map(ToString::to_string));
         client.client_id = "warren-streams".into();
+        client.security = Arc::new(security::embedded_client_security(&config.security)?);
         stream_clients.insert(config.cluster.name.clone(), client);
     }
     if let Some(cluster) = &cluster {

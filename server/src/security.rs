@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context};
 use broker_core::security::{Mechanism, Protocol, Secret, SecurityConfig};
 
-use crate::config::{ExternalCluster, SecuritySection};
+use crate::config::{ExternalCluster, SecuritySection, SecurityUser};
 use crate::kafka::security::{
     client_tls, read_certificates, read_key, read_roots, ClientSecurity, SaslCredentials, TlsFiles,
 };
@@ -144,6 +144,48 @@ pub fn server_tls(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<A
         .with_single_cert(read_certificates(cert)?, read_key(key)?)
         .map_err(|e| format!("{} and {}: {e}", cert.display(), key.display()))?;
     Ok(Arc::new(config))
+}
+
+/// How warren's own clients (the stream jobs) reach its embedded brokers: the listeners'
+/// protocol; TLS pinned to the listeners' own certificate; SASL as the first super user with a
+/// password (else the first user with one), with the first enabled mechanism. A listener that
+/// demands client certificates (`ssl_client_ca`) cannot be reached this way.
+pub fn embedded_client_security(s: &SecuritySection) -> anyhow::Result<ClientSecurity> {
+    let protocol = protocol("security.protocol", s.protocol.as_deref()).map_err(|(k, r)| anyhow!("{k}: {r}"))?;
+    let tls = match (protocol.uses_tls(), &s.ssl_certificate) {
+        (true, Some(path)) => {
+            let leaf = crate::kafka::security::read_certificates(path)
+                .map_err(|e| anyhow!("security.ssl_certificate: {e}"))?
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow!("security.ssl_certificate: {} holds no certificate", path.display()))?;
+            Some(crate::kafka::security::pinned_tls(leaf).map_err(|e| anyhow!("TLS to the embedded brokers: {e}"))?)
+        }
+        _ => None,
+    };
+    let sasl = if protocol.uses_sasl() {
+        let mut users: Vec<&SecurityUser> = s.users.iter().filter(|u| s.super_users.contains(&u.name)).collect();
+        users.extend(s.users.iter().filter(|u| !s.super_users.contains(&u.name)));
+        let mut chosen = None;
+        for user in users {
+            if let Some(password) = secret(user.password.as_ref(), user.password_file.as_deref())? {
+                chosen = Some((user.name.clone(), password));
+                break;
+            }
+        }
+        let name = s.sasl_mechanisms.as_ref().and_then(|m| m.first()).map_or("SCRAM-SHA-512", String::as_str);
+        match chosen {
+            Some((username, password)) => Some(SaslCredentials {
+                mechanism: Mechanism::parse(name).ok_or_else(|| anyhow!("sasl mechanism '{name}' is not supported"))?,
+                username,
+                password,
+            }),
+            None => None,
+        }
+    } else {
+        None
+    };
+    Ok(ClientSecurity { protocol, tls, sasl })
 }
 
 /// The client security of one `[[clusters]]` entry: reads its CA, certificate, key and password

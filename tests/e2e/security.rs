@@ -806,3 +806,34 @@ async fn warren_configs_manages_scram_users() {
     assert!(!store.contains("dave-secret") && !store.contains("dave-256"));
     warren.stop().await.expect("stop");
 }
+
+/// A stream job on a SASL_SSL embedded cluster: it connects as the first super user, over TLS
+/// pinned to the listener's own certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_jobs_reach_a_secured_embedded_cluster() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let pki = Pki::new(dir.path());
+    let toml = format!(
+        "{}[[streams]]\nname = \"secure-job\"\nsource = [\"secure-in\"]\nfilter = {{ pointer = \"/ok\", equals = true }}\nsink = \"secure-out\"\n",
+        security_toml(&pki, "SASL_SSL", false)
+    );
+    let warren = Warren::start(&dir.path().join("data"), Options::brokers(1).with_toml(&toml)).await.expect("start");
+    let topic = NewTopic { name: "secure-in".into(), partitions: Some(1), ..NewTopic::default() };
+    warren.cluster.create_topic(&topic, false).expect("topic");
+    for i in 0..10 {
+        let value = bytes::Bytes::from(format!(r#"{{"ok":{},"i":{i}}}"#, i % 2 == 0));
+        warren.cluster.produce_record("secure-in", 0, None, Some(value), Vec::new()).await.expect("produce");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let written = || warren.cluster.leader_replica("secure-out", 0).map(|r| r.high_watermark());
+    while written() != Some(5) {
+        assert!(std::time::Instant::now() < deadline, "the job wrote {:?} of 5 records", written());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, _, body) =
+        warren_tests::http(warren.http, "GET", "/api/v1/streams/secure-job", None, &[]).await.expect("api");
+    assert_eq!(status, 200);
+    let job: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!((job["status"].as_str(), job["records_out"].as_u64()), (Some("RUNNING"), Some(5)), "{job}");
+    warren.stop().await.expect("stop");
+}
