@@ -99,8 +99,9 @@ pub fn code_recovery(code: i16) -> Recovery {
         // LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER, NOT_CONTROLLER
         5 | 6 | 41 => Recovery::RefreshMetadata,
         // REQUEST_TIMED_OUT, COORDINATOR_LOAD_IN_PROGRESS, NOT_ENOUGH_REPLICAS,
-        // CONCURRENT_TRANSACTIONS (the coordinator is still completing the previous transaction)
-        7 | 14 | 19 | 51 => Recovery::Wait,
+        // CONCURRENT_TRANSACTIONS (the coordinator is still completing the previous transaction),
+        // UNSTABLE_OFFSET_COMMIT (an offset a transaction still holds, asked with require_stable)
+        7 | 14 | 19 | 51 | 88 => Recovery::Wait,
         // COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
         15 | 16 => Recovery::FindCoordinator,
         _ => Recovery::None,

@@ -252,11 +252,18 @@ impl Client {
     /// The committed offsets of `group` ((topic, partition) -> offset); partitions never
     /// committed (offset -1) are left out.
     pub async fn offset_fetch(&self, group: &str) -> Result<BTreeMap<(String, i32), i64>> {
-        Ok(self.offset_fetch_with_metadata(group).await?.into_iter().map(|(k, (offset, _))| (k, offset)).collect())
+        let offsets = self.offset_fetch_with_metadata(group, false).await?;
+        Ok(offsets.into_iter().map(|(k, (offset, _))| (k, offset)).collect())
     }
 
-    /// [`Client::offset_fetch`] with each offset's commit metadata.
-    pub async fn offset_fetch_with_metadata(&self, group: &str) -> Result<BTreeMap<(String, i32), (i64, String)>> {
+    /// [`Client::offset_fetch`] with each offset's commit metadata. `require_stable` (KIP-447,
+    /// OffsetFetch v7+) makes the coordinator answer UNSTABLE_OFFSET_COMMIT for offsets a
+    /// transaction still holds, which is then retried; so is any other per-partition error.
+    pub async fn offset_fetch_with_metadata(
+        &self,
+        group: &str,
+        require_stable: bool,
+    ) -> Result<BTreeMap<(String, i32), (i64, String)>> {
         let response = retry!(
             self,
             async {
@@ -280,9 +287,21 @@ impl Client {
                             .collect(),
                     )
                 };
-                let request = OffsetFetchRequest::default().with_group_id(group_id(group)).with_topics(topics);
+                let request = OffsetFetchRequest::default()
+                    .with_group_id(group_id(group))
+                    .with_topics(topics)
+                    .with_require_stable(require_stable && version >= 7);
                 let response = connection.call(version, &request, self.config().request_timeout).await?;
                 check(response.error_code, || format!("offsets of group '{group}'"))?;
+                if require_stable {
+                    for t in &response.topics {
+                        for p in &t.partitions {
+                            check(p.error_code, || {
+                                format!("offset of {}-{} in group '{group}'", t.name.0, p.partition_index)
+                            })?;
+                        }
+                    }
+                }
                 Ok(response)
             }
             .await

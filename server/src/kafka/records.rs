@@ -49,6 +49,8 @@ pub struct FetchedPartition {
     pub partition: i32,
     pub error_code: i16,
     pub high_watermark: i64,
+    /// The last stable offset (-1 when the broker does not say, before Fetch v4).
+    pub last_stable_offset: i64,
     pub log_start_offset: i64,
     pub records: Vec<ConsumedRecord>,
     /// The offset after the last whole batch returned (the fetch offset when none was): where
@@ -459,6 +461,7 @@ impl Client {
                     partition: p.partition_index,
                     error_code: p.error_code,
                     high_watermark: p.high_watermark,
+                    last_stable_offset: p.last_stable_offset,
                     log_start_offset: p.log_start_offset,
                     records,
                     next_offset,

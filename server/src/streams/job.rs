@@ -53,6 +53,8 @@ pub(super) type Result<T> = std::result::Result<T, Failure>;
 
 const FETCH_WAIT: Duration = Duration::from_millis(200);
 pub(super) const PARTITION_FETCH_BYTES: i32 = 1 << 20;
+/// The most one written batch holds: half Kafka's default `max.message.bytes`.
+const BATCH_BYTES: usize = 512 * 1024;
 const PURGE_INTERVAL: Duration = Duration::from_secs(10);
 /// OFFSET_OUT_OF_RANGE: the committed position fell below the log start (retention).
 const OFFSET_OUT_OF_RANGE: i16 = 1;
@@ -77,12 +79,17 @@ pub(super) struct Input {
     pub(super) fetch_next: i64,
     /// After the last processed record: what the group commits.
     pub(super) processed_next: i64,
-    pub(super) high_watermark: i64,
+    /// Where the partition ends for this job (the last stable offset: jobs read read_committed),
+    /// as the last fetch of it said.
+    pub(super) end: i64,
+    /// Whether `end` is from a fetch made since the buffer last ran dry: a drained input is
+    /// fetched again before a task decides it has caught up.
+    pub(super) fresh: bool,
 }
 
 impl Input {
     fn behind(&self) -> bool {
-        self.buffer.is_empty() && self.fetch_next < self.high_watermark
+        self.buffer.is_empty() && (!self.fresh || self.fetch_next < self.end)
     }
 }
 
@@ -107,6 +114,8 @@ pub(super) struct Task {
     pub(super) table: HashMap<Bytes, Bytes>,
     pub(super) stream_time: Option<i64>,
     pub(super) changelog_end: Option<i64>,
+    /// Whether the group holds a commit for this task's inputs.
+    pub(super) committed: bool,
 }
 
 /// A table-like write's latest value and timestamp, by key.
@@ -136,6 +145,29 @@ impl Outputs {
         self.records.is_empty() && self.upserts.is_empty()
     }
 
+    /// The records in rounds of one batch per partition, each batch under about `cap` bytes (a
+    /// record larger than that goes alone): a broker takes one batch per partition per request,
+    /// and refuses one over `max.message.bytes`, whatever a cycle's output adds up to.
+    fn into_rounds(self, cap: usize) -> Vec<BTreeMap<(String, i32), Vec<ProduceRecord>>> {
+        let mut rounds: Vec<BTreeMap<(String, i32), Vec<ProduceRecord>>> = Vec::new();
+        for (tp, records) in self.into_records() {
+            let (mut round, mut size) = (0, 0);
+            for r in records {
+                let bytes = record_bytes(&r);
+                if size > 0 && size + bytes > cap {
+                    round += 1;
+                    size = 0;
+                }
+                if rounds.len() <= round {
+                    rounds.push(BTreeMap::new());
+                }
+                rounds[round].entry(tp.clone()).or_default().push(r);
+                size += bytes;
+            }
+        }
+        rounds
+    }
+
     fn into_records(self) -> BTreeMap<(String, i32), Vec<ProduceRecord>> {
         let mut all = self.records;
         for (tp, entries) in self.upserts {
@@ -149,6 +181,12 @@ impl Outputs {
         }
         all
     }
+}
+
+/// A record's size in a batch, near enough (the varint framing counted generously).
+fn record_bytes(r: &ProduceRecord) -> usize {
+    let len = |b: &Option<Bytes>| b.as_ref().map_or(0, Bytes::len);
+    24 + len(&r.key) + len(&r.value) + r.headers.iter().map(|(k, v)| 8 + k.len() + len(v)).sum::<usize>()
 }
 
 /// The state of one run.
@@ -254,7 +292,9 @@ impl Run {
                     )))
                 }
             }
-            input.high_watermark = fetched.high_watermark;
+            input.end =
+                if fetched.last_stable_offset >= 0 { fetched.last_stable_offset } else { fetched.high_watermark };
+            input.fresh = true;
             input.buffer.extend(fetched.records);
             input.fetch_next = input.fetch_next.max(fetched.next_offset);
         }
@@ -392,6 +432,10 @@ impl Run {
             let Some((_, _, i)) = next else { return };
             let Some(r) = self.inputs[i].buffer.pop_front() else { return };
             self.inputs[i].processed_next = r.offset + 1;
+            if self.inputs[i].buffer.is_empty() {
+                // Its end is as old as the fetch that filled it: ask again before going past it.
+                self.inputs[i].fresh = false;
+            }
             match self.inputs[i].role {
                 Role::Table { .. } => apply_table(&mut self.tasks[t].table, r),
                 _ => {
@@ -406,7 +450,11 @@ impl Run {
 
     fn process_stream(&mut self, spec: &JobSpec, t: usize, r: ConsumedRecord, out: &mut Outputs) {
         let task = &mut self.tasks[t];
-        task.stream_time = Some(task.stream_time.map_or(r.timestamp_ms, |s| s.max(r.timestamp_ms)));
+        if !matches!(spec.operation, Operation::Aggregate { .. }) {
+            // An aggregation's stream time is its engine's: records it never saw (filtered,
+            // skipped) must not move it, or a restart would judge lateness differently.
+            task.stream_time = Some(task.stream_time.map_or(r.timestamp_ms, |s| s.max(r.timestamp_ms)));
+        }
         let needs_json = (spec.rekey.is_none() && spec.filter.is_some())
             || matches!(&spec.operation, Operation::Aggregate { field: Some(_), .. })
             || matches!(&spec.operation, Operation::Join { table: Table::Global { key: Some(_), .. }, .. });
@@ -506,16 +554,23 @@ impl Run {
     /// Writes a cycle's outputs: acknowledged by the ISR at least once; inside the open
     /// transaction with exactly_once_v2 (aborted on any error).
     async fn write(&mut self, out: Outputs) -> Result<()> {
-        let records = out.into_records();
+        for round in out.into_rounds(BATCH_BYTES) {
+            self.write_round(&round).await?;
+        }
+        Ok(())
+    }
+
+    /// One batch per partition.
+    async fn write_round(&mut self, records: &BTreeMap<(String, i32), Vec<ProduceRecord>>) -> Result<()> {
         if let Some(txn) = self.txn.as_mut() {
-            if let Err(e) = txn.send(&records).await {
+            if let Err(e) = txn.send(records).await {
                 let _ = txn.abort().await;
                 return Err(Failure::retry(format!("transaction aborted: {e}")));
             }
             return Ok(());
         }
         let mut encoded = BTreeMap::new();
-        for (key, batch) in &records {
+        for (key, batch) in records {
             if !batch.is_empty() {
                 encoded
                     .insert(key.clone(), crate::kafka::records::encode_batch(batch, crate::kafka::Compression::None)?);

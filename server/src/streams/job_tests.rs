@@ -10,7 +10,7 @@ use std::time::Duration;
 use broker_core::{ClusterConfig, Embedded, NewTopic};
 use bytes::Bytes;
 
-use super::Run;
+use super::{Outputs, Run};
 use crate::config::StreamsSection;
 use crate::kafka::{Client, ClientConfig, OffsetSpec, ProduceRecord};
 use crate::streams::{JobSpec, JobState};
@@ -145,4 +145,26 @@ async fn at_least_once_counts_a_replayed_rekeying_once() {
 async fn exactly_once_aborts_what_a_crash_left_open() {
     crash_between_write_and_commit("exactly_once_v2", false).await;
     crash_between_write_and_commit("exactly_once_v2", true).await;
+}
+
+/// A cycle's output, however large, is written in batches under the cap, in order.
+#[test]
+fn outputs_are_cut_into_batches_under_the_cap() {
+    let mut out = Outputs::default();
+    for i in 0..3_000u32 {
+        out.push("sink", 0, None, Some(Bytes::from(vec![b'x'; 500])), i64::from(i));
+    }
+    out.push("other", 1, None, Some(Bytes::from_static(b"small")), 0);
+    out.push("huge", 0, None, Some(Bytes::from(vec![b'y'; 2 << 20])), 0);
+    let rounds = out.into_rounds(64 * 1024);
+    let sink: Vec<i64> =
+        rounds.iter().filter_map(|r| r.get(&("sink".to_string(), 0))).flatten().map(|r| r.timestamp_ms).collect();
+    assert_eq!(sink, (0..3_000).collect::<Vec<i64>>(), "every record once, in order");
+    for round in &rounds {
+        for ((topic, _), batch) in round {
+            let bytes: usize = batch.iter().map(super::record_bytes).sum();
+            assert!(bytes <= 64 * 1024 || batch.len() == 1, "{topic}: {bytes} bytes in {} records", batch.len());
+        }
+    }
+    assert!(rounds.len() > 20, "{} rounds", rounds.len());
 }

@@ -92,6 +92,9 @@ pub struct JobState {
     pub counters: Counters,
     live: Mutex<Live>,
     control: watch::Sender<Control>,
+    /// A reset is deleting the group's offsets and the internal topics: no start meanwhile.
+    /// Controls are sent under this lock, so a start and a reset never interleave.
+    resetting: Mutex<bool>,
 }
 
 /// A job's figures at one moment (the API's `/api/v1/streams/{name}` adds its group's lag).
@@ -138,6 +141,7 @@ impl JobState {
                 samples: Vec::new(),
             }),
             control: watch::channel(Control::Run).0,
+            resetting: Mutex::new(false),
         }
     }
 
@@ -219,6 +223,8 @@ pub enum ActionError {
     NotFound(String),
     #[error("stop the job before resetting it")]
     Running,
+    #[error("the job is being reset")]
+    Resetting,
     #[error("{0}")]
     Kafka(#[from] crate::kafka::Error),
 }
@@ -251,6 +257,10 @@ impl Streams {
 
     pub fn control(&self, name: &str, control: Control) -> Result<(), ActionError> {
         let job = self.job(name).ok_or_else(|| ActionError::NotFound(name.to_string()))?;
+        let resetting = lock(&job.resetting);
+        if control == Control::Run && *resetting {
+            return Err(ActionError::Resetting);
+        }
         job.control.send_replace(control);
         Ok(())
     }
@@ -260,9 +270,24 @@ impl Streams {
     /// earliest offsets with empty state; the sink is left as it is.
     pub async fn reset(&self, name: &str) -> Result<(), ActionError> {
         let job = self.job(name).ok_or_else(|| ActionError::NotFound(name.to_string()))?;
-        if *job.control.borrow() == Control::Run || job.snapshot().status == Status::Running {
-            return Err(ActionError::Running);
+        {
+            let mut resetting = lock(&job.resetting);
+            if *job.control.borrow() == Control::Run || job.snapshot().status == Status::Running {
+                return Err(ActionError::Running);
+            }
+            if *resetting {
+                return Err(ActionError::Resetting);
+            }
+            *resetting = true;
         }
+        let result = self.delete_state(job).await;
+        *lock(&job.resetting) = false;
+        result
+    }
+
+    /// The reset's deletions: the group, then the internal topics.
+    async fn delete_state(&self, job: &JobState) -> Result<(), ActionError> {
+        let name = &job.spec.name;
         let config = self.clients.get(&job.spec.cluster).cloned().ok_or_else(|| ActionError::NotFound(name.into()))?;
         let client = Client::new(config);
         for (group, result) in client.delete_groups(std::slice::from_ref(&job.spec.name)).await? {

@@ -25,7 +25,9 @@ impl Run {
     pub(super) async fn setup(job: Arc<JobState>, mut config: ClientConfig) -> Result<Run> {
         let spec = job.spec.clone();
         config.client_id = format!("warren-streams-{}", spec.name);
-        config.read_committed = spec.exactly_once;
+        // read_committed either way: at least once too, a job should never act on records of
+        // another producer's transaction that may yet abort, nor restore a changelog's.
+        config.read_committed = true;
         let client = Client::new(config);
         // Fencing first: a previous instance's open transaction is aborted before anything is read.
         let txn = if spec.exactly_once {
@@ -74,7 +76,10 @@ impl Run {
         let repartition = spec.repartition_topic();
         let changelog = spec.changelog_topic();
         if let Some(t) = &repartition {
-            ensure_topic(&client, t, task_count, &[], true).await?;
+            // Purged by the job itself; records keep their own timestamps, so time retention
+            // would delete what a lagging task has yet to read (as Kafka Streams sets it too).
+            let configs = [("retention.ms", "-1"), ("message.timestamp.type", "CreateTime")];
+            ensure_topic(&client, t, task_count, &configs, true).await?;
         }
         if let Some(t) = &changelog {
             ensure_topic(&client, t, task_count, &[("cleanup.policy", "compact")], true).await?;
@@ -105,6 +110,7 @@ impl Run {
                 table: HashMap::new(),
                 stream_time: None,
                 changelog_end: None,
+                committed: false,
             })
             .collect();
         let add = |inputs: &mut Vec<Input>, topic: &str, partition: i32, role: Role| {
@@ -115,7 +121,8 @@ impl Run {
                 buffer: VecDeque::new(),
                 fetch_next: 0,
                 processed_next: 0,
-                high_watermark: 0,
+                end: 0,
+                fresh: false,
             });
             inputs.len() - 1
         };
@@ -177,7 +184,7 @@ impl Run {
     /// in full.
     async fn restore(&mut self) -> Result<()> {
         let spec = self.job.spec.clone();
-        let committed = self.client.offset_fetch_with_metadata(&spec.name).await?;
+        let committed = self.client.offset_fetch_with_metadata(&spec.name, true).await?;
         let keys: Vec<(String, i32)> = self.inputs.iter().map(|i| (i.topic.clone(), i.partition)).collect();
         let earliest = self.client.list_offsets(&keys, OffsetSpec::Earliest).await;
         let mut metas: BTreeMap<usize, Vec<CommitMeta>> = BTreeMap::new();
@@ -201,6 +208,7 @@ impl Run {
             input.processed_next = position;
         }
         for (task, list) in &metas {
+            self.tasks[*task].committed = true;
             self.tasks[*task].stream_time = list.iter().filter_map(|m| m.stream_time).max();
             self.tasks[*task].changelog_end = list.iter().filter_map(|m| m.changelog_end).max();
         }
@@ -248,8 +256,19 @@ impl Run {
                 .transpose()?
                 .unwrap_or(0);
             // Exactly once: the committed transactions are the state. At least once: the state as
-            // of the committed offsets; entries written after that commit are remembered to repair.
-            let bound = if exactly_once { None } else { Some(self.tasks[t].changelog_end.unwrap_or(0)) };
+            // of the committed offsets; entries written after that commit are remembered to
+            // repair. A task that never committed starts empty; one whose commits say nothing of
+            // the changelog (written exactly once, or moved by an offset reset) takes it whole.
+            let task = &self.tasks[t];
+            let bound = match (exactly_once, task.committed, task.changelog_end) {
+                (true, _, _) => None,
+                (false, false, _) => Some(0),
+                (false, true, Some(end)) => Some(end),
+                (false, true, None) => {
+                    tracing::warn!(job = %self.job.spec.name, partition, "the committed offsets carry no changelog position: restoring the whole changelog");
+                    None
+                }
+            };
             // Applied as read: memory holds the state, never the changelog.
             let task = &mut self.tasks[t];
             let repairs = &mut self.repairs;
@@ -385,6 +404,10 @@ async fn ensure_topic(
     if internal {
         let metadata = client.metadata(Some(&[topic])).await?;
         let found = metadata.topics.get(topic).map_or(0, |t| t.partitions.len() as i32);
+        if found == 0 {
+            // A broker whose metadata has not caught up with the creation yet.
+            return Err(Failure::retry(format!("topic '{topic}' has no partitions yet")));
+        }
         if found != partitions {
             return Err(Failure {
                 fatal: true,

@@ -224,6 +224,13 @@ impl JobSpec {
         if s.source.contains(&s.sink) {
             return err("sink", "must differ from every source topic");
         }
+        if let Some(t) = s.source.iter().enumerate().find_map(|(i, t)| s.source[..i].contains(t).then_some(t)) {
+            return err("source", format!("names '{t}' twice"));
+        }
+        let internal = [format!("{}-rekey-repartition", s.name), format!("{}-aggregate-store-changelog", s.name)];
+        if internal.contains(&s.sink) {
+            return err("sink", "must not be one of the job's own internal topics");
+        }
         let filter = match &s.filter {
             None => None,
             Some(f) => {
@@ -283,6 +290,9 @@ impl JobSpec {
                 };
                 if !legal_topic(table.topic()) {
                     return err("join", format!("'{}' is not a legal topic name", table.topic()));
+                }
+                if s.source.iter().any(|t| t == table.topic()) || s.sink == table.topic() {
+                    return err("join", format!("the table '{}' must be neither a source nor the sink", table.topic()));
                 }
                 Operation::Join { table, left }
             }
@@ -491,5 +501,9 @@ mod tests {
         check_error("name = \"a b\"\nsource = [\"in\"]\nsink = \"out\"", "name", "legal");
         check_error("name = \"j\"\nsource = []\nsink = \"out\"", "source", "no topic");
         check_error("name = \"j\"\nsource = [\"in\"]\nsink = \"in\"", "sink", "differ");
+        check_error("name = \"j\"\nsource = [\"in\", \"in\"]\nsink = \"out\"", "source", "twice");
+        check_error("name = \"j\"\nsource = [\"in\"]\nsink = \"j-rekey-repartition\"", "sink", "internal");
+        check_error(&format!("{BASE}join = {{ table = \"in\" }}"), "join", "neither");
+        check_error(&format!("{BASE}join = {{ global_table = \"out\" }}"), "join", "neither");
     }
 }

@@ -46,7 +46,7 @@ fn find<'a>(state: &'a AppState, name: &str) -> Result<&'a std::sync::Arc<JobSta
 fn action_error(e: ActionError) -> WebError {
     match e {
         ActionError::NotFound(_) => WebError::not_found(e.to_string()),
-        ActionError::Running => WebError::conflict(e.to_string()),
+        ActionError::Running | ActionError::Resetting => WebError::conflict(e.to_string()),
         ActionError::Kafka(_) => {
             WebError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string())
         }
