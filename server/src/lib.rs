@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod cli;
 pub mod config;
+pub mod connect;
 mod demo;
 pub mod evaluator;
 pub mod kafka;
