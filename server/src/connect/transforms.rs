@@ -391,18 +391,8 @@ impl Transform {
 /// A UTC timestamp in a Java `SimpleDateFormat` pattern's common letters (`yyyy`, `yy`, `MM`,
 /// `dd`, `HH`, `mm`, `ss`, `SSS`); quoted text and other characters are copied.
 pub fn format_timestamp(ms: i64, pattern: &str) -> String {
-    let days = ms.div_euclid(86_400_000);
+    let (year, month, day) = crate::time::civil_from_days(ms.div_euclid(86_400_000));
     let in_day = ms.rem_euclid(86_400_000);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     let (hour, minute, second, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
     let mut out = String::new();
     let chars: Vec<char> = pattern.chars().collect();

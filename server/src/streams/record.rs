@@ -13,9 +13,7 @@ use super::spec::{Aggregate, Filter, FilterTest, KeyFormat};
 use super::window::{Agg, Window, Windows};
 
 /// Kafka's `Utils.murmur2` partitioner, as the Java producer places a keyed record.
-pub fn partition_for(key: &[u8], partitions: i32) -> i32 {
-    crate::tools::producer::key_partition(key, partitions)
-}
+pub use crate::tools::producer::key_partition as partition_for;
 
 /// The record's value as JSON, if it is JSON.
 pub fn parse(value: Option<&Bytes>) -> Option<Value> {

@@ -192,6 +192,16 @@ fn windows(w: &StreamsWindow, emit_final: bool) -> Result<Windows, SpecError> {
     }
 }
 
+/// Job `name`'s window store changelog (the store named as Kafka Streams would name it).
+fn changelog_topic(name: &str) -> String {
+    format!("{name}-aggregate-store-changelog")
+}
+
+/// Job `name`'s repartition topic.
+fn repartition_topic(name: &str) -> String {
+    format!("{name}-rekey-repartition")
+}
+
 impl JobSpec {
     /// Checks one `[[streams]]` entry. `local` is the embedded cluster's name (when `embedded`).
     pub fn from_section(
@@ -227,7 +237,7 @@ impl JobSpec {
         if let Some(t) = s.source.iter().enumerate().find_map(|(i, t)| s.source[..i].contains(t).then_some(t)) {
             return err("source", format!("names '{t}' twice"));
         }
-        let internal = [format!("{}-rekey-repartition", s.name), format!("{}-aggregate-store-changelog", s.name)];
+        let internal = [repartition_topic(&s.name), changelog_topic(&s.name)];
         if internal.contains(&s.sink) {
             return err("sink", "must not be one of the job's own internal topics");
         }
@@ -335,23 +345,14 @@ impl JobSpec {
         })
     }
 
-    /// The state store's name, as Kafka Streams would generate it for this topology.
-    pub fn store(&self) -> &'static str {
-        match &self.operation {
-            Operation::Aggregate { .. } => "aggregate-store",
-            _ => "store",
-        }
-    }
-
     /// The compacted changelog of the window store, for aggregations.
     pub fn changelog_topic(&self) -> Option<String> {
-        matches!(self.operation, Operation::Aggregate { .. })
-            .then(|| format!("{}-{}-changelog", self.name, self.store()))
+        matches!(self.operation, Operation::Aggregate { .. }).then(|| changelog_topic(&self.name))
     }
 
     /// The repartition topic records go through when `key` changes their key.
     pub fn repartition_topic(&self) -> Option<String> {
-        self.rekey.as_ref().map(|_| format!("{}-rekey-repartition", self.name))
+        self.rekey.as_ref().map(|_| repartition_topic(&self.name))
     }
 
     /// The topology as Kafka Streams draws it, node by node, for the pages.
