@@ -45,7 +45,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
-fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+pub(crate) fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     duration(d).map(Some)
 }
 
@@ -262,61 +262,8 @@ pub struct AlertsSection {
     pub receivers: Vec<Receiver>,
 }
 
-/// `[[streams]]`: one stream-processing job, as written; `crate::streams::spec` checks it.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct StreamsSection {
-    pub name: String,
-    pub cluster: Option<String>,
-    #[serde(default)]
-    pub source: Vec<String>,
-    pub filter: Option<StreamsFilter>,
-    pub key: Option<String>,
-    pub window: Option<StreamsWindow>,
-    pub aggregate: Option<String>,
-    pub field: Option<String>,
-    pub emit: Option<String>,
-    #[serde(default)]
-    pub sink: String,
-    pub key_format: Option<String>,
-    pub join: Option<StreamsJoin>,
-    pub processing_guarantee: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamsFilter {
-    pub pointer: String,
-    pub equals: Option<toml::Value>,
-    pub not_equals: Option<toml::Value>,
-    pub exists: Option<bool>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamsWindow {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub size: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub advance: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub difference: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub gap: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub grace: Option<Duration>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamsJoin {
-    pub table: Option<String>,
-    pub global_table: Option<String>,
-    pub kind: Option<String>,
-    pub key: Option<String>,
-}
+/// `[[streams]]` entries as written; `crate::streams::spec` defines and checks them.
+pub use crate::streams::spec::{StreamsFilter, StreamsJoin, StreamsSection, StreamsWindow};
 
 /// The whole file (and environment) layer.
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -8,10 +8,67 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::window::Windows;
-use crate::config::{ExternalCluster, StreamsSection, StreamsWindow};
+use crate::config::ExternalCluster;
+
+/// `[[streams]]`: one stream-processing job, as written in the config file; `JobSpec` checks it.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StreamsSection {
+    pub name: String,
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub source: Vec<String>,
+    pub filter: Option<StreamsFilter>,
+    pub key: Option<String>,
+    pub window: Option<StreamsWindow>,
+    pub aggregate: Option<String>,
+    pub field: Option<String>,
+    pub emit: Option<String>,
+    #[serde(default)]
+    pub sink: String,
+    pub key_format: Option<String>,
+    pub join: Option<StreamsJoin>,
+    pub processing_guarantee: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamsFilter {
+    pub pointer: String,
+    pub equals: Option<toml::Value>,
+    pub not_equals: Option<toml::Value>,
+    pub exists: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamsWindow {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, deserialize_with = "crate::config::opt_duration")]
+    pub size: Option<Duration>,
+    #[serde(default, deserialize_with = "crate::config::opt_duration")]
+    pub advance: Option<Duration>,
+    #[serde(default, deserialize_with = "crate::config::opt_duration")]
+    pub difference: Option<Duration>,
+    #[serde(default, deserialize_with = "crate::config::opt_duration")]
+    pub gap: Option<Duration>,
+    #[serde(default, deserialize_with = "crate::config::opt_duration")]
+    pub grace: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamsJoin {
+    pub table: Option<String>,
+    pub global_table: Option<String>,
+    pub kind: Option<String>,
+    pub key: Option<String>,
+}
 
 /// `(key, reason)`: what is wrong with a job's configuration.
 pub type SpecError = (String, String);
