@@ -115,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(server::monitor::now_ms),
     )?;
     let app = server::web::AppState {
+        connect: None,
         cluster: Some(Arc::clone(&embedded.cluster)),
         ready: Arc::new(AtomicBool::new(true)),
         read_only: false,

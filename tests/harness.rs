@@ -13,6 +13,8 @@ use tokio::sync::oneshot;
 pub struct Warren {
     pub kafka: Vec<SocketAddr>,
     pub http: SocketAddr,
+    /// Kafka Connect's REST API.
+    pub connect: SocketAddr,
     pub cluster: std::sync::Arc<broker_core::Cluster>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -51,6 +53,7 @@ async fn start_in_process(data_dir: &Path, options: Options) -> anyhow::Result<S
         data_dir: Some(data_dir.to_path_buf()),
         kafka_listen: Some("127.0.0.1:0".into()),
         http_listen: Some("127.0.0.1:0".into()),
+        connect_listen: Some("127.0.0.1:0".into()),
         brokers: options.brokers,
         demo: options.demo,
         ..Flags::default()
@@ -100,7 +103,8 @@ impl Warren {
     pub async fn start(data_dir: &Path, options: Options) -> anyhow::Result<Warren> {
         let Started { bound, stop, task } = start_in_process(data_dir, options).await?;
         let cluster = bound.cluster.ok_or_else(|| anyhow::anyhow!("the test warren has no embedded cluster"))?;
-        Ok(Warren { kafka: bound.kafka, http: bound.http, cluster, stop: Some(stop), task: Some(task) })
+        let connect = bound.connect.ok_or_else(|| anyhow::anyhow!("the test warren runs no Connect worker"))?;
+        Ok(Warren { kafka: bound.kafka, http: bound.http, connect, cluster, stop: Some(stop), task: Some(task) })
     }
 
     pub fn bootstrap(&self) -> String {
@@ -124,6 +128,8 @@ pub struct WarrenProcess {
     pub child: Child,
     pub kafka: SocketAddr,
     pub http: SocketAddr,
+    /// Kafka Connect's REST API.
+    pub connect: SocketAddr,
 }
 
 /// This package's copy of the `warren` program, next to the test executable's `deps/` directory
@@ -165,6 +171,7 @@ impl WarrenProcess {
         log: Option<&Path>,
     ) -> anyhow::Result<WarrenProcess> {
         let http_port = free_ports(1);
+        let connect_port = free_ports(1);
         let stdout = match log {
             Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
             None => Stdio::null(),
@@ -179,6 +186,8 @@ impl WarrenProcess {
             .arg(format!("127.0.0.1:{kafka_port}"))
             .arg("--http-listen")
             .arg(format!("127.0.0.1:{http_port}"))
+            .arg("--connect-listen")
+            .arg(format!("127.0.0.1:{connect_port}"))
             .stdout(stdout)
             .stderr(Stdio::inherit());
         for (k, v) in extra_env {
@@ -189,6 +198,7 @@ impl WarrenProcess {
             child,
             kafka: ([127, 0, 0, 1], kafka_port).into(),
             http: ([127, 0, 0, 1], http_port).into(),
+            connect: ([127, 0, 0, 1], connect_port).into(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {

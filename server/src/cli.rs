@@ -52,6 +52,9 @@ struct ServeArgs {
     /// Dashboard, JSON API, Burrow API and /metrics.
     #[arg(long, env = "WARREN_HTTP_LISTEN")]
     http_listen: Option<String>,
+    /// Kafka Connect's REST API (default 127.0.0.1:8083; `[connect] listen`).
+    #[arg(long, env = "WARREN_CONNECT_LISTEN")]
+    connect_listen: Option<String>,
     /// Logical brokers in the embedded cluster (1 to 9).
     #[arg(long, env = "WARREN_BROKERS")]
     brokers: Option<i32>,
@@ -74,6 +77,7 @@ impl ServeArgs {
             data_dir: self.data_dir.or(outer.data_dir),
             kafka_listen: self.kafka_listen.or(outer.kafka_listen),
             http_listen: self.http_listen.or(outer.http_listen),
+            connect_listen: self.connect_listen.or(outer.connect_listen),
             brokers: self.brokers.or(outer.brokers),
             read_only: self.read_only || outer.read_only,
             demo: self.demo || outer.demo,
@@ -121,6 +125,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         kafka_listen: args.kafka_listen,
         http_listen: args.http_listen,
+        connect_listen: args.connect_listen,
         brokers: args.brokers,
         read_only: args.read_only,
         demo: args.demo,

@@ -178,6 +178,15 @@ pub struct HttpSection {
     pub allowed_hosts: Option<Vec<String>>,
 }
 
+/// `[connect]`: the Kafka Connect worker's REST listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectSection {
+    pub listen: Option<String>,
+    /// Default: on when the embedded cluster runs.
+    pub enabled: Option<bool>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalCluster {
@@ -280,6 +289,7 @@ pub struct FileConfig {
     pub alerts: AlertsSection,
     pub security: SecuritySection,
     pub streams: Vec<StreamsSection>,
+    pub connect: ConnectSection,
 }
 
 /// Values given as command-line flags (or their own env vars, which clap reads).
@@ -288,6 +298,7 @@ pub struct Flags {
     pub data_dir: Option<PathBuf>,
     pub kafka_listen: Option<String>,
     pub http_listen: Option<String>,
+    pub connect_listen: Option<String>,
     pub brokers: Option<i32>,
     pub read_only: bool,
     pub demo: bool,
@@ -317,6 +328,8 @@ pub struct Config {
     pub security: SecuritySection,
     /// `[[streams]]`, checked.
     pub streams: Vec<crate::streams::JobSpec>,
+    /// `[connect] listen` when the Connect worker runs.
+    pub connect_listen: Option<SocketAddr>,
 }
 
 /// Merges `WARREN_<SECTION>__<KEY>` variables from `env` into the file's table. Values parse as
@@ -565,6 +578,19 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
             }
         }
     }
+    let connect_listen = match file.connect.enabled.unwrap_or(embedded) {
+        false => None,
+        true if !embedded => {
+            return Err(ConfigError::Invalid {
+                key: "connect.enabled".into(),
+                reason: "the Connect worker runs on the embedded cluster, and it is off".into(),
+            })
+        }
+        true => {
+            let text = flags.connect_listen.clone().or(file.connect.listen.clone());
+            Some(parse_addr("connect.listen", text.as_deref().unwrap_or("127.0.0.1:8083"))?)
+        }
+    };
     if !embedded && flags.demo {
         return Err(ConfigError::Invalid {
             key: "--demo".into(),
@@ -587,6 +613,7 @@ pub fn resolve(file_text: Option<&str>, env: &[(String, String)], flags: &Flags)
         allowed_hosts: file.http.allowed_hosts.clone().unwrap_or_else(|| default_allowed_hosts(&http_listen)),
         security: file.security,
         streams,
+        connect_listen,
     })
 }
 

@@ -49,6 +49,8 @@ pub struct Bound {
     /// The embedded brokers' addresses (empty without an embedded cluster).
     pub kafka: Vec<SocketAddr>,
     pub http: SocketAddr,
+    /// Kafka Connect's REST API (None when the worker is off).
+    pub connect: Option<SocketAddr>,
     pub cluster: Option<Arc<broker_core::Cluster>>,
 }
 
@@ -75,7 +77,20 @@ pub async fn run(
     let http = TcpListener::bind(config.http_listen)
         .await
         .with_context(|| format!("HTTP cannot listen on {}", config.http_listen))?;
-    let bound = Bound { kafka, http: http.local_addr()?, cluster: cluster.clone() };
+    let connect_listener = match (config.connect_listen, &cluster) {
+        (Some(addr), Some(_)) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("Kafka Connect cannot listen on {addr} ([connect] listen)"))?,
+        ),
+        _ => None,
+    };
+    let bound = Bound {
+        kafka,
+        http: http.local_addr()?,
+        connect: connect_listener.as_ref().map(TcpListener::local_addr).transpose()?,
+        cluster: cluster.clone(),
+    };
     let ready = Arc::new(AtomicBool::new(false));
     let db_path = data_dir.join("warren.db");
     let store = store::Store::open(&db_path)
@@ -139,8 +154,35 @@ pub async fn run(
     tasks.push(tokio::spawn(Arc::clone(&alerts).run_delivery(std::future::pending())));
     let (streams, stream_tasks) = streams::Streams::start(&config.streams, stream_clients);
     tasks.extend(stream_tasks);
+    let connect = match (connect_listener, &cluster) {
+        (Some(listener), Some(cluster)) => {
+            // The worker reaches the embedded cluster over the protocol, as Kafka's does.
+            let mut client = kafka::ClientConfig::new(bound.kafka.iter().map(ToString::to_string));
+            client.client_id = "warren-connect".into();
+            client.read_committed = true;
+            client.security = Arc::new(security::embedded_client_security(&config.security)?);
+            let addr = listener.local_addr()?;
+            let (worker, worker_tasks) =
+                connect::worker::Worker::start(kafka::Client::new(client), addr.to_string(), cluster.cluster_id());
+            tasks.extend(worker_tasks);
+            let rest = connect::rest::router(connect::rest::RestState {
+                worker: Arc::clone(&worker),
+                read_only: config.read_only,
+                admin_token: config.admin_token.clone(),
+                allowed_hosts: Arc::new(connect_hosts(&config.allowed_hosts, addr)),
+            });
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, rest).await {
+                    tracing::error!(error = %e, "Kafka Connect's REST listener failed");
+                }
+            }));
+            Some(worker)
+        }
+        _ => None,
+    };
     let state = web::AppState {
         streams,
+        connect: connect.clone(),
         cluster,
         ready: Arc::clone(&ready),
         read_only: config.read_only,
@@ -161,11 +203,14 @@ pub async fn run(
         // Pages and the API read the monitor's views: the embedded cluster's is there from the start.
         monitor.refresh(&config.cluster.name, std::time::Duration::from_secs(10)).await;
     }
-    tracing::info!(kafka = ?bound.kafka, http = %bound.http, data_dir = %data_dir.display(), "warren is up");
+    tracing::info!(kafka = ?bound.kafka, http = %bound.http, connect = ?bound.connect, data_dir = %data_dir.display(), "warren is up");
     on_bound(bound);
     ready.store(true, Ordering::Release);
     axum::serve(http, app).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;
     tracing::info!("shutting down: flushing logs");
+    if let Some(worker) = &connect {
+        worker.shutdown().await;
+    }
     for task in &tasks {
         task.abort();
     }
@@ -175,4 +220,15 @@ pub async fn run(
     store.close().await;
     tracing::info!("clean shutdown complete");
     Ok(())
+}
+
+/// The Host names the Connect listener answers to: the dashboard's, and its own address's.
+fn connect_hosts(allowed: &[String], addr: SocketAddr) -> Vec<String> {
+    let mut hosts = allowed.to_vec();
+    for host in config::default_allowed_hosts(&addr) {
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    hosts
 }

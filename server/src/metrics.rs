@@ -30,6 +30,36 @@ pub struct Sources<'a> {
     pub pending_notifications: Option<i64>,
     /// The `[[streams]]` jobs' figures.
     pub streams: Vec<crate::streams::JobSnapshot>,
+    /// The Connect worker's tasks (empty when it is off).
+    pub connect: Vec<ConnectTask>,
+}
+
+/// One Connect task's figures at the scrape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectTask {
+    pub connector: String,
+    pub task: u32,
+    pub state: crate::connect::worker::State,
+    pub records_in: u64,
+    pub records_out: u64,
+}
+
+/// Every task of every connector the worker runs, connector by connector.
+pub fn connect_tasks(worker: &crate::connect::worker::Worker) -> Vec<ConnectTask> {
+    use std::sync::atomic::Ordering;
+    let mut tasks = Vec::new();
+    for entry in worker.entries() {
+        for t in entry.state().tasks {
+            tasks.push(ConnectTask {
+                connector: entry.name.clone(),
+                task: t.id,
+                state: t.status().state,
+                records_in: t.records_in.load(Ordering::Relaxed),
+                records_out: t.records_out.load(Ordering::Relaxed),
+            });
+        }
+    }
+    tasks
 }
 
 /// The text format, family by family.
@@ -324,7 +354,40 @@ pub fn render(sources: &Sources<'_>, config: MetricsConfig) -> String {
         t.sample("warren_alert_notifications_pending", &[], pending as f64);
     }
     streams(&mut t, &sources.streams);
+    connect(&mut t, &sources.connect);
     t.out
+}
+
+/// The Connect tasks: records in and out, and their state one-hot (so a rule can ask `== 1`).
+fn connect(t: &mut Text, tasks: &[ConnectTask]) {
+    if tasks.is_empty() {
+        return;
+    }
+    t.family(
+        "warren_connect_records_total",
+        "counter",
+        "Records a Connect task read (in: from the source system for a source, from Kafka for a sink) and \
+         wrote (out: to Kafka for a source, to the sink system for a sink)",
+    );
+    for c in tasks {
+        let task = c.task.to_string();
+        for (direction, n) in [("in", c.records_in), ("out", c.records_out)] {
+            let labels = [("connector", c.connector.as_str()), ("task", task.as_str()), ("direction", direction)];
+            t.sample("warren_connect_records_total", &labels, n as f64);
+        }
+    }
+    t.family(
+        "warren_connect_task_state",
+        "gauge",
+        "A Connect task's state: 1 for the state it is in, 0 for the others",
+    );
+    for c in tasks {
+        let task = c.task.to_string();
+        for state in crate::connect::worker::State::ALL {
+            let labels = [("connector", c.connector.as_str()), ("task", task.as_str()), ("state", state.name())];
+            t.sample("warren_connect_task_state", &labels, if state == c.state { 1.0 } else { 0.0 });
+        }
+    }
 }
 
 /// The stream jobs: records in and out, late records dropped, stream time per task partition.
@@ -438,5 +501,24 @@ mod tests {
         t.sample("x", &[("group", "a\"b\\c\nd")], -1.0);
         t.sample("x", &[], f64::NAN);
         assert_eq!(t.out, "# HELP x help\n# TYPE x gauge\nx{group=\"a\\\"b\\\\c\\nd\",cluster=\"prod\"} -1\nx{cluster=\"prod\"} NaN\n");
+    }
+
+    #[test]
+    fn connect_tasks_count_records_and_show_their_state_one_hot() {
+        use crate::connect::worker::State;
+        let mut t = Text { out: String::new(), cluster: None };
+        connect(&mut t, &[]);
+        assert_eq!(t.out, "");
+        let task =
+            ConnectTask { connector: "jdbc".into(), task: 1, state: State::Failed, records_in: 7, records_out: 5 };
+        connect(&mut t, &[task]);
+        let samples: Vec<&str> = t.out.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(samples.len(), 2 + State::ALL.len());
+        assert!(samples.contains(&"warren_connect_records_total{connector=\"jdbc\",task=\"1\",direction=\"in\"} 7"));
+        assert!(samples.contains(&"warren_connect_records_total{connector=\"jdbc\",task=\"1\",direction=\"out\"} 5"));
+        assert!(samples.contains(&"warren_connect_task_state{connector=\"jdbc\",task=\"1\",state=\"FAILED\"} 1"));
+        assert!(samples.contains(&"warren_connect_task_state{connector=\"jdbc\",task=\"1\",state=\"RUNNING\"} 0"));
+        let ones = samples.iter().filter(|l| l.starts_with("warren_connect_task_state") && l.ends_with(" 1")).count();
+        assert_eq!(ones, 1);
     }
 }

@@ -6,6 +6,8 @@ mod bad_input;
 mod browser;
 mod cli;
 mod clients;
+mod connect;
+mod connect_jdbc;
 mod crash;
 mod drill;
 mod group_wire;

@@ -273,4 +273,50 @@ mod tests {
         assert_eq!(decode_offset_key(b"{\"not\":\"an array\"}"), None);
         assert_eq!(decode_offset_value(Some(b"[]")), None);
     }
+
+    /// Every decoder of bytes that come from the cluster (anyone may produce to these topics or
+    /// to a sink's topics) answers garbage without panicking: random bytes, and mutations of
+    /// valid records. `server/fuzz` runs the same under libFuzzer.
+    #[test]
+    fn decoders_take_garbage_without_panicking() {
+        use crate::connect::converter::Converter;
+        let valid: Vec<&[u8]> = vec![
+            br#"{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"},{"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"},"field":"a"}],"optional":false},"payload":{"id":1,"a":"MDk="}}"#,
+            br#"{"properties":{"connector.class":"x"}}"#,
+            br#"["c",{"filename":"/tmp/x"}]"#,
+            br#"{"state":"RUNNING","trace":null,"worker_id":"w","generation":1}"#,
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let converters = [
+            Converter::Json { schemas_enable: true },
+            Converter::Json { schemas_enable: false },
+            Converter::String,
+            Converter::ByteArray,
+        ];
+        for round in 0..4000 {
+            let bytes: Vec<u8> = if round % 2 == 0 {
+                (0..next() % 64).map(|_| next() as u8).collect()
+            } else {
+                let mut b = valid[(next() % valid.len() as u64) as usize].to_vec();
+                for _ in 0..1 + next() % 4 {
+                    let i = (next() % b.len() as u64) as usize;
+                    b[i] = next() as u8;
+                }
+                b
+            };
+            for c in &converters {
+                let _ = c.to_connect(Some(&bytes));
+            }
+            let _ = ConfigRecord::decode(&bytes, Some(&bytes));
+            let _ = StatusRecord::decode(&bytes);
+            let _ = decode_offset_key(&bytes);
+            let _ = decode_offset_value(Some(&bytes));
+        }
+    }
 }

@@ -79,6 +79,19 @@ pub struct Transform {
 
 const PREFIX: &str = "org.apache.kafka.connect.transforms.";
 
+/// The transforms warren has, by Kafka's class names (for `/connector-plugins`).
+pub const CLASSES: [&str; 9] = [
+    "org.apache.kafka.connect.transforms.ExtractField$Key",
+    "org.apache.kafka.connect.transforms.ExtractField$Value",
+    "org.apache.kafka.connect.transforms.InsertField$Key",
+    "org.apache.kafka.connect.transforms.InsertField$Value",
+    "org.apache.kafka.connect.transforms.RegexRouter",
+    "org.apache.kafka.connect.transforms.ReplaceField$Key",
+    "org.apache.kafka.connect.transforms.ReplaceField$Value",
+    "org.apache.kafka.connect.transforms.TimestampRouter",
+    "org.apache.kafka.connect.transforms.ValueToKey",
+];
+
 fn list(value: Option<&String>) -> Vec<String> {
     value
         .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())

@@ -17,10 +17,12 @@ use super::AppState;
 pub const ADMIN_COOKIE: &str = "warren_admin";
 
 pub async fn guard_mutations(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD) {
+    let path = request.uri().path();
+    // Kafka Connect's API under /connect/ has the same guard, answering in Connect's error shape.
+    if matches!(*request.method(), Method::GET | Method::HEAD) || path == "/connect" || path.starts_with("/connect/") {
         return next.run(request).await;
     }
-    let json = request.uri().path().starts_with("/api/");
+    let json = path.starts_with("/api/");
     if let Some(reason) = cross_site(&request) {
         return refuse(&state, &request, json, StatusCode::FORBIDDEN, "cross_site", &reason);
     }
@@ -60,7 +62,7 @@ fn refuse(
 /// Why a request comes from another site, if it does: browsers send `Origin` (and
 /// `Sec-Fetch-Site`) with form posts, so a page elsewhere cannot drive warren's forms with the
 /// visitor's cookie. Clients that send neither (curl, scripts) are not browsers and pass.
-fn cross_site(request: &Request) -> Option<String> {
+pub(crate) fn cross_site(request: &Request) -> Option<String> {
     let headers = request.headers();
     if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
         return Some("cross-site requests are refused".into());

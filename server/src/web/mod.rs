@@ -10,12 +10,13 @@ pub mod api;
 pub mod auth;
 mod burrow;
 mod charts;
+mod connectors;
 pub mod error;
 mod format;
 mod groups;
 mod messages;
-mod pages;
-mod security;
+pub(crate) mod pages;
+pub(crate) mod security;
 mod streams;
 #[cfg(test)]
 mod tests;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub allowed_hosts: Arc<Vec<String>>,
     /// The `[[streams]]` jobs.
     pub streams: Arc<crate::streams::Streams>,
+    /// The Kafka Connect worker (None when it is off).
+    pub connect: Option<Arc<crate::connect::worker::Worker>>,
 }
 
 impl AppState {
@@ -176,8 +179,19 @@ pub fn router(state: AppState) -> Router {
         .route("/kafka/{cluster}/consumer/{group}/status", get(burrow::consumer_status_route))
         .route("/kafka/{cluster}/consumer/{group}/lag", get(burrow::consumer_lag_route))
         .fallback(burrow::invalid);
-    Router::new()
-        .route("/", get(pages::page_overview))
+    let mut app = Router::<AppState>::new();
+    if let Some(worker) = &state.connect {
+        app = app.nest_service(
+            "/connect",
+            crate::connect::rest::router(crate::connect::rest::RestState {
+                worker: Arc::clone(worker),
+                read_only: state.read_only,
+                admin_token: state.admin_token.clone(),
+                allowed_hosts: Arc::clone(&state.allowed_hosts),
+            }),
+        );
+    }
+    app.route("/", get(pages::page_overview))
         .route("/brokers", get(pages::page_brokers))
         .route("/brokers/{id}/stop", post(actions::stop_broker))
         .route("/brokers/{id}/start", post(actions::start_broker))
@@ -194,6 +208,10 @@ pub fn router(state: AppState) -> Router {
         .route("/streams/{name}", get(streams::page_stream))
         .route("/streams/{name}/{action}", post(streams::form_action))
         .route("/partials/streams/{name}", get(streams::partial_stream))
+        .route("/connectors", get(connectors::page_connectors))
+        .route("/connectors/{name}", get(connectors::page_connector))
+        .route("/connectors/{name}/{action}", post(connectors::form_action))
+        .route("/partials/connectors/{name}", get(connectors::partial_connector))
         .route("/alerts", get(pages::page_alerts))
         .route("/alerts/silences", post(actions::create_silence))
         .route("/alerts/silences/{id}/delete", post(actions::delete_silence))
@@ -270,6 +288,7 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
         deliveries: crate::alerts::feed::delivery_counts(&state.alerts),
         pending_notifications: state.alerts.pending_notifications().await.ok(),
         streams: state.streams.jobs().iter().map(|j| j.snapshot()).collect(),
+        connect: state.connect.as_deref().map(crate::metrics::connect_tasks).unwrap_or_default(),
     };
     let text = crate::metrics::render(&sources, state.metrics);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()

@@ -50,7 +50,7 @@ fn host_name(host: &str) -> &str {
     }
 }
 
-fn host_allowed(host: &str, allowed: &[String]) -> bool {
+pub(crate) fn host_allowed(host: &str, allowed: &[String]) -> bool {
     let name = host_name(host);
     allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(name))
 }

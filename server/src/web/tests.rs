@@ -48,6 +48,7 @@ impl Fixture {
         )
         .expect("alerts");
         let state = AppState {
+            connect: None,
             cluster: Some(Arc::clone(&embedded.cluster)),
             ready: Arc::new(AtomicBool::new(true)),
             read_only,
