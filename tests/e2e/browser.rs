@@ -234,6 +234,30 @@ async fn htmx_refreshes_live_lag_in_a_real_browser() {
     assert!(count(&open) > 0, "hopping windows are open: {open}");
     browser.screenshot("stream").await;
 
+    // A connector's page: a file sink on the live topic, its records swapped in by htmx.
+    let sink = serde_json::json!({"name": "browser-sink", "config": {
+        "connector.class": "FileStreamSink", "topics": "browser", "file": dir.path().join("sink.txt"),
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter"}});
+    let (status, _, body) =
+        warren_tests::http(warren.connect, "POST", "/connectors", Some(&sink.to_string()), &[]).await.expect("create");
+    assert_eq!(status, 201, "{body}");
+    browser.open(&format!("{base}/connectors/browser-sink")).await;
+    let records = |v: &Value| v.as_str().unwrap_or("0").replace(',', "").parse::<i64>().unwrap_or(0);
+    let first = browser.eval("document.getElementById('connector-records-in').textContent").await;
+    browser.eval("window.__warren_marker = 9").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut later = first.clone();
+    while Instant::now() < deadline && records(&later) <= records(&first) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        later = browser.eval("document.getElementById('connector-records-in').textContent").await;
+    }
+    assert!(records(&later) > records(&first), "records in grew live: {first} -> {later}");
+    assert_eq!(browser.eval("window.__warren_marker").await, 9, "by a partial swap, not a reload");
+    let state = browser.eval("document.getElementById('connector-state').textContent").await;
+    assert_eq!(state, "RUNNING");
+    browser.screenshot("connector").await;
+
     drop(browser);
     running.store(false, Ordering::Relaxed);
     producer.await.expect("producer");

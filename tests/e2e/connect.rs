@@ -63,6 +63,11 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32, replica
 
 /// Every committed record value of `topic`, partition by partition, in offset order.
 pub fn read_values(bootstrap: &str, topic: &str) -> Vec<Option<Vec<u8>>> {
+    read_records(bootstrap, topic).into_iter().map(|(_, v)| v).collect()
+}
+
+/// Every committed record of `topic` as (key, value), partition by partition, in offset order.
+pub fn read_records(bootstrap: &str, topic: &str) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("connect-test-reader-{topic}"))
@@ -86,7 +91,7 @@ pub fn read_values(bootstrap: &str, topic: &str) -> Vec<Option<Vec<u8>>> {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 at_end.remove(&m.partition());
-                out.push(m.payload().map(<[u8]>::to_vec));
+                out.push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
             }
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 at_end.insert(p);

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sqlx::{Connection, Executor, Row};
 use warren_tests::{free_ports, Options, Warren, WarrenProcess};
 
-use crate::connect::{call, create_topic, read_values, until};
+use crate::connect::{call, create_topic, read_records, read_values, until};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -108,12 +108,24 @@ async fn source_scenario(warren: &Warren, db: &mut Db, url: &str, table: &str, q
     let whitelist = qualified.replace('"', "");
     let prefix = format!("{table}-");
     for (connector, mode) in [("inc", "incrementing"), ("tsinc", "timestamp+incrementing")] {
-        let config = json!({
+        let mut config = json!({
             "connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector",
             "connection.url": url, "mode": mode, "incrementing.column.name": "id",
             "timestamp.column.name": "updated_at", "table.whitelist": whitelist,
             "topic.prefix": format!("{connector}-{prefix}"), "poll.interval.ms": "200",
         });
+        if connector == "inc" {
+            // Transforms as Kafka configures them: the row's id becomes the record key.
+            for (k, v) in [
+                ("transforms", "key,id"),
+                ("transforms.key.type", "org.apache.kafka.connect.transforms.ValueToKey"),
+                ("transforms.key.fields", "id"),
+                ("transforms.id.type", "org.apache.kafka.connect.transforms.ExtractField$Key"),
+                ("transforms.id.field", "id"),
+            ] {
+                config[k] = json!(v);
+            }
+        }
         let (status, body) = call(
             warren.connect,
             "POST",
@@ -135,6 +147,13 @@ async fn source_scenario(warren: &Warren, db: &mut Db, url: &str, table: &str, q
     assert_eq!(fields, ["id", "name", "balance", "updated_at"]);
     let updated = schema["fields"].as_array().expect("fields").iter().find(|f| f["field"] == "updated_at").expect("ts");
     assert_eq!(updated["name"], "org.apache.kafka.connect.data.Timestamp");
+    let (b2, t2) = (b.clone(), inc_topic.clone());
+    let records = tokio::task::spawn_blocking(move || read_records(&b2, &t2)).await.expect("reader");
+    let keys: Vec<Value> =
+        records.iter().map(|(k, _)| serde_json::from_slice(k.as_deref().expect("a key")).expect("JSON")).collect();
+    assert_eq!(keys[0]["payload"], 1, "ValueToKey then ExtractField$Key: {keys:?}");
+    assert_eq!(keys[2]["payload"], 3);
+    assert!(matches!(keys[0]["schema"]["type"].as_str(), Some("int64" | "int32")), "{keys:?}");
 
     // Inserts reach both; an update only the timestamp+incrementing one.
     db.run(&format!("INSERT INTO {qualified} (name, balance, updated_at) VALUES ('dee', 2.5, {now})")).await;
@@ -184,6 +203,8 @@ async fn sink_scenario(warren: &Warren, db: &mut Db, url: &str, table: &str) {
         "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector", "connection.url": url,
         "topics": topic, "insert.mode": "upsert", "pk.mode": "record_key", "pk.fields": "id",
         "auto.create": "true", "table.name.format": table, "tasks.max": "2",
+        // Ignored by SQLite; the PostgreSQL under test trusts loopback (.ci/postgres).
+        "connection.password": "hunter2-secret",
     });
     let (status, body) =
         call(warren.connect, "POST", "/connectors", Some(json!({"name": format!("sink-{table}"), "config": config})))
@@ -203,6 +224,13 @@ async fn sink_scenario(warren: &Warren, db: &mut Db, url: &str, table: &str) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(got, expected, "one row per key with the latest value");
+
+    // The connector's page masks the password.
+    let (status, _, page) =
+        warren_tests::http(warren.http, "GET", &format!("/connectors/sink-{table}"), None, &[]).await.expect("page");
+    assert_eq!(status, 200);
+    assert!(!page.contains("hunter2-secret"), "the page shows the password");
+    assert!(page.contains("********"), "the page shows where the password is");
 }
 
 async fn try_pairs(db: &mut Db, sql: &str) -> Vec<(i64, String)> {
