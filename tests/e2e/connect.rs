@@ -66,8 +66,11 @@ pub fn read_values(bootstrap: &str, topic: &str) -> Vec<Option<Vec<u8>>> {
     read_records(bootstrap, topic).into_iter().map(|(_, v)| v).collect()
 }
 
+/// A record's key and value.
+pub type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Every committed record of `topic` as (key, value), partition by partition, in offset order.
-pub fn read_records(bootstrap: &str, topic: &str) -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+pub fn read_records(bootstrap: &str, topic: &str) -> Vec<KeyValue> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("connect-test-reader-{topic}"))
