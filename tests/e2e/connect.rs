@@ -452,8 +452,7 @@ async fn mutations_honour_the_admin_token_and_read_only_on_both_ports() {
         .await
         .expect("start");
     let file = dir.path().join("o.txt");
-    let create =
-        json!({"name": "guarded", "config": {"connector.class": "FileStreamSink", "file": file, "topics": "t"}});
+    let create = json!({"name": "guarded", "config": {"connector.class": "FileStreamSink", "file": file, "topics": "t", "my.password": "p4ss"}});
     for (addr, path) in [(warren.connect, "/connectors"), (warren.http, "/connect/connectors")] {
         let (status, error) = call(addr, "POST", path, Some(create.clone())).await;
         assert_eq!((status, error["error_code"].as_i64()), (401, Some(401)), "{path}: {error}");
@@ -463,6 +462,19 @@ async fn mutations_honour_the_admin_token_and_read_only_on_both_ports() {
     let (status, body) =
         call_with(warren.connect, "POST", "/connectors", Some(create), &[("Authorization", "Bearer s3cret")]).await;
     assert_eq!(status, 201, "{body}");
+    // Secrets show only to the token's holder; validating is a read.
+    let (_, config) = call(warren.connect, "GET", "/connectors/guarded/config", None).await;
+    assert_eq!(config["my.password"], "[hidden]", "{config}");
+    let (_, config) =
+        call_with(warren.connect, "GET", "/connectors/guarded/config", None, &[("Authorization", "Bearer s3cret")])
+            .await;
+    assert_eq!(config["my.password"], "p4ss");
+    let (_, info) = call(warren.http, "GET", "/connect/connectors?expand=info", None).await;
+    assert_eq!(info["guarded"]["info"]["config"]["my.password"], "[hidden]", "{info}");
+    let (status, infos) =
+        call(warren.connect, "PUT", "/connector-plugins/FileStreamSink/config/validate", Some(json!({"file": "x"})))
+            .await;
+    assert_eq!((status, infos["error_count"].as_i64()), (200, Some(1)), "{infos}");
     let (status, _) =
         call_with(warren.http, "DELETE", "/connect/connectors/guarded", None, &[("Authorization", "Bearer s3cret")])
             .await;

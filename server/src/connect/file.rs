@@ -161,6 +161,10 @@ impl SourceTask for FileSourceTask {
             self.pending.extend_from_slice(&read);
             lines = self.lines(self.batch_size);
         }
+        if lines.is_empty() {
+            // Only part of a line so far: its end comes with a later read.
+            return Ok(Vec::new());
+        }
         let now = crate::monitor::now_ms();
         let mut consumed = 0;
         let last = lines.len() - 1;

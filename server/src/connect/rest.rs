@@ -2,7 +2,8 @@
 //! them, served on `[connect] listen` and under `/connect/` on the dashboard's port. Errors are
 //! `{"error_code": N, "message": "..."}`. Mutations pass the same guard as the dashboard's
 //! (`--read-only`, `--admin-token`, no cross-site requests), answered in Connect's error shape;
-//! requests for a host outside `[http] allowed_hosts` are refused.
+//! requests for a host outside `[http] allowed_hosts` are refused. With an admin token, configs
+//! read without it show their secrets `[hidden]` (Kafka shows them to anyone).
 
 use std::sync::Arc;
 
@@ -100,7 +101,9 @@ async fn guard(State(state): State<RestState>, request: Request, next: Next) -> 
             return RestError(StatusCode::FORBIDDEN, "host is not in [http] allowed_hosts".into()).into_response();
         }
     }
-    if matches!(*request.method(), Method::GET | Method::HEAD) {
+    // Validating a config changes nothing: kafbat and scripts call it as a read.
+    let validate = *request.method() == Method::PUT && request.uri().path().ends_with("/config/validate");
+    if matches!(*request.method(), Method::GET | Method::HEAD) || validate {
         return next.run(request).await;
     }
     if let Some(reason) = crate::web::auth::cross_site(&request) {
@@ -119,6 +122,35 @@ async fn guard(State(state): State<RestState>, request: Request, next: Next) -> 
         }
     }
     next.run(request).await
+}
+
+/// Whether the caller may see secrets in configs: always without an admin token, else only
+/// with it (Kafka shows them to anyone; with `--admin-token` warren shows them `[hidden]`).
+fn reveal(state: &RestState, headers: &axum::http::HeaderMap) -> bool {
+    state.admin_token.as_ref().is_none_or(|t| crate::web::auth::headers_present_token(headers, t))
+}
+
+/// Hides the secrets of every `config` object in `json` unless `reveal`.
+fn guard_secrets(mut json: Json, reveal: bool) -> Json {
+    if reveal {
+        return json;
+    }
+    fn walk(json: &mut Json) {
+        match json {
+            Json::Object(map) => {
+                for (key, value) in map.iter_mut() {
+                    match value {
+                        Json::Object(config) if key == "config" => validate::hide_secrets(config),
+                        other => walk(other),
+                    }
+                }
+            }
+            Json::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut json);
+    json
 }
 
 /// The values of `name` in a query string (`?expand=status&expand=info`).
@@ -195,7 +227,7 @@ async fn root(State(state): State<RestState>) -> Answer {
     }))
 }
 
-async fn list(State(state): State<RestState>, RawQuery(query): RawQuery) -> Answer {
+async fn list(State(state): State<RestState>, headers: axum::http::HeaderMap, RawQuery(query): RawQuery) -> Answer {
     state.worker.ready().await?;
     let expand = query_values(query.as_deref(), "expand");
     let names = state.worker.names();
@@ -215,7 +247,7 @@ async fn list(State(state): State<RestState>, RawQuery(query): RawQuery) -> Answ
         }
         out.insert(name, Json::Object(item));
     }
-    ok(Json::Object(out))
+    ok(guard_secrets(Json::Object(out), reveal(&state, &headers)))
 }
 
 fn created(name: &str, info: Json) -> Answer {
@@ -265,9 +297,9 @@ fn check_name(name: &str, config: &mut Config) -> Result<(), RestError> {
     }
 }
 
-async fn info(State(state): State<RestState>, Path(name): Path<String>) -> Answer {
+async fn info(State(state): State<RestState>, headers: axum::http::HeaderMap, Path(name): Path<String>) -> Answer {
     state.worker.ready().await?;
-    ok(state.worker.info(&name)?)
+    ok(guard_secrets(state.worker.info(&name)?, reveal(&state, &headers)))
 }
 
 async fn delete(State(state): State<RestState>, Path(name): Path<String>) -> Answer {
@@ -275,9 +307,10 @@ async fn delete(State(state): State<RestState>, Path(name): Path<String>) -> Ans
     status(StatusCode::NO_CONTENT)
 }
 
-async fn config(State(state): State<RestState>, Path(name): Path<String>) -> Answer {
+async fn config(State(state): State<RestState>, headers: axum::http::HeaderMap, Path(name): Path<String>) -> Answer {
     state.worker.ready().await?;
-    ok(json!(state.worker.entry(&name)?.state().config))
+    let config = json!({ "config": state.worker.entry(&name)?.state().config });
+    ok(guard_secrets(config, reveal(&state, &headers))["config"].take())
 }
 
 async fn put_config(State(state): State<RestState>, Path(name): Path<String>, body: Bytes) -> Answer {
@@ -294,9 +327,9 @@ async fn connector_status(State(state): State<RestState>, Path(name): Path<Strin
     ok(state.worker.status(&name)?)
 }
 
-async fn tasks(State(state): State<RestState>, Path(name): Path<String>) -> Answer {
+async fn tasks(State(state): State<RestState>, headers: axum::http::HeaderMap, Path(name): Path<String>) -> Answer {
     state.worker.ready().await?;
-    ok(state.worker.tasks(&name)?)
+    ok(guard_secrets(state.worker.tasks(&name)?, reveal(&state, &headers)))
 }
 
 fn task_id(name: &str, task: &str) -> Result<u32, RestError> {

@@ -23,13 +23,13 @@ use tokio::time::Instant;
 use super::converter::Converter;
 use super::file::{FileSinkTask, FileSourceTask};
 use super::jdbc::{JdbcSinkTask, JdbcSourceTask};
-use super::plugin::{self, Config, Kind, Plugin, SinkTask, SourceRecord, SourceTask};
+use super::plugin::{self, Config, Plugin, SinkTask, SourceRecord, SourceTask};
 use super::storage::{self, offset_record};
 use super::supervisor::backoff;
 use super::topics::OffsetMap;
 use super::transforms::{self, ConnectRecord, Transform};
 use super::validate;
-use super::worker::{sink_group, State, Status, TaskShared, Worker};
+use super::worker::{sink_group, ConnectorEntry, State, Status, TaskShared, Worker};
 use crate::kafka::admin::NewTopic;
 use crate::kafka::records::{OffsetSpec, ProduceRecord};
 use crate::kafka::TxnProducer;
@@ -57,6 +57,7 @@ const HEALTHY_RUN: Duration = Duration::from_secs(60);
 /// What every loop of one task needs.
 struct TaskContext<'a> {
     worker: &'a Arc<Worker>,
+    entry: &'a Arc<ConnectorEntry>,
     connector: &'a str,
     config: &'a Config,
     shared: &'a Arc<TaskShared>,
@@ -69,7 +70,7 @@ struct TaskContext<'a> {
 
 impl TaskContext<'_> {
     fn publish(&self, state: State) {
-        self.worker.publish(self.connector, Some(self.shared), Status::new(state));
+        self.worker.publish(self.entry, Some(self.shared), Status::new(state));
     }
 
     fn transform(&self, mut record: ConnectRecord) -> anyhow::Result<ConnectRecord> {
@@ -106,7 +107,7 @@ impl TaskContext<'_> {
 /// Runs one task until told to stop, remaking it after each failure.
 pub(super) async fn run_task(
     worker: Arc<Worker>,
-    connector: String,
+    entry: Arc<ConnectorEntry>,
     plugin: Plugin,
     config: Config,
     shared: Arc<TaskShared>,
@@ -119,14 +120,14 @@ pub(super) async fn run_task(
             return;
         }
         let started = Instant::now();
-        let result = run_once(&worker, &connector, plugin, &config, &shared, task_count, &mut control).await;
+        let result = run_once(&worker, &entry, plugin, &config, &shared, task_count, &mut control).await;
         let Err(e) = result else { return };
         if started.elapsed() > HEALTHY_RUN {
             failures = 0;
         }
         failures += 1;
-        tracing::warn!(connector, task = shared.id, error = %format!("{e:#}"), "Connect: task failed");
-        worker.publish(&connector, Some(&shared), Status::failed(&e));
+        tracing::warn!(connector = entry.name, task = shared.id, error = %format!("{e:#}"), "Connect: task failed");
+        worker.publish(&entry, Some(&shared), Status::failed(&e));
         tokio::select! {
             () = tokio::time::sleep(backoff(failures)) => {}
             _ = control.wait_for(|c| *c == Control::Stop) => return,
@@ -136,7 +137,7 @@ pub(super) async fn run_task(
 
 async fn run_once(
     worker: &Arc<Worker>,
-    connector: &str,
+    entry: &Arc<ConnectorEntry>,
     plugin: Plugin,
     config: &Config,
     shared: &Arc<TaskShared>,
@@ -145,7 +146,8 @@ async fn run_once(
 ) -> anyhow::Result<()> {
     let cx = TaskContext {
         worker,
-        connector,
+        entry,
+        connector: &entry.name,
         config,
         shared,
         task_count,
@@ -155,26 +157,36 @@ async fn run_once(
     };
     match plugin {
         Plugin::FileSource => {
-            let task = FileSourceTask::start(config, &worker.source_offsets(connector))?;
-            source_loop(&cx, task, control).await
+            let (producer, offsets) = fence_and_read_offsets(&cx).await?;
+            source_loop(&cx, FileSourceTask::start(config, &offsets)?, producer, control).await
         }
         Plugin::JdbcSource => {
-            let task = JdbcSourceTask::start(config, &worker.source_offsets(connector)).await?;
-            source_loop(&cx, task, control).await
+            let (producer, offsets) = fence_and_read_offsets(&cx).await?;
+            source_loop(&cx, JdbcSourceTask::start(config, &offsets).await?, producer, control).await
         }
         Plugin::FileSink => sink_loop(&cx, FileSinkTask::start(config)?, control).await,
         Plugin::JdbcSink => sink_loop(&cx, JdbcSinkTask::start(config).await?, control).await,
     }
 }
 
+/// A source task's start, in the order Kafka's exactly-once source tasks keep: first fence any
+/// earlier producer of this task (its open transaction is aborted, a commit in flight is
+/// finished), then read the connector's committed offsets afresh, so the task resumes exactly
+/// after the last poll that was committed, whatever a crash or a cut-off left behind.
+async fn fence_and_read_offsets(cx: &TaskContext<'_>) -> anyhow::Result<(TxnProducer, super::plugin::Offsets)> {
+    let id = format!("connect-cluster-{}-{}", cx.connector, cx.shared.id);
+    let producer = TxnProducer::init(cx.worker.client().clone(), &id, TRANSACTION_TIMEOUT).await?;
+    let offsets = cx.worker.storage.read_offsets(cx.connector).await.context("reading connect-offsets")?;
+    cx.worker.set_source_offsets(cx.connector, offsets.clone());
+    Ok((producer, offsets))
+}
+
 async fn source_loop(
     cx: &TaskContext<'_>,
     mut task: impl SourceTask,
+    mut producer: TxnProducer,
     control: &mut watch::Receiver<Control>,
 ) -> anyhow::Result<()> {
-    debug_assert_eq!(cx.worker.entry(cx.connector).map(|e| e.state().plugin.kind()).ok(), Some(Kind::Source));
-    let id = format!("connect-cluster-{}-{}", cx.connector, cx.shared.id);
-    let mut producer = TxnProducer::init(cx.worker.client().clone(), &id, TRANSACTION_TIMEOUT).await?;
     cx.publish(State::Running);
     let mut sticky = 0usize;
     loop {
@@ -300,8 +312,7 @@ async fn topic_partitions(worker: &Worker, topic: &str) -> anyhow::Result<i32> {
     Ok(n)
 }
 
-/// The partitions of the sink's topics that task `index` of `count` reads: all of them sorted,
-/// every `count`-th from `index`.
+/// The partitions of the sink's topics that this task reads.
 async fn assignment(cx: &TaskContext<'_>) -> anyhow::Result<Vec<(String, i32)>> {
     let topics = plugin::list(cx.config, "topics");
     let regex = match cx.config.get("topics.regex").map(|s| s.trim()).filter(|s| !s.is_empty()) {
@@ -319,9 +330,12 @@ async fn assignment(cx: &TaskContext<'_>) -> anyhow::Result<Vec<(String, i32)>> 
             all.extend(topic.partitions.iter().map(|p| (name.clone(), p.partition)));
         }
     }
+    // By a hash of the partition, not its rank: a new topic or partition never moves one that a
+    // task already reads to another task.
+    let (index, count) = (cx.shared.id as i32, cx.task_count.max(1) as i32);
+    all.retain(|(t, p)| key_partition(format!("{t}-{p}").as_bytes(), count) == index);
     all.sort();
-    let (index, count) = (cx.shared.id as usize, cx.task_count.max(1));
-    Ok(all.into_iter().enumerate().filter(|(i, _)| i % count == index).map(|(_, k)| k).collect())
+    Ok(all)
 }
 
 async fn sink_loop(

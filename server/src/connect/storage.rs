@@ -26,6 +26,8 @@ pub const STATUS_PARTITIONS: i32 = 5;
 /// Kafka's TOPIC_ALREADY_EXISTS.
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 const FETCH_BYTES: i32 = 4 << 20;
+/// How long a read waits for an open transaction to end: past the transactions' timeout.
+pub const OPEN_TRANSACTION_WAIT: Duration = Duration::from_secs(90);
 
 /// The internal topics of one worker.
 #[derive(Clone)]
@@ -76,7 +78,11 @@ impl Storage {
     }
 
     /// Every committed record of `topic`, partition by partition, up to the ends it has now.
+    /// A partition whose end is held by an open transaction is waited for (its producer ends
+    /// it, or the coordinator aborts it at its timeout), at most [`OPEN_TRANSACTION_WAIT`]:
+    /// skipping past it would skip the offsets committed after it.
     pub async fn read_all(&self, topic: &str) -> anyhow::Result<Vec<ConsumedRecord>> {
+        let deadline = tokio::time::Instant::now() + OPEN_TRANSACTION_WAIT;
         let partitions = self.partitions(topic).await?;
         let keys: Vec<(String, i32)> = (0..partitions).map(|p| (topic.to_string(), p)).collect();
         let mut ends = BTreeMap::new();
@@ -99,11 +105,16 @@ impl Storage {
                 let end = ends.get(&key).copied().unwrap_or(0);
                 out.extend(fetched.records.into_iter().filter(|r| r.offset < end));
                 let position = positions.get_mut(&key).expect("fetched what was asked");
-                if fetched.next_offset <= *position {
-                    // Stuck below the end (an open transaction): take what is committed so far.
-                    *position = end;
-                } else {
+                if fetched.next_offset > *position {
                     *position = fetched.next_offset;
+                } else {
+                    anyhow::ensure!(
+                        tokio::time::Instant::now() < deadline,
+                        "{}-{} stays held below offset {end} by an open transaction",
+                        key.0,
+                        key.1
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }
@@ -137,6 +148,29 @@ impl Storage {
         };
         self.client.produce(STATUS_TOPIC, &BTreeMap::from([(partition, vec![record])]), 1, Compression::None).await?;
         Ok(())
+    }
+
+    /// The committed offsets of `connector`'s source partitions, read from `connect-offsets`.
+    pub async fn read_offsets(&self, connector: &str) -> anyhow::Result<super::plugin::Offsets> {
+        let mut offsets = super::plugin::Offsets::new();
+        for record in self.read_all(OFFSET_TOPIC).await? {
+            let Some((name, partition)) = record.key.as_deref().and_then(super::topics::decode_offset_key) else {
+                continue;
+            };
+            if name != connector {
+                continue;
+            }
+            let key = serde_json::Value::Object(partition.clone()).to_string();
+            match super::topics::decode_offset_value(record.value.as_deref()) {
+                Some(offset) => {
+                    offsets.insert(key, (partition, offset));
+                }
+                None => {
+                    offsets.remove(&key);
+                }
+            }
+        }
+        Ok(offsets)
     }
 
     /// Writes offsets outside any transaction (the offsets API; None: a tombstone).

@@ -16,8 +16,9 @@ use super::runtime::{self, Control};
 use super::topics::{ConfigRecord, TargetState};
 use super::worker::{Command, ConnectorEntry, State, Status, TaskShared, Worker};
 
-/// How long a stopping task may take to reach a safe point before it is cut off.
-const STOP_GRACE: Duration = Duration::from_secs(30);
+/// How long a stopping task may take to reach a safe point before it is cut off: past the
+/// client's retry timeout (30 s), so a write in flight ends on its own.
+const STOP_GRACE: Duration = Duration::from_secs(45);
 
 /// A task loop the supervisor runs.
 struct Running {
@@ -38,6 +39,7 @@ pub(super) async fn supervise(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let name = entry.name.clone();
+    let mut ended = entry.ended.subscribe();
     let mut tasks: Vec<Running> = Vec::new();
     let mut failures = 0u32;
     loop {
@@ -49,7 +51,7 @@ pub(super) async fn supervise(
                 s.task_configs.clear();
                 s.tasks.clear();
             });
-            worker.publish(&name, None, Status::new(State::Stopped));
+            worker.publish(&entry, None, Status::new(State::Stopped));
         } else {
             if tasks.is_empty() {
                 match start_tasks(&worker, &entry, &state.config).await {
@@ -59,7 +61,7 @@ pub(super) async fn supervise(
                     }
                     Err(e) => {
                         tracing::warn!(connector = %name, error = %format!("{e:#}"), "Connect: connector failed");
-                        worker.publish(&name, None, Status::failed(&e));
+                        worker.publish(&entry, None, Status::failed(&e));
                         failures += 1;
                         retry_at = Some(Instant::now() + backoff(failures));
                     }
@@ -71,18 +73,23 @@ pub(super) async fn supervise(
                     t.control.send_replace(control);
                 }
                 let shown = if control == Control::Pause { State::Paused } else { State::Running };
-                worker.publish(&name, None, Status::new(shown));
+                worker.publish(&entry, None, Status::new(shown));
             }
         }
-        let command = match retry_at {
-            Some(at) => tokio::select! {
-                c = commands.recv() => c,
-                () = tokio::time::sleep_until(at) => continue,
-            },
-            None => commands.recv().await,
+        let retry = async {
+            match retry_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let command = tokio::select! {
+            biased;
+            _ = ended.wait_for(|e| *e) => None,
+            c = commands.recv() => c,
+            () = retry => continue,
         };
         match command {
-            None | Some(Command::End) => {
+            None => {
                 stop_all(&mut tasks).await;
                 return;
             }
@@ -91,7 +98,7 @@ pub(super) async fn supervise(
             Some(Command::Restart { include_tasks, only_failed }) => {
                 let connector_failed = entry.state().connector.state == State::Failed;
                 if !only_failed || connector_failed {
-                    worker.publish(&name, None, Status::new(State::Restarting));
+                    worker.publish(&entry, None, Status::new(State::Restarting));
                     // Restarting the connector works its task configs out again; tasks are made
                     // again only when those changed.
                     if !tasks.is_empty() && configs_changed(&entry, &tasks).await {
@@ -168,7 +175,7 @@ fn spawn(
     let (control, receiver) = watch::channel(control);
     let join = tokio::spawn(runtime::run_task(
         Arc::clone(worker),
-        entry.name.clone(),
+        Arc::clone(entry),
         entry.state().plugin,
         config.clone(),
         Arc::clone(&shared),
@@ -179,7 +186,7 @@ fn spawn(
 }
 
 async fn restart(worker: &Arc<Worker>, entry: &Arc<ConnectorEntry>, task: &mut Running) {
-    worker.publish(&entry.name, Some(&task.shared), Status::new(State::Restarting));
+    worker.publish(entry, Some(&task.shared), Status::new(State::Restarting));
     stop(task).await;
     let count = entry.state().task_configs.len();
     *task = spawn(worker, entry, Arc::clone(&task.shared), task.config.clone(), count);
@@ -190,6 +197,7 @@ async fn stop(task: &mut Running) {
     if tokio::time::timeout(STOP_GRACE, &mut task.join).await.is_err() {
         tracing::warn!(task = task.shared.id, "Connect: a task did not stop in time; cutting it off");
         task.join.abort();
+        let _ = (&mut task.join).await;
     }
 }
 

@@ -8,6 +8,10 @@ use serde_json::{json, Value as Json};
 use super::converter::Converter;
 use super::plugin::{self, Config, ConfigDef, ConfigErrors, Kind, Plugin};
 
+/// The most tasks one connector may ask for: one worker gains nothing from more, and each
+/// costs memory and connections.
+pub const MAX_TASKS: i64 = 256;
+
 pub const WORKER_KEY_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
 
 const COMMON: &[ConfigDef] = &[
@@ -102,7 +106,13 @@ pub async fn validate(config: &Config) -> Result<Validation, Unvalidatable> {
     }
     match config.get("tasks.max").map(|s| s.trim().parse::<i64>()) {
         None => {}
-        Some(Ok(n)) if n >= 1 => {}
+        Some(Ok(n)) if (1..=MAX_TASKS).contains(&n) => {}
+        Some(Ok(n)) if n > MAX_TASKS => add(
+            "tasks.max",
+            format!(
+                "Invalid value {n} for configuration tasks.max: warren runs at most {MAX_TASKS} tasks per connector"
+            ),
+        ),
         Some(Ok(n)) => {
             add("tasks.max", format!("Invalid value {n} for configuration tasks.max: Value must be at least 1"))
         }
@@ -149,6 +159,24 @@ pub async fn validate(config: &Config) -> Result<Validation, Unvalidatable> {
 pub fn is_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     key.contains("password") || key.contains("secret")
+}
+
+/// A value with any `password=...` parameter replaced by `mask` (JDBC URLs may carry one).
+pub fn mask_url_password(value: &str, mask: &str) -> String {
+    let lower = value.to_ascii_lowercase();
+    let Some(at) = lower.find("password=") else { return value.to_string() };
+    let start = at + "password=".len();
+    let end = value[start..].find(['&', ';']).map_or(value.len(), |e| start + e);
+    format!("{}{mask}{}", &value[..start], mask_url_password(&value[end..], mask))
+}
+
+/// A config with its secrets hidden as Kafka shows PASSWORD values: `[hidden]`.
+pub fn hide_secrets(config: &mut serde_json::Map<String, Json>) {
+    for (key, value) in config.iter_mut() {
+        if let Json::String(text) = value {
+            *text = if is_secret(key) { "[hidden]".to_string() } else { mask_url_password(text, "[hidden]") };
+        }
+    }
 }
 
 fn infos(plugin: Plugin, config: &Config, errors: &ConfigErrors) -> Json {

@@ -149,8 +149,6 @@ pub enum Command {
         only_failed: bool,
     },
     RestartTask(u32),
-    /// Stop the tasks and end (the connector was deleted, or warren stops).
-    End,
 }
 
 /// One connector's state.
@@ -170,6 +168,10 @@ pub struct ConnectorEntry {
     pub name: String,
     state: Mutex<EntryState>,
     commands: mpsc::UnboundedSender<Command>,
+    /// Set when the connector is deleted or warren stops: its supervisor ends, ahead of any
+    /// command still queued.
+    pub(super) ended: watch::Sender<bool>,
+    supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl ConnectorEntry {
@@ -183,6 +185,15 @@ impl ConnectorEntry {
 
     fn command(&self, command: Command) {
         let _ = self.commands.send(command);
+    }
+
+    /// Ends the supervisor and waits until its tasks have stopped.
+    async fn end(&self) {
+        self.ended.send_replace(true);
+        let supervisor = self.supervisor.lock().expect("supervisor lock").take();
+        if let Some(supervisor) = supervisor {
+            let _ = supervisor.await;
+        }
     }
 }
 
@@ -224,7 +235,6 @@ pub struct Worker {
     /// Serialises changes, so each is written before the next is judged.
     writes: tokio::sync::Mutex<()>,
     ready: watch::Sender<bool>,
-    supervisors: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Whether the internal topics exist (made with the first connector).
     topics_made: std::sync::atomic::AtomicBool,
     statuses: mpsc::UnboundedSender<(String, Option<Vec<u8>>)>,
@@ -255,7 +265,6 @@ impl Worker {
             offsets: Mutex::new(BTreeMap::new()),
             writes: tokio::sync::Mutex::new(()),
             ready: watch::channel(false).0,
-            supervisors: Mutex::new(Vec::new()),
             topics_made: std::sync::atomic::AtomicBool::new(false),
             statuses,
             topic_partitions: Mutex::new(BTreeMap::new()),
@@ -368,23 +377,23 @@ impl Worker {
                 tasks: Vec::new(),
             }),
             commands,
+            ended: watch::channel(false).0,
+            supervisor: Mutex::new(None),
         });
         self.connectors.lock().expect("connectors lock").insert(name.to_string(), Arc::clone(&entry));
         let supervisor = tokio::spawn(super::supervisor::supervise(Arc::clone(self), Arc::clone(&entry), receiver));
-        let mut supervisors = self.supervisors.lock().expect("supervisors lock");
-        supervisors.retain(|s| !s.is_finished());
-        supervisors.push(supervisor);
+        *entry.supervisor.lock().expect("supervisor lock") = Some(supervisor);
         entry
     }
 
     /// Stops every task at a safe point (warren is stopping); connectors stay as they are.
     pub async fn shutdown(&self) {
-        for entry in self.entries() {
-            entry.command(Command::End);
+        let entries = self.entries();
+        for entry in &entries {
+            entry.ended.send_replace(true);
         }
-        let supervisors = std::mem::take(&mut *self.supervisors.lock().expect("supervisors lock"));
-        for s in supervisors {
-            let _ = tokio::time::timeout(Duration::from_secs(30), s).await;
+        for entry in entries {
+            let _ = tokio::time::timeout(Duration::from_secs(60), entry.end()).await;
         }
     }
 
@@ -502,11 +511,12 @@ impl Worker {
         initial: TargetState,
     ) -> Result<Json, WorkerError> {
         self.ready().await?;
+        // Validation may connect to a database: it runs before the lock, not holding up others.
+        let plugin = check(&config).await?;
         let _write = self.writes.lock().await;
         if self.connectors.lock().expect("connectors lock").contains_key(name) {
             return Err(WorkerError::Conflict(format!("Connector {name} already exists")));
         }
-        let plugin = check(&config).await?;
         self.ensure_topics().await.map_err(internal)?;
         let records = [
             ConfigRecord::TargetState { name: name.to_string(), state: Some(initial) },
@@ -520,8 +530,8 @@ impl Worker {
     /// `PUT /connectors/{c}/config`: creates (true) or updates (false) a connector.
     pub async fn put_config(self: &Arc<Self>, name: &str, config: Config) -> Result<(bool, Json), WorkerError> {
         self.ready().await?;
-        let _write = self.writes.lock().await;
         let plugin = check(&config).await?;
+        let _write = self.writes.lock().await;
         let existing = self.connectors.lock().expect("connectors lock").get(name).cloned();
         self.ensure_topics().await.map_err(internal)?;
         let record = ConfigRecord::Connector { name: name.to_string(), config: Some(config.clone()) };
@@ -554,8 +564,10 @@ impl Worker {
         ];
         self.storage.write_configs(&records).await.map_err(internal)?;
         self.connectors.lock().expect("connectors lock").remove(name);
+        // Its tasks stop before the answer, so a connector made again under the name never runs
+        // beside them; then their statuses are tombstoned.
+        entry.end().await;
         let tasks = entry.state().tasks.len().max(entry.state().task_configs.len());
-        entry.command(Command::End);
         let _ = self.statuses.send((status_key(name, None), None));
         for t in 0..tasks {
             let _ = self.statuses.send((status_key(name, Some(t as u32)), None));
@@ -747,6 +759,11 @@ impl Worker {
         self.offsets.lock().expect("offsets lock").get(name).cloned().unwrap_or_default()
     }
 
+    /// Replaces what the worker knows of a source connector's offsets (a task read them afresh).
+    pub fn set_source_offsets(&self, name: &str, offsets: Offsets) {
+        self.offsets.lock().expect("offsets lock").insert(name.to_string(), offsets);
+    }
+
     /// Records offsets a task committed (None: removed).
     pub fn commit_offsets(&self, name: &str, offsets: impl IntoIterator<Item = (OffsetMap, Option<OffsetMap>)>) {
         let mut all = self.offsets.lock().expect("offsets lock");
@@ -764,9 +781,10 @@ impl Worker {
         }
     }
 
-    /// Sets and publishes a connector's (task None) or task's status.
-    pub fn publish(&self, name: &str, task: Option<&TaskShared>, status: Status) {
-        let key = status_key(name, task.map(|t| t.id));
+    /// Sets a connector's (task None) or task's status, and publishes it while `entry` is the
+    /// connector of that name (a deleted one's late changes go nowhere).
+    pub fn publish(&self, entry: &Arc<ConnectorEntry>, task: Option<&TaskShared>, status: Status) {
+        let key = status_key(&entry.name, task.map(|t| t.id));
         let record = StatusRecord {
             state: status.state.name().to_string(),
             trace: status.trace.clone(),
@@ -775,13 +793,13 @@ impl Worker {
         };
         match task {
             Some(t) => *t.status.lock().expect("status lock") = status,
-            None => {
-                if let Ok(entry) = self.entry(name) {
-                    entry.update(|s| s.connector = status);
-                }
-            }
+            None => entry.update(|s| s.connector = status),
         }
-        let _ = self.statuses.send((key, Some(record.encode())));
+        let current =
+            self.connectors.lock().expect("connectors lock").get(&entry.name).is_some_and(|e| Arc::ptr_eq(e, entry));
+        if current {
+            let _ = self.statuses.send((key, Some(record.encode())));
+        }
     }
 }
 

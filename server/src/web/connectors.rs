@@ -192,7 +192,8 @@ fn connector_page(state: &AppState, headers: &HeaderMap, name: &str) -> Result<C
         .config
         .into_iter()
         .map(|(k, v)| {
-            let v = if is_secret(&k) { MASK.to_string() } else { mask_url_password(&v) };
+            let v =
+                if is_secret(&k) { MASK.to_string() } else { crate::connect::validate::mask_url_password(&v, MASK) };
             (k, v)
         })
         .collect();
@@ -265,24 +266,16 @@ pub async fn form_action(
     Ok(Redirect::to(&back).into_response())
 }
 
-/// A value with any `password=...` parameter masked (JDBC URLs may carry one).
-fn mask_url_password(value: &str) -> String {
-    let lower = value.to_ascii_lowercase();
-    let Some(at) = lower.find("password=") else { return value.to_string() };
-    let start = at + "password=".len();
-    let end = value[start..].find(['&', ';']).map_or(value.len(), |e| start + e);
-    format!("{}{MASK}{}", &value[..start], mask_url_password(&value[end..]))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn passwords_in_urls_are_masked() {
         assert_eq!(
-            super::mask_url_password("jdbc:postgresql://h/db?user=u&password=p1&x=1"),
+            crate::connect::validate::mask_url_password("jdbc:postgresql://h/db?user=u&password=p1&x=1", "********"),
             "jdbc:postgresql://h/db?user=u&password=********&x=1"
         );
-        assert_eq!(super::mask_url_password("jdbc:sqlite:/tmp/db"), "jdbc:sqlite:/tmp/db");
-        assert_eq!(super::mask_url_password("a;Password=x;b;password=y"), "a;Password=********;b;password=********");
+        let mask = |v| crate::connect::validate::mask_url_password(v, "********");
+        assert_eq!(mask("jdbc:sqlite:/tmp/db"), "jdbc:sqlite:/tmp/db");
+        assert_eq!(mask("a;Password=x;b;password=y"), "a;Password=********;b;password=********");
     }
 }

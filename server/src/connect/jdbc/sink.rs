@@ -525,7 +525,7 @@ impl JdbcSinkTask {
             Dialect::Sqlite => 32_766,
             Dialect::Postgres => 65_535,
         };
-        let most = (limit / cols.len()).min(self.batch_size).clamp(1, 512);
+        let most = (limit / cols.len().max(1)).min(self.batch_size).clamp(1, 512);
         let most = 1usize << (usize::BITS - 1 - most.leading_zeros());
         let mut start = 0;
         while start < all.len() {
