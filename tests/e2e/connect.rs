@@ -14,10 +14,6 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{json, Value};
 use warren_tests::{free_ports, http, Options, Warren, WarrenProcess};
 
@@ -66,44 +62,9 @@ pub fn read_values(bootstrap: &str, topic: &str) -> Vec<Option<Vec<u8>>> {
     read_records(bootstrap, topic).into_iter().map(|(_, v)| v).collect()
 }
 
-/// A record's key and value.
-pub type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
-
 /// Every committed record of `topic` as (key, value), partition by partition, in offset order.
-pub fn read_records(bootstrap: &str, topic: &str) -> Vec<KeyValue> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("connect-test-reader-{topic}"))
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
-    let partitions = metadata.topics().first().map_or(0, |t| t.partitions().len()) as i32;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
-    }
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let mut at_end = BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while at_end.len() < partitions as usize {
-        assert!(Instant::now() < deadline, "reading {topic} did not reach its end");
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                at_end.remove(&m.partition());
-                out.push((m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec)));
-            }
-            Some(Err(KafkaError::PartitionEOF(p))) => {
-                at_end.insert(p);
-            }
-            Some(Err(e)) => panic!("consumer error: {e}"),
-            None => {}
-        }
-    }
-    out
+pub fn read_records(bootstrap: &str, topic: &str) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    crate::streams::read_topic(bootstrap, topic, "read_committed").into_iter().map(|o| (o.key, o.value)).collect()
 }
 
 fn lines(path: &Path) -> Vec<String> {

@@ -32,10 +32,10 @@ const WAIT: Duration = Duration::from_secs(120);
 
 /// One record read back: key, value, timestamp.
 #[derive(Debug, Clone)]
-struct Out {
-    key: Vec<u8>,
-    value: Option<Vec<u8>>,
-    timestamp: i64,
+pub struct Out {
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+    pub timestamp: i64,
 }
 
 async fn create_topics(bootstrap: &str, topics: &[(&str, i32)]) {
@@ -67,7 +67,7 @@ async fn produce_in_order(p: &FutureProducer, topic: &str, records: &[(&str, Str
 }
 
 /// Everything in `topic` up to each partition's end, read with `isolation`. Blocking.
-fn read_topic(bootstrap: &str, topic: &str, isolation: &str) -> Vec<Out> {
+pub fn read_topic(bootstrap: &str, topic: &str, isolation: &str) -> Vec<Out> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("streams-reader-{topic}"))
