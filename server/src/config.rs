@@ -783,4 +783,30 @@ sasl_password = "in-the-file"
             "WARREN_CLUSTERS__STAGING__SASL_PASSWORD",
         );
     }
+
+    #[test]
+    fn connect_listens_by_default_and_needs_the_embedded_cluster() {
+        let c = resolve(None, &[], &Flags::default()).expect("defaults");
+        assert_eq!(c.connect_listen.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:8083"));
+        let flags = Flags { connect_listen: Some("127.0.0.1:0".into()), ..Flags::default() };
+        assert_eq!(
+            resolve(Some("[connect]\nlisten = \"127.0.0.1:9\""), &[], &flags)
+                .expect("flag")
+                .connect_listen
+                .map(|a| a.port()),
+            Some(0)
+        );
+        assert_eq!(
+            resolve(Some("[connect]\nenabled = false"), &[], &Flags::default()).expect("off").connect_listen,
+            None
+        );
+        let monitor_only =
+            "[cluster]\nembedded = false\n[[clusters]]\nname = \"p\"\nbootstrap_servers = [\"k:9092\"]\n";
+        assert_eq!(resolve(Some(monitor_only), &[], &Flags::default()).expect("monitor").connect_listen, None);
+        let err =
+            resolve(Some(&format!("{monitor_only}[connect]\nenabled = true")), &[], &Flags::default()).expect_err("on");
+        assert!(err.to_string().contains("connect.enabled"), "{err}");
+        let err = resolve(Some("[connect]\nlisten = \"nowhere\""), &[], &Flags::default()).expect_err("bad");
+        assert!(err.to_string().contains("connect.listen"), "{err}");
+    }
 }
