@@ -178,15 +178,6 @@ pub struct HttpSection {
     pub allowed_hosts: Option<Vec<String>>,
 }
 
-/// `[connect]`: the Kafka Connect worker's REST listener.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectSection {
-    pub listen: Option<String>,
-    /// Default: on when the embedded cluster runs.
-    pub enabled: Option<bool>,
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalCluster {
@@ -273,6 +264,9 @@ pub struct AlertsSection {
 
 /// `[[streams]]` entries as written; `crate::streams::spec` defines and checks them.
 pub use crate::streams::spec::{StreamsFilter, StreamsJoin, StreamsSection, StreamsWindow};
+
+/// `[connect]` as written; `crate::connect` runs it.
+pub use crate::connect::ConnectSection;
 
 /// The whole file (and environment) layer.
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -305,7 +305,7 @@ mod tests {
         let mut offsets = Offsets::new();
         let partition = first[2].partition.clone();
         offsets.insert(
-            serde_json::Value::Object(partition.clone()).to_string(),
+            super::plugin::partition_key(&partition),
             (partition, [("position".to_string(), json!(6))].into_iter().collect()),
         );
         let mut again = source(dir.path(), &offsets);

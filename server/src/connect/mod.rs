@@ -7,13 +7,15 @@
 //!   traits); `file` and `jdbc` are the connectors; `validate` checks configs as Kafka does.
 //! - `topics` and `storage`: the records of `connect-configs`, `connect-status` and
 //!   `connect-offsets`, and the topics themselves.
-//! - `worker`: the connectors, their target states and statuses; `runtime`: the task loops.
+//! - `worker`: the connectors, their target states and statuses; `offsets`: their committed
+//!   offsets through the API; `supervisor` and `runtime`: the task loops.
 //! - `rest`: Kafka Connect's REST API.
 
 pub mod converter;
 pub mod data;
 pub mod file;
 pub mod jdbc;
+pub mod offsets;
 pub mod plugin;
 pub mod rest;
 pub mod runtime;
@@ -23,3 +25,12 @@ pub mod topics;
 pub mod transforms;
 pub mod validate;
 pub mod worker;
+
+/// `[connect]`: the Kafka Connect worker's REST listener.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectSection {
+    pub listen: Option<String>,
+    /// Default: on when the embedded cluster runs.
+    pub enabled: Option<bool>,
+}

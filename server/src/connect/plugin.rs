@@ -73,7 +73,25 @@ pub type Offsets = BTreeMap<String, (OffsetMap, OffsetMap)>;
 
 /// The committed offset of `partition`, if any.
 pub fn offset_of<'a>(offsets: &'a Offsets, partition: &OffsetMap) -> Option<&'a OffsetMap> {
-    offsets.get(&serde_json::Value::Object(partition.clone()).to_string()).map(|(_, o)| o)
+    offsets.get(&partition_key(partition)).map(|(_, o)| o)
+}
+
+/// The key [`Offsets`] holds a source partition under: its compact JSON.
+pub fn partition_key(partition: &OffsetMap) -> String {
+    serde_json::Value::Object(partition.clone()).to_string()
+}
+
+/// Records `partition`'s offset in `offsets` (None: removed, as a tombstone does).
+pub fn set_offset(offsets: &mut Offsets, partition: OffsetMap, offset: Option<OffsetMap>) {
+    let key = partition_key(&partition);
+    match offset {
+        Some(offset) => {
+            offsets.insert(key, (partition, offset));
+        }
+        None => {
+            offsets.remove(&key);
+        }
+    }
 }
 
 /// A config key as `/config/validate` describes it (Kafka's `ConfigKeyInfo`).

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -106,22 +106,17 @@ async fn guard(State(state): State<RestState>, request: Request, next: Next) -> 
     if matches!(*request.method(), Method::GET | Method::HEAD) || validate {
         return next.run(request).await;
     }
-    if let Some(reason) = crate::web::auth::cross_site(&request) {
-        return RestError(StatusCode::FORBIDDEN, reason).into_response();
-    }
-    if state.read_only {
-        let message = "warren runs with --read-only: changes through HTTP are disabled";
-        return RestError(StatusCode::FORBIDDEN, message.into()).into_response();
-    }
-    if let Some(token) = &state.admin_token {
-        if !crate::web::auth::headers_present_token(request.headers(), token) {
-            let message = "this action needs the admin token: send 'Authorization: Bearer <token>'";
-            let mut response = RestError(StatusCode::UNAUTHORIZED, message.into()).into_response();
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
+    match crate::web::auth::refusal(&request, state.read_only, state.admin_token.as_deref()) {
+        None => next.run(request).await,
+        Some(refused) => {
+            let unauthorized = refused.status == StatusCode::UNAUTHORIZED;
+            let mut response = RestError(refused.status, refused.message).into_response();
+            if unauthorized {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            response
         }
     }
-    next.run(request).await
 }
 
 /// Whether the caller may see secrets in configs: always without an admin token, else only
@@ -153,48 +148,17 @@ fn guard_secrets(mut json: Json, reveal: bool) -> Json {
     json
 }
 
-/// The values of `name` in a query string (`?expand=status&expand=info`).
-fn query_values(query: Option<&str>, name: &str) -> Vec<String> {
-    url_pairs(query.unwrap_or("")).into_iter().filter(|(k, _)| k == name).map(|(_, v)| v).collect()
-}
+/// A query string's parameters, repeated ones included (`?expand=status&expand=info`).
+type Params = Query<Vec<(String, String)>>;
 
-fn url_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// The values of `name` among `params`.
+fn query_values<'a>(params: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
+    params.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// A boolean query parameter (default false).
-fn flag(query: Option<&str>, name: &str) -> Result<bool, RestError> {
-    match query_values(query, name).last().map(String::as_str) {
+fn flag(params: &[(String, String)], name: &str) -> Result<bool, RestError> {
+    match query_values(params, name).last() {
         None => Ok(false),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
@@ -227,9 +191,9 @@ async fn root(State(state): State<RestState>) -> Answer {
     }))
 }
 
-async fn list(State(state): State<RestState>, headers: axum::http::HeaderMap, RawQuery(query): RawQuery) -> Answer {
+async fn list(State(state): State<RestState>, headers: axum::http::HeaderMap, Query(params): Params) -> Answer {
     state.worker.ready().await?;
-    let expand = query_values(query.as_deref(), "expand");
+    let expand: Vec<&str> = query_values(&params, "expand").collect();
     let names = state.worker.names();
     if expand.is_empty() {
         return ok(json!(names));
@@ -237,11 +201,11 @@ async fn list(State(state): State<RestState>, headers: axum::http::HeaderMap, Ra
     let mut out = serde_json::Map::new();
     for name in names {
         let mut item = serde_json::Map::new();
-        if expand.iter().any(|e| e == "status") {
+        if expand.contains(&"status") {
             let Ok(status) = state.worker.status(&name) else { continue };
             item.insert("status".into(), status);
         }
-        if expand.iter().any(|e| e == "info") {
+        if expand.contains(&"info") {
             let Ok(info) = state.worker.info(&name) else { continue };
             item.insert("info".into(), info);
         }
@@ -369,9 +333,9 @@ async fn stop(State(state): State<RestState>, Path(name): Path<String>) -> Answe
     target(&state, &name, TargetState::Stopped, StatusCode::NO_CONTENT).await
 }
 
-async fn restart(State(state): State<RestState>, Path(name): Path<String>, RawQuery(query): RawQuery) -> Answer {
-    let include_tasks = flag(query.as_deref(), "includeTasks")?;
-    let only_failed = flag(query.as_deref(), "onlyFailed")?;
+async fn restart(State(state): State<RestState>, Path(name): Path<String>, Query(params): Params) -> Answer {
+    let include_tasks = flag(&params, "includeTasks")?;
+    let only_failed = flag(&params, "onlyFailed")?;
     match state.worker.restart(&name, include_tasks, only_failed).await? {
         None => status(StatusCode::NO_CONTENT),
         Some(plan) => Ok((StatusCode::ACCEPTED, axum::Json(plan)).into_response()),
@@ -422,9 +386,9 @@ async fn reset_offsets(State(state): State<RestState>, Path(name): Path<String>)
     ok(state.worker.modify_offsets(&name, None).await?)
 }
 
-async fn plugins(RawQuery(query): RawQuery) -> Answer {
+async fn plugins(Query(params): Params) -> Answer {
     let connectors_only = !matches!(
-        query_values(query.as_deref(), "connectorsOnly").last().map(String::as_str),
+        query_values(&params, "connectorsOnly").last(),
         Some(v) if v.eq_ignore_ascii_case("false")
     );
     let mut out: Vec<Json> =
@@ -485,10 +449,15 @@ mod tests {
 
     #[test]
     fn query_strings_decode_repeated_and_escaped_values() {
-        assert_eq!(query_values(Some("expand=status&expand=info&x=1"), "expand"), vec!["status", "info"]);
-        assert_eq!(percent_decode("a%2Fb+c%zz"), "a/b c%zz");
-        assert_eq!(flag(Some("includeTasks=TRUE"), "includeTasks").ok(), Some(true));
-        assert!(flag(Some("onlyFailed=yes"), "onlyFailed").is_err());
+        let parse = |query: &str| {
+            let uri: axum::http::Uri = format!("/connectors?{query}").parse().expect("test");
+            Params::try_from_uri(&uri).expect("test").0
+        };
+        let params = parse("expand=status&expand=info&x=1");
+        assert_eq!(query_values(&params, "expand").collect::<Vec<_>>(), vec!["status", "info"]);
+        assert_eq!(query_values(&parse("a=a%2Fb+c%zz"), "a").collect::<Vec<_>>(), vec!["a/b c%zz"]);
+        assert_eq!(flag(&parse("includeTasks=TRUE"), "includeTasks").ok(), Some(true));
+        assert!(flag(&parse("onlyFailed=yes"), "onlyFailed").is_err());
     }
 
     #[test]

@@ -58,7 +58,6 @@ const HEALTHY_RUN: Duration = Duration::from_secs(60);
 struct TaskContext<'a> {
     worker: &'a Arc<Worker>,
     entry: &'a Arc<ConnectorEntry>,
-    connector: &'a str,
     config: &'a Config,
     shared: &'a Arc<TaskShared>,
     /// How many tasks the connector has (a sink shares its partitions among them).
@@ -69,6 +68,10 @@ struct TaskContext<'a> {
 }
 
 impl TaskContext<'_> {
+    fn connector(&self) -> &str {
+        &self.entry.name
+    }
+
     fn publish(&self, state: State) {
         self.worker.publish(self.entry, Some(self.shared), Status::new(state));
     }
@@ -147,7 +150,6 @@ async fn run_once(
     let cx = TaskContext {
         worker,
         entry,
-        connector: &entry.name,
         config,
         shared,
         task_count,
@@ -174,10 +176,10 @@ async fn run_once(
 /// finished), then read the connector's committed offsets afresh, so the task resumes exactly
 /// after the last poll that was committed, whatever a crash or a cut-off left behind.
 async fn fence_and_read_offsets(cx: &TaskContext<'_>) -> anyhow::Result<(TxnProducer, super::plugin::Offsets)> {
-    let id = format!("connect-cluster-{}-{}", cx.connector, cx.shared.id);
+    let id = format!("connect-cluster-{}-{}", cx.connector(), cx.shared.id);
     let producer = TxnProducer::init(cx.worker.client().clone(), &id, TRANSACTION_TIMEOUT).await?;
-    let offsets = cx.worker.storage.read_offsets(cx.connector).await.context("reading connect-offsets")?;
-    cx.worker.set_source_offsets(cx.connector, offsets.clone());
+    let offsets = cx.worker.storage.read_offsets(cx.connector()).await.context("reading connect-offsets")?;
+    cx.worker.set_source_offsets(cx.connector(), offsets.clone());
     Ok((producer, offsets))
 }
 
@@ -215,7 +217,7 @@ async fn source_loop(
             let _ = producer.abort().await;
             return Err(e).context("writing the records and their offsets");
         }
-        cx.worker.commit_offsets(cx.connector, offsets.into_values().map(|(p, o)| (p, Some(o))));
+        cx.worker.commit_offsets(cx.connector(), offsets.into_values().map(|(p, o)| (p, Some(o))));
         cx.shared.wrote(count);
     }
 }
@@ -236,8 +238,7 @@ async fn encode_source(
     for source in records {
         let (record, position) = source.into_parts();
         if let Some((partition, offset)) = position {
-            let key = serde_json::Value::Object(partition.clone()).to_string();
-            offsets.insert(key, (partition, offset));
+            offsets.insert(plugin::partition_key(&partition), (partition, offset));
         }
         let record = cx.transform(record)?;
         let key = cx.key_converter.from_connect(record.key_schema.as_ref(), &record.key)?;
@@ -264,7 +265,7 @@ async fn encode_source(
         });
     }
     for (partition, offset) in offsets.values() {
-        let (p, record) = offset_record(cx.connector, partition, Some(offset));
+        let (p, record) = offset_record(cx.connector(), partition, Some(offset));
         batches.entry((storage::OFFSET_TOPIC.to_string(), p)).or_default().push(record);
     }
     Ok((batches, offsets))
@@ -344,7 +345,7 @@ async fn sink_loop(
     control: &mut watch::Receiver<Control>,
 ) -> anyhow::Result<()> {
     let client = cx.worker.client();
-    let group = sink_group(cx.connector);
+    let group = sink_group(cx.connector());
     let mut positions: BTreeMap<(String, i32), i64> = BTreeMap::new();
     let mut assigned_at: Option<Instant> = None;
     cx.publish(State::Running);

@@ -11,7 +11,8 @@ use anyhow::Context;
 use bytes::Bytes;
 use kafka_protocol::records::Compression;
 
-use super::topics::{offset_key, offset_value, ConfigRecord, OffsetMap};
+use super::plugin::{set_offset, Offsets};
+use super::topics::{decode_offset_key, decode_offset_value, offset_key, offset_value, ConfigRecord, OffsetMap};
 use crate::kafka::admin::NewTopic;
 use crate::kafka::records::{ConsumedRecord, OffsetSpec, ProduceRecord};
 use crate::kafka::Client;
@@ -150,27 +151,19 @@ impl Storage {
         Ok(())
     }
 
-    /// The committed offsets of `connector`'s source partitions, read from `connect-offsets`.
-    pub async fn read_offsets(&self, connector: &str) -> anyhow::Result<super::plugin::Offsets> {
-        let mut offsets = super::plugin::Offsets::new();
+    /// The committed offsets of every connector's source partitions, from `connect-offsets`.
+    pub async fn read_all_offsets(&self) -> anyhow::Result<BTreeMap<String, Offsets>> {
+        let mut offsets: BTreeMap<String, Offsets> = BTreeMap::new();
         for record in self.read_all(OFFSET_TOPIC).await? {
-            let Some((name, partition)) = record.key.as_deref().and_then(super::topics::decode_offset_key) else {
-                continue;
-            };
-            if name != connector {
-                continue;
-            }
-            let key = serde_json::Value::Object(partition.clone()).to_string();
-            match super::topics::decode_offset_value(record.value.as_deref()) {
-                Some(offset) => {
-                    offsets.insert(key, (partition, offset));
-                }
-                None => {
-                    offsets.remove(&key);
-                }
-            }
+            let Some((connector, partition)) = record.key.as_deref().and_then(decode_offset_key) else { continue };
+            set_offset(offsets.entry(connector).or_default(), partition, decode_offset_value(record.value.as_deref()));
         }
         Ok(offsets)
+    }
+
+    /// The committed offsets of `connector`'s source partitions.
+    pub async fn read_offsets(&self, connector: &str) -> anyhow::Result<Offsets> {
+        Ok(self.read_all_offsets().await?.remove(connector).unwrap_or_default())
     }
 
     /// Writes offsets outside any transaction (the offsets API; None: a tombstone).

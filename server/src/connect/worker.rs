@@ -15,11 +15,9 @@ use std::time::Duration;
 use serde_json::{json, Value as Json};
 use tokio::sync::{mpsc, watch};
 
-use super::plugin::{Config, Kind, Offsets, Plugin};
+use super::plugin::{Config, Offsets, Plugin};
 use super::storage::{self, Storage};
-use super::topics::{
-    decode_offset_key, decode_offset_value, status_key, ConfigRecord, OffsetMap, StatusRecord, TargetState,
-};
+use super::topics::{status_key, ConfigRecord, StatusRecord, TargetState};
 use super::validate;
 use crate::kafka::Client;
 
@@ -221,7 +219,7 @@ impl WorkerError {
     }
 }
 
-fn internal(e: anyhow::Error) -> WorkerError {
+pub(super) fn internal(e: anyhow::Error) -> WorkerError {
     WorkerError::Internal(format!("{e:#}"))
 }
 
@@ -231,9 +229,9 @@ pub struct Worker {
     pub cluster_id: String,
     pub(super) storage: Storage,
     connectors: Mutex<BTreeMap<String, Arc<ConnectorEntry>>>,
-    offsets: Mutex<BTreeMap<String, Offsets>>,
+    pub(super) offsets: Mutex<BTreeMap<String, Offsets>>,
     /// Serialises changes, so each is written before the next is judged.
-    writes: tokio::sync::Mutex<()>,
+    pub(super) writes: tokio::sync::Mutex<()>,
     ready: watch::Sender<bool>,
     /// Whether the internal topics exist (made with the first connector).
     topics_made: std::sync::atomic::AtomicBool,
@@ -330,20 +328,7 @@ impl Worker {
                 }
             }
         }
-        let mut offsets: BTreeMap<String, Offsets> = BTreeMap::new();
-        for record in self.storage.read_all(storage::OFFSET_TOPIC).await? {
-            let Some((connector, partition)) = record.key.as_deref().and_then(decode_offset_key) else { continue };
-            let key = Json::Object(partition.clone()).to_string();
-            let entry = offsets.entry(connector).or_default();
-            match decode_offset_value(record.value.as_deref()) {
-                Some(offset) => {
-                    entry.insert(key, (partition, offset));
-                }
-                None => {
-                    entry.remove(&key);
-                }
-            }
-        }
+        let offsets = self.storage.read_all_offsets().await?;
         *self.offsets.lock().expect("offsets lock") = offsets;
         for (name, config) in configs {
             let Ok(plugin) = validate::plugin_of(&config) else {
@@ -642,145 +627,6 @@ impl Worker {
         Ok(())
     }
 
-    /// A connector's committed offsets, Kafka's `ConnectorOffsets`: a source's from
-    /// `connect-offsets`, a sink's from its group `connect-<name>`.
-    pub async fn offsets(&self, name: &str) -> Result<Json, WorkerError> {
-        self.ready().await?;
-        let state = self.entry(name)?.state();
-        let offsets: Vec<Json> = match state.plugin.kind() {
-            Kind::Source => self
-                .source_offsets(name)
-                .into_values()
-                .map(|(partition, offset)| json!({"partition": partition, "offset": offset}))
-                .collect(),
-            Kind::Sink => self
-                .client()
-                .offset_fetch(&sink_group(name))
-                .await
-                .map_err(|e| WorkerError::Internal(e.to_string()))?
-                .into_iter()
-                .map(|((topic, partition), offset)| {
-                    json!({"partition": {"kafka_topic": topic, "kafka_partition": partition}, "offset": {"kafka_offset": offset}})
-                })
-                .collect(),
-        };
-        Ok(json!({ "offsets": offsets }))
-    }
-
-    /// `PATCH` (Some: the new offsets, a null offset removing one) or `DELETE` (None: all) of a
-    /// stopped connector's offsets.
-    pub async fn modify_offsets(
-        &self,
-        name: &str,
-        changes: Option<Vec<(OffsetMap, Option<OffsetMap>)>>,
-    ) -> Result<Json, WorkerError> {
-        self.ready().await?;
-        let _write = self.writes.lock().await;
-        let state = self.entry(name)?.state();
-        if state.target != TargetState::Stopped || !state.tasks.is_empty() {
-            return Err(WorkerError::BadRequest(format!(
-                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
-            )));
-        }
-        let op = if changes.is_some() { "altered" } else { "reset" };
-        match state.plugin.kind() {
-            Kind::Source => {
-                let changes = changes.unwrap_or_else(|| {
-                    self.source_offsets(name).into_values().map(|(partition, _)| (partition, None)).collect()
-                });
-                if state.plugin == Plugin::FileSource {
-                    check_file_offsets(&state.config, &changes)?;
-                }
-                self.storage.write_offsets(name, &changes).await.map_err(internal)?;
-                self.commit_offsets(name, changes);
-            }
-            Kind::Sink => self.modify_sink_offsets(name, changes).await?,
-        }
-        // Kafka's file connectors say they manage nothing outside Kafka; the JDBC ones say nothing.
-        let message = if matches!(state.plugin, Plugin::FileSource | Plugin::FileSink) {
-            format!("The offsets for this connector have been {op} successfully")
-        } else {
-            format!(
-                "The Connect framework-managed offsets for this connector have been {op} successfully. However, if this connector manages offsets externally, they will need to be manually {op} in the system that the connector uses."
-            )
-        };
-        Ok(json!({ "message": message }))
-    }
-
-    async fn modify_sink_offsets(
-        &self,
-        name: &str,
-        changes: Option<Vec<(OffsetMap, Option<OffsetMap>)>>,
-    ) -> Result<(), WorkerError> {
-        let group = sink_group(name);
-        let client = self.client();
-        let Some(changes) = changes else {
-            let deleted = client
-                .delete_groups(std::slice::from_ref(&group))
-                .await
-                .map_err(|e| WorkerError::Internal(e.to_string()))?;
-            for (_, result) in deleted {
-                // A group that never committed has nothing to delete.
-                if let Err(e) = result {
-                    if e.code() != Some(69) {
-                        return Err(WorkerError::Internal(format!("deleting the offsets of group {group}: {e}")));
-                    }
-                }
-            }
-            return Ok(());
-        };
-        let mut commits = BTreeMap::new();
-        for (partition, offset) in changes {
-            let topic = partition.get("kafka_topic").and_then(Json::as_str);
-            let p = partition.get("kafka_partition").and_then(Json::as_i64).and_then(|p| i32::try_from(p).ok());
-            let (Some(topic), Some(p)) = (topic, p) else {
-                return Err(WorkerError::BadRequest(
-                    "Sink connector partitions need 'kafka_topic' (a string) and 'kafka_partition' (an integer)".into(),
-                ));
-            };
-            let Some(offset) = offset else {
-                return Err(WorkerError::BadRequest(
-                    "warren cannot remove one partition's committed offset of a sink; reset them all with DELETE"
-                        .into(),
-                ));
-            };
-            let Some(o) = offset.get("kafka_offset").and_then(Json::as_i64).filter(|o| *o >= 0) else {
-                return Err(WorkerError::BadRequest(
-                    "Sink connector offsets need 'kafka_offset', a non-negative integer".into(),
-                ));
-            };
-            commits.insert((topic.to_string(), p), o);
-        }
-        client.offset_commit(&group, -1, "", &commits).await.map_err(|e| WorkerError::Internal(e.to_string()))
-    }
-
-    /// The committed offsets of a source connector's partitions.
-    pub fn source_offsets(&self, name: &str) -> Offsets {
-        self.offsets.lock().expect("offsets lock").get(name).cloned().unwrap_or_default()
-    }
-
-    /// Replaces what the worker knows of a source connector's offsets (a task read them afresh).
-    pub fn set_source_offsets(&self, name: &str, offsets: Offsets) {
-        self.offsets.lock().expect("offsets lock").insert(name.to_string(), offsets);
-    }
-
-    /// Records offsets a task committed (None: removed).
-    pub fn commit_offsets(&self, name: &str, offsets: impl IntoIterator<Item = (OffsetMap, Option<OffsetMap>)>) {
-        let mut all = self.offsets.lock().expect("offsets lock");
-        let mine = all.entry(name.to_string()).or_default();
-        for (partition, offset) in offsets {
-            let key = Json::Object(partition.clone()).to_string();
-            match offset {
-                Some(offset) => {
-                    mine.insert(key, (partition, offset));
-                }
-                None => {
-                    mine.remove(&key);
-                }
-            }
-        }
-    }
-
     /// Sets a connector's (task None) or task's status, and publishes it while `entry` is the
     /// connector of that name (a deleted one's late changes go nowhere).
     pub fn publish(&self, entry: &Arc<ConnectorEntry>, task: Option<&TaskShared>, status: Status) {
@@ -815,29 +661,6 @@ async fn check(config: &Config) -> Result<Plugin, WorkerError> {
         Some(message) => Err(WorkerError::BadRequest(message)),
         None => Ok(validation.plugin),
     }
-}
-
-/// Kafka's FileStreamSource checks of new offsets.
-fn check_file_offsets(config: &Config, changes: &[(OffsetMap, Option<OffsetMap>)]) -> Result<(), WorkerError> {
-    let file = config.get("file").cloned().unwrap_or_default();
-    for (partition, offset) in changes {
-        let Some(filename) = partition.get("filename") else {
-            return Err(WorkerError::BadRequest("The partition should contain the key 'filename'".into()));
-        };
-        if filename.as_str() != Some(file.as_str()) {
-            return Err(WorkerError::BadRequest(
-                "The value for the 'filename' key in the partition should match the configured value for the connector configuration 'file'".into(),
-            ));
-        }
-        if let Some(offset) = offset {
-            if offset.get("position").is_none_or(|p| p.as_u64().is_none()) {
-                return Err(WorkerError::BadRequest(
-                    "The offset should contain the key 'position' with a non-negative integer value".into(),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Writes statuses to `connect-status`, latest per key, in the background.

@@ -23,23 +23,47 @@ pub async fn guard_mutations(State(state): State<AppState>, request: Request, ne
         return next.run(request).await;
     }
     let json = path.starts_with("/api/");
-    if let Some(reason) = cross_site(&request) {
-        return refuse(&state, &request, json, StatusCode::FORBIDDEN, "cross_site", &reason);
+    let Some(refused) = refusal(&request, state.read_only, state.admin_token.as_deref()) else {
+        return next.run(request).await;
+    };
+    let mut response = refuse(&state, &request, json, refused.status, refused.error, &refused.message);
+    if refused.status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
     }
-    if state.read_only {
-        let message = "warren runs with --read-only: changes through HTTP are disabled";
-        return refuse(&state, &request, json, StatusCode::FORBIDDEN, "read_only", message);
+    response
+}
+
+/// Why a mutating request is refused, if it is.
+pub(crate) struct Refusal {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub message: String,
+}
+
+/// The rules every mutating request passes, whoever answers it (the dashboard, the JSON API,
+/// Kafka Connect's API): no cross-site request, nothing under `--read-only`, and the admin token
+/// when there is one (the login form excepted).
+pub(crate) fn refusal(request: &Request, read_only: bool, admin_token: Option<&str>) -> Option<Refusal> {
+    let refused = |status, error, message: &str| Some(Refusal { status, error, message: message.to_string() });
+    if let Some(reason) = cross_site(request) {
+        return refused(StatusCode::FORBIDDEN, "cross_site", &reason);
+    }
+    if read_only {
+        return refused(
+            StatusCode::FORBIDDEN,
+            "read_only",
+            "warren runs with --read-only: changes through HTTP are disabled",
+        );
     }
     let login = matches!(request.uri().path(), "/login" | "/logout");
-    if let Some(token) = &state.admin_token {
-        if !login && !presents_token(&request, token) {
-            let message = "this action needs the admin token: send 'Authorization: Bearer <token>' or log in";
-            let mut response = refuse(&state, &request, json, StatusCode::UNAUTHORIZED, "unauthorized", message);
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-            return response;
-        }
+    match admin_token {
+        Some(token) if !login && !presents_token(request, token) => refused(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this action needs the admin token: send 'Authorization: Bearer <token>' or log in",
+        ),
+        _ => None,
     }
-    next.run(request).await
 }
 
 /// A refusal as JSON for the API, as a readable page for the dashboard's forms.
@@ -62,7 +86,7 @@ fn refuse(
 /// Why a request comes from another site, if it does: browsers send `Origin` (and
 /// `Sec-Fetch-Site`) with form posts, so a page elsewhere cannot drive warren's forms with the
 /// visitor's cookie. Clients that send neither (curl, scripts) are not browsers and pass.
-pub(crate) fn cross_site(request: &Request) -> Option<String> {
+fn cross_site(request: &Request) -> Option<String> {
     let headers = request.headers();
     if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
         return Some("cross-site requests are refused".into());
